@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// Runs the `genesis` CLI from the repository root: builds the CLI and the packages it uses
+// (turbo; cached, so a no-op when nothing changed), then runs apps/cli/dist/bin.js with the
+// given arguments. Build output goes to stderr so that `pnpm -s genesis info --json` prints
+// only JSON on stdout.
+import { spawnSync } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const turbo = join(root, "node_modules", ".bin", "turbo");
+const build = spawnSync(
+  turbo,
+  ["run", "build", "--filter=@models-genesis/cli...", "--output-logs=errors-only", "--log-order=grouped"],
+  {
+    cwd: root,
+    stdio: ["ignore", "pipe", "pipe"],
+    encoding: "utf8",
+    env: { ...process.env, TURBO_TELEMETRY_DISABLED: "1", DO_NOT_TRACK: "1" },
+  },
+);
+if (build.status !== 0) {
+  process.stderr.write(`${build.stdout ?? ""}${build.stderr ?? ""}`);
+  process.stderr.write("genesis: building the CLI failed (see the output above)\n");
+  process.exit(build.status ?? 1);
+}
+const run = spawnSync(
+  process.execPath,
+  [join(root, "apps", "cli", "dist", "bin.js"), ...process.argv.slice(2)],
+  {
+    stdio: "inherit",
+  },
+);
+process.exit(run.status ?? 1);

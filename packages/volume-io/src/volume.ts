@@ -16,11 +16,10 @@
  * becomes a tensor without any transpose. (NIfTI stores `x` fastest; readers transpose once.)
  *
  * ## World coordinates
- * `origin`, `direction` and `affine` are in **RAS+** millimetres (NIfTI / nibabel convention:
- * +x Right→… i.e. x increases to the patient's Left? No: RAS+ means +X points to the patient's
- * Right-to-Left? — see below). Precisely: world axis 1 increases towards the patient's **Right**
- * (R), axis 2 towards **Anterior** (A), axis 3 towards **Superior** (S). DICOM, MetaImage and the
- * LUNA16 CSVs use **LPS+** (Left, Posterior, Superior); `lpsToRas`/`rasToLps` flip the signs of the
+ * `origin`, `direction` and `affine` are in **RAS+** millimetres (the NIfTI / nibabel convention):
+ * world axis 1 increases towards the patient's **Right**, axis 2 towards **Anterior**, axis 3
+ * towards **Superior**. DICOM, MetaImage and the LUNA16 CSVs use **LPS+** (Left, Posterior,
+ * Superior); `lpsToRas` / `rasToLps` flip the signs of the
  * first two world axes.
  *
  * The voxel-to-world mapping is

@@ -1,0 +1,187 @@
+import { createRequire } from "node:module";
+import path from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+
+/**
+ * Backend selection for Models Genesis.
+ *
+ * Order of preference (fastest first): `tensorflow` from `@tensorflow/tfjs-node-gpu`, then
+ * `tensorflow` from `@tensorflow/tfjs-node`, then `wasm` (`@tensorflow/tfjs-backend-wasm`,
+ * XNNPACK + SIMD), then `cpu` (`@tensorflow/tfjs-backend-cpu`, plain JS). The native packages are
+ * optional peer dependencies, probed with a dynamic `import()` at run time and never required.
+ */
+
+/** Names accepted by {@link initBackend}; any other registered tfjs backend name is accepted too. */
+export type BackendName = "tensorflow" | "wasm" | "cpu";
+
+/** Options of {@link initBackend}. */
+export interface InitBackendOptions {
+  /** Backend to use; overrides `GENESIS_BACKEND`. `tensorflow` means tfjs-node(-gpu). */
+  backend?: BackendName | string;
+  /** Receives one human-readable line per decision (default: `console.error`). */
+  log?: (line: string) => void;
+}
+
+/** Thrown when a requested backend cannot be started, or a kernel is missing on the active backend. */
+export class BackendError extends Error {
+  override name = "BackendError";
+}
+
+const require = createRequire(import.meta.url);
+
+/** Directory of the installed `@tensorflow/tfjs-backend-wasm` `.wasm` binaries (with trailing separator). */
+export function wasmBinaryDir(): string {
+  const main = require.resolve("@tensorflow/tfjs-backend-wasm");
+  return path.dirname(main) + path.sep;
+}
+
+async function tryImport(name: string): Promise<boolean> {
+  try {
+    // A variable specifier keeps bundlers and tsc from resolving the optional package.
+    const spec: string = name;
+    await import(/* @vite-ignore */ spec);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+let wasmRegistered = false;
+async function registerWasm(): Promise<void> {
+  if (wasmRegistered) return;
+  const wasm = await import("@tensorflow/tfjs-backend-wasm");
+  // Load the binaries from the installed package: no network access.
+  wasm.setWasmPaths(wasmBinaryDir());
+  wasmRegistered = true;
+}
+
+let cpuRegistered = false;
+async function registerCpu(): Promise<void> {
+  if (cpuRegistered) return;
+  await import("@tensorflow/tfjs-backend-cpu");
+  cpuRegistered = true;
+}
+
+async function start(name: string): Promise<boolean> {
+  try {
+    return await tf.setBackend(name);
+  } catch {
+    return false;
+  }
+}
+
+async function tryBackend(name: string, log: (l: string) => void): Promise<boolean> {
+  if (name === "tensorflow") {
+    if (tf.findBackendFactory("tensorflow")) return start("tensorflow");
+    for (const pkg of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]) {
+      if (await tryImport(pkg)) {
+        if (await start("tensorflow")) return true;
+        log(`genesis backend: ${pkg} is installed but its backend failed to start`);
+      }
+    }
+    return false;
+  }
+  if (name === "wasm") {
+    try {
+      await registerWasm();
+    } catch (e) {
+      log(`genesis backend: cannot load @tensorflow/tfjs-backend-wasm: ${(e as Error).message}`);
+      return false;
+    }
+    return start("wasm");
+  }
+  if (name === "cpu") {
+    await registerCpu();
+    return start("cpu");
+  }
+  if (!tf.findBackendFactory(name)) return false;
+  return start(name);
+}
+
+/**
+ * Picks and starts the tfjs backend, then logs which one runs.
+ *
+ * Choice: the explicit `opts.backend`, else the `GENESIS_BACKEND` environment variable, else the
+ * fastest available of `tensorflow` (tfjs-node-gpu, then tfjs-node), `wasm`, `cpu`.
+ * @returns the name of the active backend (`tf.getBackend()`).
+ * @throws BackendError when an explicitly requested backend cannot be started.
+ */
+export async function initBackend(opts: InitBackendOptions = {}): Promise<string> {
+  const log = opts.log ?? ((line: string) => console.error(line));
+  const requested = opts.backend ?? process.env.GENESIS_BACKEND ?? "";
+  if (requested) {
+    const source = opts.backend ? "option" : "GENESIS_BACKEND";
+    if (!(await tryBackend(requested, log))) {
+      throw new BackendError(
+        `initBackend: backend "${requested}" (from ${source}) is not available; ` +
+          `choose one of tensorflow (needs @tensorflow/tfjs-node or -gpu), wasm, cpu`,
+      );
+    }
+    await tf.ready();
+    log(`genesis backend: ${tf.getBackend()} (requested by ${source})`);
+    return tf.getBackend();
+  }
+  for (const name of ["tensorflow", "wasm", "cpu"]) {
+    if (await tryBackend(name, log)) {
+      await tf.ready();
+      log(`genesis backend: ${tf.getBackend()} (fastest available)`);
+      return tf.getBackend();
+    }
+  }
+  throw new BackendError("initBackend: no tfjs backend could be started (tried tensorflow, wasm, cpu)");
+}
+
+/**
+ * The tfjs kernels the Genesis networks run on: forward ops and the kernels their gradients use.
+ * On `wasm` the fast ops of this package avoid `Conv3D`, `Conv2DBackpropFilter` etc., so the
+ * list depends on the backend (see {@link requiredKernels}).
+ */
+export function requiredKernels(backend: string = tf.getBackend()): string[] {
+  const common = [
+    "Reshape",
+    "Transpose",
+    "BatchMatMul",
+    "Add",
+    "AddN",
+    "Sub",
+    "Multiply",
+    "RealDiv",
+    "Sum",
+    "Max",
+    "Relu",
+    "Sigmoid",
+    "Square",
+    "Sqrt",
+    "Rsqrt",
+    "Concat",
+    "Slice",
+    "PadV2",
+    "Cast",
+    "Fill",
+    "Tile",
+  ];
+  if (backend === "wasm") return [...common, "Conv2D"];
+  return [
+    ...common,
+    "Conv3D",
+    "Conv3DBackpropInputV2",
+    "Conv3DBackpropFilterV2",
+    "MaxPool3D",
+    "MaxPool3DGrad",
+  ];
+}
+
+/**
+ * Checks that every named kernel is registered for the active backend.
+ * @param names kernel names (tfjs `KernelName`s); default {@link requiredKernels}.
+ * @throws BackendError naming the first missing kernel and the backend.
+ */
+export function assertKernels(names?: string[]): void {
+  const backend = tf.getBackend();
+  if (!backend) throw new BackendError("assertKernels: no tfjs backend is active; call initBackend() first");
+  for (const k of names ?? requiredKernels(backend)) {
+    if (!tf.getKernel(k, backend)) {
+      throw new BackendError(`assertKernels: kernel "${k}" is not registered on the "${backend}" backend`);
+    }
+  }
+}

@@ -1,1 +1,12 @@
-export {};
+export * from "./augment/index.js";
+export * from "./compose.js";
+export * from "./dictionary.js";
+export * from "./genesis/flip.js";
+export * from "./genesis/localPixelShuffle.js";
+export * from "./genesis/nonlinear.js";
+export * from "./genesis/paint.js";
+export * from "./genesis/pair.js";
+export * from "./genesis/sizes.js";
+export * from "./registry.js";
+export * from "./rng.js";
+export * from "./types.js";

@@ -1,0 +1,3 @@
+export * from "./intensity.js";
+export * from "./randFlip.js";
+export * from "./randRot90.js";

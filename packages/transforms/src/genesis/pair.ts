@@ -1,0 +1,207 @@
+import type { Rng } from "../rng.js";
+import type { AppliedTransform, Shape3 } from "../types.js";
+import { numel } from "../types.js";
+import { type FlipMode, flip3d, flippedAxes, type GenesisFlipParams, sampleGenesisFlip } from "./flip.js";
+import { type LocalShuffleParams, localShuffleInto, sampleLocalShuffle } from "./localPixelShuffle.js";
+import { type NonlinearParams, nonlinearTable, sampleNonlinear } from "./nonlinear.js";
+import { inPaintInPlace, outPaintInto, type PaintParams, sampleInPaint, sampleOutPaint } from "./paint.js";
+import { checkMinSize, MIN_AXIS } from "./sizes.js";
+
+/**
+ * Rates and switches of the Genesis pair generator. Defaults are the reference's
+ * (`pytorch/config.py`: flip_rate 0.4, local_rate 0.5, nonlinear_rate 0.9, paint_rate 0.9,
+ * outpaint_rate 0.8, inpaint_rate = 1 − outpaint_rate = 0.2). A switched-off transform
+ * behaves as rate 0; with in-painting off every painting is an out-painting and vice versa.
+ * The paper's ablations are `genesisAblation(...)`.
+ */
+export interface GenesisConfig {
+  flipRate: number;
+  flipMode: FlipMode;
+  localRate: number;
+  nonlinearRate: number;
+  paintRate: number;
+  /** Probability that a painting is an in-painting (else out-painting). */
+  inpaintRate: number;
+  flip: boolean;
+  localShuffle: boolean;
+  nonlinear: boolean;
+  inPaint: boolean;
+  outPaint: boolean;
+  /** Local shuffling blocks; reference 10,000. */
+  localBlocks: number;
+  /** Bézier samples; reference 100,000. */
+  bezierTimes: number;
+}
+
+/** The reference configuration (`pytorch/config.py`, `models_genesis_config`). */
+export const GENESIS_DEFAULTS: Readonly<GenesisConfig> = Object.freeze({
+  flipRate: 0.4,
+  flipMode: "reference",
+  localRate: 0.5,
+  nonlinearRate: 0.9,
+  paintRate: 0.9,
+  inpaintRate: 0.2,
+  flip: true,
+  localShuffle: true,
+  nonlinear: true,
+  inPaint: true,
+  outPaint: true,
+  localBlocks: 10000,
+  bezierTimes: 100000,
+});
+
+/** Named ablations of the paper (Zhou et al. 2021, Table/Fig. on individual transformations). */
+export type GenesisAblation =
+  | "identity"
+  | "flip"
+  | "localShuffle"
+  | "nonlinear"
+  | "inPaint"
+  | "outPaint"
+  | "all";
+
+/**
+ * Config for one of the paper's ablations: `identity` (target = input), one transform alone
+ * (applied with its reference rate; flips stay on, as in the reference's data augmentation,
+ * except for `identity`), or `all` (the defaults).
+ */
+export function genesisAblation(which: GenesisAblation): GenesisConfig {
+  const off = { localShuffle: false, nonlinear: false, inPaint: false, outPaint: false };
+  switch (which) {
+    case "all":
+      return { ...GENESIS_DEFAULTS };
+    case "identity":
+      return { ...GENESIS_DEFAULTS, ...off, flip: false };
+    case "flip":
+      return { ...GENESIS_DEFAULTS, ...off };
+    default:
+      return { ...GENESIS_DEFAULTS, ...off, [which]: true };
+  }
+}
+
+/** Everything drawn for one pair; `null` = not applied. */
+export interface GenesisPairParams {
+  shape: Shape3;
+  flip: GenesisFlipParams;
+  localShuffle: LocalShuffleParams | null;
+  nonlinear: NonlinearParams | null;
+  paint: { kind: "inPaint" | "outPaint"; params: PaintParams } | null;
+}
+
+/** A generated pair: `input` = transformed, `target` = the (flipped) original. float32, C order (x, y, z). */
+export interface GenesisPair {
+  input: Float32Array;
+  target: Float32Array;
+  params: GenesisPairParams;
+  history: AppliedTransform[];
+}
+
+function resolve(config: Partial<GenesisConfig>): GenesisConfig {
+  const c = { ...GENESIS_DEFAULTS, ...config };
+  for (const k of ["flipRate", "localRate", "nonlinearRate", "paintRate", "inpaintRate"] as const) {
+    if (!(c[k] >= 0 && c[k] <= 1))
+      throw new Error(`transforms/genesisPair: ${k} must be in [0, 1], got ${c[k]}`);
+  }
+  return c;
+}
+
+/**
+ * Draw all params of one Genesis pair, in the reference's order (`pytorch/utils.py`,
+ * `generate_pair`): flips; `random() ≥ local_rate` → skip, else blocks; `random() ≥
+ * nonlinear_rate` → skip, else the curve; `random() < paint_rate` then `random() < inpaint_rate`
+ * → in-painting, else out-painting. Cheap: no voxel is touched.
+ *
+ * @param shape cube shape (x, y, z), e.g. (64, 64, 32).
+ * @throws Error when an axis is too short for an enabled transform (message names it and the minimum).
+ */
+export function sampleGenesisPair(
+  rng: Rng,
+  shape: Shape3,
+  config: Partial<GenesisConfig> = {},
+): GenesisPairParams {
+  const c = resolve(config);
+  if (c.localShuffle && c.localRate > 0) checkMinSize("localPixelShuffle", shape, MIN_AXIS.localPixelShuffle);
+  const paintOn = (c.inPaint || c.outPaint) && c.paintRate > 0;
+  const inRate = !c.inPaint ? 0 : !c.outPaint ? 1 : c.inpaintRate;
+  if (paintOn && inRate > 0) checkMinSize("inPaint", shape, MIN_AXIS.inPaint);
+  if (paintOn && inRate < 1) checkMinSize("outPaint", shape, MIN_AXIS.outPaint);
+
+  const flip = sampleGenesisFlip(rng, c.flip ? c.flipRate : 0, 3, c.flipMode);
+  const localRate = c.localShuffle ? c.localRate : 0;
+  const localShuffle = rng.random() >= localRate ? null : sampleLocalShuffle(rng, shape, c.localBlocks);
+  const nonlinearRate = c.nonlinear ? c.nonlinearRate : 0;
+  const nonlinear = rng.random() >= nonlinearRate ? null : sampleNonlinear(rng, c.bezierTimes);
+  let paint: GenesisPairParams["paint"] = null;
+  if (rng.random() < (paintOn ? c.paintRate : 0)) {
+    paint =
+      rng.random() < inRate
+        ? { kind: "inPaint", params: sampleInPaint(rng, shape) }
+        : { kind: "outPaint", params: sampleOutPaint(rng, shape) };
+  }
+  return { shape: [shape[0], shape[1], shape[2]], flip, localShuffle, nonlinear, paint };
+}
+
+/** The applied transforms of a pair's params, in order (flip recorded only when it flipped). */
+export function genesisHistory(p: GenesisPairParams): AppliedTransform[] {
+  const h: AppliedTransform[] = [];
+  if (p.flip.draws.length > 0) h.push({ name: "genesisFlip", params: p.flip });
+  if (p.localShuffle) h.push({ name: "localPixelShuffle", params: p.localShuffle });
+  if (p.nonlinear) h.push({ name: "nonlinearIntensity", params: p.nonlinear });
+  if (p.paint) h.push({ name: p.paint.kind, params: p.paint.params });
+  return h;
+}
+
+/**
+ * Deterministically build the pair from a cube and drawn params: target = flip(cube);
+ * input = paint(nonlinear(shuffle(target))). `cube` is not modified.
+ * @param cube float32, C order (x, y, z) with `params.shape`.
+ * @throws Error when `cube.length` does not match the shape.
+ */
+export function applyGenesisPair(
+  cube: Float32Array,
+  params: GenesisPairParams,
+): { input: Float32Array; target: Float32Array } {
+  const shape = params.shape;
+  if (cube.length !== numel(shape)) {
+    throw new Error(
+      `transforms/genesisPair: cube has ${cube.length} values, shape [${shape.join(", ")}] needs ${numel(shape)}`,
+    );
+  }
+  const target = flip3d(cube, shape, flippedAxes(params.flip));
+  let input: Float32Array;
+  if (params.localShuffle) {
+    input = new Float32Array(target.length);
+    localShuffleInto(target, input, shape, params.localShuffle);
+  } else {
+    input = Float32Array.from(target);
+  }
+  if (params.nonlinear) nonlinearTable(params.nonlinear).mapInto(input, input);
+  if (params.paint?.kind === "inPaint") inPaintInPlace(input, shape, params.paint.params);
+  else if (params.paint?.kind === "outPaint") {
+    const painted = new Float32Array(input.length);
+    outPaintInto(input, painted, shape, params.paint.params);
+    input = painted;
+  }
+  return { input, target };
+}
+
+/**
+ * One Models Genesis training pair (`pytorch/utils.py`, `generate_pair`, per sample):
+ * flip (input and target together), local pixel shuffling, non-linear intensity transform,
+ * in- or out-painting, at the configured rates (defaults {@link GENESIS_DEFAULTS}).
+ *
+ * @param cube float32 voxels in [0, 1], C order over `shape` (x, y, z); not modified.
+ * @param shape e.g. (64, 64, 32); every axis ≥ 14 with painting on (see `MIN_AXIS`).
+ * @param rng the explicit generator; same seed → same pair.
+ * @returns `input` (transformed) and `target` (flipped original), both float32 with `shape`,
+ *   plus the drawn params and the applied-transform history.
+ */
+export function genesisPair(
+  cube: Float32Array,
+  shape: Shape3,
+  rng: Rng,
+  config: Partial<GenesisConfig> = {},
+): GenesisPair {
+  const params = sampleGenesisPair(rng, shape, config);
+  return { ...applyGenesisPair(cube, params), params, history: genesisHistory(params) };
+}

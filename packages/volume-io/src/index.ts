@@ -1,1 +1,29 @@
+export { VolumeReadError, VolumeValueError } from "./errors.js";
+export {
+  affineOf,
+  affineToQuatern,
+  axisAssignment,
+  type Geometry,
+  geometryFromAffine,
+  identity3,
+  lpsToRas,
+  orientationCode,
+  parseOrientationCode,
+  type Quatern,
+  quaternToAffine,
+  rasToLps,
+} from "./geometry.js";
+export { encodeNifti, NIFTI_DATATYPES, type ReadOptions, readNifti, writeNifti } from "./nifti.js";
+export { encodeNpy, fortranToC, type NpyArray, type NpyData, parseNpy, readNpy, writeNpy } from "./npy.js";
+export {
+  CT_WINDOW,
+  countNonFinite,
+  cropOrPad,
+  type IntensityWindow,
+  MRI_WINDOW,
+  reorientToCanonical,
+  resampleToSpacing,
+  windowToUnit,
+} from "./preprocess.js";
+export { detectFormat, readVolume, type VolumeFormat, volumeFromNpy } from "./read.js";
 export * from "./volume.js";

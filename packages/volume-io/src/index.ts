@@ -13,6 +13,7 @@ export {
   quaternToAffine,
   rasToLps,
 } from "./geometry.js";
+export { MET_TYPES, readMetaImage } from "./metaimage.js";
 export { encodeNifti, NIFTI_DATATYPES, type ReadOptions, readNifti, writeNifti } from "./nifti.js";
 export { encodeNpy, fortranToC, type NpyArray, type NpyData, parseNpy, readNpy, writeNpy } from "./npy.js";
 export {

@@ -4,6 +4,7 @@
 import { open, stat } from "node:fs/promises";
 import { VolumeReadError } from "./errors.js";
 import { identity3 } from "./geometry.js";
+import { readMetaImage } from "./metaimage.js";
 import { type ReadOptions, readNifti } from "./nifti.js";
 import { type NpyArray, readNpy } from "./npy.js";
 import type { Vec3, Volume, VoxelArray } from "./volume.js";
@@ -116,10 +117,9 @@ export async function readVolume(path: string, opts: ReadOptions = {}): Promise<
       return readNifti(path, opts);
     case "npy":
       return volumeFromNpy(await readNpy(path), path, opts);
-    default: {
-      const reader = formatReaders[format];
-      if (!reader) throw new VolumeReadError(path, `${format} reading is not available`);
-      return reader(path, opts);
-    }
+    case "metaimage":
+      return readMetaImage(path, opts);
+    case "dicom":
+      throw new VolumeReadError(path, "DICOM reading is not available yet");
   }
 }

@@ -1,70 +1,292 @@
 import * as tf from "@tensorflow/tfjs-core";
+// tfjs-core alone registers no gradients (the `@tensorflow/tfjs` union package does): training needs them.
+import "@tensorflow/tfjs-core/dist/register_all_gradients";
+import {
+  channelSum,
+  customGrad,
+  depthToSpace2,
+  flipFilter,
+  type GradFn,
+  planeConv,
+  planeConvFilterGrad,
+  spaceToDepth2,
+} from "./core.js";
 
 /**
- * The 3-D operations the Genesis networks are built from. Every tensor is channels-last,
- * NDHWC: (N, rows, cols, deps, C) — see `spec/reference-facts.md`, "Axis convention".
+ * The spatial operations the Genesis networks are built from. Every tensor is channels-last:
+ * NDHWC (N, rows, cols, deps, C) for 3-D — see `spec/reference-facts.md`, "Axis convention" — and
+ * NHWC for the 2-D equivalents (Genesis 2D).
  *
- * This first version is written with stock tfjs ops only (correct on every backend, slow on
- * wasm); the fast kernels replace the bodies without changing these signatures.
+ * Two implementations sit behind each op:
+ * - `fast` (default on every backend but native TensorFlow): custom-gradient ops built only from
+ *   kernels that are fast on wasm/XNNPACK — 3-D convolution as a sum over kernel depth of 2-D
+ *   convolutions of depth-shifted plane stacks, its input gradient as the same convolution with
+ *   the flipped filter, its filter gradient as plain matMuls of shifted slices; transposed
+ *   convolution and up-sampling as one matMul/tile plus rank-4 depth-to-space transposes;
+ *   BatchNorm(+ReLU) whose backward saves only its input and two per-channel vectors.
+ * - `stock`: the tfjs ops (`tf.conv3d` …), used on the `tensorflow` (tfjs-node) backend whose
+ *   native kernels are faster, and as the reference in tests.
  */
 
+/** Which implementation the ops use: `auto` = `stock` on the `tensorflow` backend, else `fast`. */
+export type KernelImpl = "auto" | "fast" | "stock";
+
+let implSetting: KernelImpl = "auto";
+
+/** Chooses the implementation behind every op of this module (default `auto`). */
+export function setKernelImpl(impl: KernelImpl): void {
+  implSetting = impl;
+}
+
+/** The implementation the ops use now on the active backend: `fast` or `stock`. */
+export function activeKernelImpl(): "fast" | "stock" {
+  if (implSetting !== "auto") return implSetting;
+  return tf.getBackend() === "tensorflow" ? "stock" : "fast";
+}
+
+function checkRank(op: string, name: string, t: tf.Tensor, rank: number): void {
+  if (t.rank !== rank) throw new Error(`${op}: ${name} must have rank ${rank}, got shape [${t.shape}]`);
+}
+
+function checkConv(op: string, x: tf.Tensor, w: tf.Tensor, bias: tf.Tensor | undefined, rank: number): void {
+  checkRank(op, "x", x, rank);
+  checkRank(op, "w", w, rank);
+  const k = w.shape[0];
+  for (let i = 0; i < rank - 2; i++) {
+    if (w.shape[i] !== k || k % 2 !== 1) {
+      throw new Error(`${op}: kernel must be cubic/square with odd size, got w shape [${w.shape}]`);
+    }
+  }
+  if (w.shape[rank - 2] !== x.shape[rank - 1]) {
+    throw new Error(`${op}: w expects ${w.shape[rank - 2]} input channels, x has ${x.shape[rank - 1]}`);
+  }
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== w.shape[rank - 1])) {
+    throw new Error(`${op}: bias must be (${w.shape[rank - 1]}), got [${bias.shape}]`);
+  }
+}
+
+function convGradFuncs(x: tf.Tensor, w: tf.Tensor, dy: tf.Tensor): [tf.Tensor, tf.Tensor] {
+  const k = w.shape[0];
+  const kd = w.rank === 5 ? k : 1;
+  const wf = flipFilter(w);
+  const dx = planeConv(dy, wf);
+  wf.dispose();
+  const dw = planeConvFilterGrad(x, dy, kd, k);
+  return [dx, dw];
+}
+
+const fastConv = customGrad(((x: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([x, w]);
+  return {
+    value: planeConv(x, w),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => convGradFuncs(saved[0], saved[1], dy),
+  };
+}) as GradFn);
+
+const fastConvBias = customGrad(((x: tf.Tensor, w: tf.Tensor, bias: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([x, w]);
+  return {
+    value: planeConv(x, w, bias),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+      ...convGradFuncs(saved[0], saved[1], dy),
+      channelSum(dy),
+    ],
+  };
+}) as GradFn);
+
 /**
- * 3-D convolution, stride 1, "same" padding (PyTorch `padding=k//2`).
+ * 3-D convolution, stride 1, "same" padding (PyTorch `Conv3d(padding=k//2)`, Keras `Conv3D(padding="same")`).
+ * Trainable (input, filter and bias gradients) on every backend.
  * @param x (N, D0, D1, D2, Cin)
  * @param w (k, k, k, Cin, Cout), k odd (3 or 1)
  * @param bias optional (Cout)
  * @returns (N, D0, D1, D2, Cout)
+ * @throws Error on a rank, channel-count or kernel-shape mismatch.
  */
 export function conv3d(x: tf.Tensor5D, w: tf.Tensor5D, bias?: tf.Tensor1D): tf.Tensor5D {
-  return tf.tidy(() => {
-    const y = tf.conv3d(x, w, 1, "same");
-    return (bias ? tf.add(y, bias) : y) as tf.Tensor5D;
-  });
+  checkConv("conv3d", x, w, bias, 5);
+  if (activeKernelImpl() === "stock") {
+    return tf.tidy(() => {
+      const y = tf.conv3d(x, w, 1, "same");
+      return (bias ? tf.add(y, bias) : y) as tf.Tensor5D;
+    });
+  }
+  return (bias ? fastConvBias(x, w, bias) : fastConv(x, w)) as tf.Tensor5D;
+}
+
+/**
+ * 2-D convolution, stride 1, "same" padding — the Genesis 2D counterpart of {@link conv3d}, with a
+ * filter gradient that does not need `Conv2DBackpropFilter` (missing on wasm).
+ * @param x (N, H, W, Cin)
+ * @param w (k, k, Cin, Cout), k odd
+ * @param bias optional (Cout)
+ * @returns (N, H, W, Cout)
+ * @throws Error on a rank, channel-count or kernel-shape mismatch.
+ */
+export function conv2d(x: tf.Tensor4D, w: tf.Tensor4D, bias?: tf.Tensor1D): tf.Tensor4D {
+  checkConv("conv2d", x, w, bias, 4);
+  if (activeKernelImpl() === "stock") {
+    return tf.tidy(() => {
+      const y = tf.conv2d(x, w, 1, "same");
+      return (bias ? tf.add(y, bias) : y) as tf.Tensor4D;
+    });
+  }
+  return (bias ? fastConvBias(x, w, bias) : fastConv(x, w)) as tf.Tensor4D;
+}
+
+/** Transposed conv, kernel 2, stride 2, as one matMul + depth-to-space; gradients by matMuls of 2-D transposes. */
+function fastConvTranspose2(x: tf.Tensor, w: tf.Tensor, bias: tf.Tensor | undefined): tf.Tensor {
+  const spatial = x.shape.slice(1, x.rank - 1);
+  const n = x.shape[0];
+  const cin = x.shape[x.rank - 1];
+  const cout = w.shape[w.rank - 2];
+  const taps = 2 ** spatial.length;
+  const m = x.size / cin;
+  const forward = (xx: tf.Tensor, ww: tf.Tensor, bb?: tf.Tensor): tf.Tensor =>
+    tf.tidy(() => {
+      // w (2,2[,2],Cout,Cin) -> (Cin, taps*Cout), columns (i, j[, k], Cout)
+      const wm = tf.transpose(tf.reshape(ww, [taps * cout, cin]));
+      const y = tf.matMul(tf.reshape(xx, [m, cin]), wm);
+      const out = depthToSpace2(y, spatial, n, cout);
+      return bb ? tf.add(out, bb) : out;
+    });
+  const backward = (dy: tf.Tensor, sx: tf.Tensor, sw: tf.Tensor): tf.Tensor[] =>
+    tf.tidy(() => {
+      const dyc = spaceToDepth2(dy, spatial, n, cout); // (M, taps*Cout)
+      const dx = tf.reshape(tf.matMul(dyc, tf.reshape(sw, [taps * cout, cin])), sx.shape);
+      // dW^T = dyc^T X with an explicit 2-D transpose (matMul transposeA is slow on wasm)
+      const dw = tf.reshape(tf.matMul(tf.transpose(dyc), tf.reshape(sx, [m, cin])), sw.shape);
+      return [dx, dw];
+    });
+  if (bias) {
+    const run = customGrad(((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor, save: tf.GradSaveFunc) => {
+      save([xx, ww]);
+      return {
+        value: forward(xx, ww, bb),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+          ...backward(dy, saved[0], saved[1]),
+          channelSum(dy),
+        ],
+      };
+    }) as GradFn);
+    return run(x, w, bias);
+  }
+  const run = customGrad(((xx: tf.Tensor, ww: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([xx, ww]);
+    return {
+      value: forward(xx, ww),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => backward(dy, saved[0], saved[1]),
+    };
+  }) as GradFn);
+  return run(x, w);
+}
+
+function checkTranspose(
+  op: string,
+  x: tf.Tensor,
+  w: tf.Tensor,
+  bias: tf.Tensor | undefined,
+  rank: number,
+): void {
+  checkRank(op, "x", x, rank);
+  checkRank(op, "w", w, rank);
+  for (let i = 0; i < rank - 2; i++) {
+    if (w.shape[i] !== 2)
+      throw new Error(`${op}: kernel must be 2 in every spatial axis, got w shape [${w.shape}]`);
+  }
+  if (w.shape[rank - 1] !== x.shape[rank - 1]) {
+    throw new Error(`${op}: w expects ${w.shape[rank - 1]} input channels, x has ${x.shape[rank - 1]}`);
+  }
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== w.shape[rank - 2])) {
+    throw new Error(`${op}: bias must be (${w.shape[rank - 2]}), got [${bias.shape}]`);
+  }
 }
 
 /**
  * Transposed 3-D convolution with kernel 2 and stride 2 (PyTorch `ConvTranspose3d(k=2, s=2)`):
  * every input voxel writes one 2×2×2 output block, so it is one matMul followed by a
- * depth-to-space rearrangement.
+ * depth-to-space rearrangement (two rank-4 transposes). Trainable on every backend (tfjs has no
+ * gradient for `Conv3DBackpropInputV2`, so `tf.conv3dTranspose` is not).
  * @param x (N, A, B, C, Cin)
- * @param w (2, 2, 2, Cout, Cin) — tfjs `conv3dTranspose` filter layout
+ * @param w (2, 2, 2, Cout, Cin) — tfjs `conv3dTranspose` filter layout; PyTorch weight
+ *   (Cin, Cout, 2, 2, 2) maps here by transpose (2, 3, 4, 1, 0)
  * @param bias optional (Cout)
  * @returns (N, 2A, 2B, 2C, Cout)
+ * @throws Error on a rank, channel-count or kernel-shape mismatch.
  */
 export function convTranspose3dStride2(x: tf.Tensor5D, w: tf.Tensor5D, bias?: tf.Tensor1D): tf.Tensor5D {
-  return tf.tidy((): tf.Tensor5D => {
-    const [n, a, b, c, cin] = x.shape;
-    const cout = w.shape[3];
-    // w (2,2,2,Cout,Cin) -> (Cin, 2*2*2*Cout)
-    const wm = tf.reshape(tf.transpose(w, [4, 0, 1, 2, 3]), [cin, 8 * cout]);
-    const y = tf.matMul(tf.reshape(x, [n * a * b * c, cin]), wm); // (NABC, 8*Cout)
-    const y8 = tf.reshape(y, [n, a, b, c, 2, 2, 2, cout]);
-    const out = tf.reshape(tf.transpose(y8, [0, 1, 4, 2, 5, 3, 6, 7]), [n, 2 * a, 2 * b, 2 * c, cout]);
-    return (bias ? tf.add(out, bias) : out) as tf.Tensor5D;
-  });
+  checkTranspose("convTranspose3dStride2", x, w, bias, 5);
+  return fastConvTranspose2(x, w, bias) as tf.Tensor5D;
 }
 
 /**
- * Nearest-neighbour ×2 up-sampling along the three spatial axes (Keras `UpSampling3D(2)`).
+ * Transposed 2-D convolution, kernel 2, stride 2 — the 2-D counterpart of {@link convTranspose3dStride2}.
+ * @param x (N, A, B, Cin)
+ * @param w (2, 2, Cout, Cin)
+ * @param bias optional (Cout)
+ * @returns (N, 2A, 2B, Cout)
+ */
+export function convTranspose2dStride2(x: tf.Tensor4D, w: tf.Tensor4D, bias?: tf.Tensor1D): tf.Tensor4D {
+  checkTranspose("convTranspose2dStride2", x, w, bias, 4);
+  return fastConvTranspose2(x, w, bias) as tf.Tensor4D;
+}
+
+function fastUpsample2(x: tf.Tensor): tf.Tensor {
+  const spatial = x.shape.slice(1, x.rank - 1);
+  const n = x.shape[0];
+  const ch = x.shape[x.rank - 1];
+  const taps = 2 ** spatial.length;
+  const m = x.size / ch;
+  const run = customGrad(((xx: tf.Tensor) => ({
+    value: tf.tidy(() => depthToSpace2(tf.tile(tf.reshape(xx, [m, 1, ch]), [1, taps, 1]), spatial, n, ch)),
+    gradFunc: (dy: tf.Tensor) =>
+      tf.tidy(() =>
+        tf.reshape(tf.sum(tf.reshape(spaceToDepth2(dy, spatial, n, ch), [m, taps, ch]), 1), x.shape),
+      ),
+  })) as GradFn);
+  return run(x);
+}
+
+/**
+ * Nearest-neighbour ×2 up-sampling along the three spatial axes (Keras `UpSampling3D(2)`);
+ * its gradient sums each 2×2×2 block.
  * @param x (N, A, B, C, Ch)
  * @returns (N, 2A, 2B, 2C, Ch)
  */
 export function upsampleNearest3d(x: tf.Tensor5D): tf.Tensor5D {
-  return tf.tidy(() => {
-    const [n, a, b, c, ch] = x.shape;
-    const x8 = tf.reshape(x, [n, a, 1, b, 1, c, 1, ch]);
-    const t = tf.tile(x8, [1, 1, 2, 1, 2, 1, 2, 1]);
-    return tf.reshape(t, [n, 2 * a, 2 * b, 2 * c, ch]);
-  });
+  checkRank("upsampleNearest3d", "x", x, 5);
+  return fastUpsample2(x) as tf.Tensor5D;
 }
 
 /**
- * 2×2×2 max pooling with stride 2 (PyTorch `MaxPool3d(2)`, Keras `MaxPooling3D(2)`).
+ * Nearest-neighbour ×2 up-sampling of rows and columns (Keras `UpSampling2D(2)`).
+ * @param x (N, A, B, Ch)
+ * @returns (N, 2A, 2B, Ch)
+ */
+export function upsampleNearest2d(x: tf.Tensor4D): tf.Tensor4D {
+  checkRank("upsampleNearest2d", "x", x, 4);
+  return fastUpsample2(x) as tf.Tensor4D;
+}
+
+/**
+ * 2×2×2 max pooling with stride 2 (PyTorch `MaxPool3d(2)`, Keras `MaxPooling3D(2)`); the tfjs
+ * `MaxPool3D` kernel and its gradient (both present and fast enough on wasm and cpu).
  * @param x (N, A, B, C, Ch) with A, B, C even
  * @returns (N, A/2, B/2, C/2, Ch)
  */
 export function maxPool3d(x: tf.Tensor5D): tf.Tensor5D {
+  checkRank("maxPool3d", "x", x, 5);
   return tf.maxPool3d(x, 2, 2, "valid");
+}
+
+/**
+ * 2×2 max pooling with stride 2 (Keras `MaxPooling2D(2)`).
+ * @param x (N, A, B, Ch) with A, B even
+ * @returns (N, A/2, B/2, Ch)
+ */
+export function maxPool2d(x: tf.Tensor4D): tf.Tensor4D {
+  checkRank("maxPool2d", "x", x, 4);
+  return tf.maxPool(x, 2, 2, "valid");
 }
 
 /** BatchNorm statistics source: the batch's own (training, and the official PyTorch model always) or running averages. */
@@ -83,8 +305,8 @@ export interface BatchNormParams {
 }
 
 /** Output of {@link batchNormRelu}. */
-export interface BatchNormResult {
-  y: tf.Tensor5D;
+export interface BatchNormResult<T extends tf.Tensor = tf.Tensor5D> {
+  y: T;
   /** The batch mean per channel (Ch) in `batch-statistics` mode, for running-average updates; else undefined. */
   batchMean?: tf.Tensor1D;
   /** The biased batch variance per channel (Ch) in `batch-statistics` mode; else undefined. */
@@ -92,30 +314,88 @@ export interface BatchNormResult {
 }
 
 /**
- * BatchNorm over (N, D0, D1, D2) per channel, optionally followed by ReLU.
- * @param x (N, D0, D1, D2, Ch)
- * @throws Error when `running-statistics` is asked for without running mean/variance.
+ * BatchNorm over every axis but the last (channels), optionally followed by ReLU — fused, with a
+ * custom gradient that saves only its input x and two per-channel vectors (mean, 1/σ), so a
+ * conv + BN + ReLU block keeps two activations for backward instead of the five or six of
+ * element-wise stock ops.
+ *
+ * `batch-statistics`: normalises with the batch mean and biased batch variance (PyTorch training and
+ * the reference `ContBatchNorm3d` always, `pytorch/unet3d.py`; Keras training); gradients flow
+ * through the statistics. `running-statistics`: normalises with `movingMean`/`movingVariance`
+ * (Keras inference); the statistics are constants.
+ *
+ * @param x (N, D0, D1, D2, Ch) — or any rank ≥ 2 with channels last (NHWC for Genesis 2D)
+ * @returns y like x; in `batch-statistics` mode also `batchMean` and `batchVariance` (Ch), not
+ *   differentiable, for the running-average update (the caller disposes them).
+ * @throws Error when `running-statistics` is asked for without running mean/variance, or a
+ *   parameter is not (Ch).
  */
-export function batchNormRelu(
-  x: tf.Tensor5D,
+export function batchNormRelu<T extends tf.Tensor = tf.Tensor5D>(
+  x: T,
   p: BatchNormParams,
   mode: BatchNormMode,
   relu: boolean,
-): BatchNormResult {
-  if (mode === "running-statistics") {
-    if (!p.movingMean || !p.movingVariance) {
-      throw new Error("batchNormRelu: running-statistics mode needs movingMean and movingVariance");
+): BatchNormResult<T> {
+  const ch = x.shape[x.rank - 1];
+  for (const [name, t] of [
+    ["gamma", p.gamma],
+    ["beta", p.beta],
+    ["movingMean", p.movingMean],
+    ["movingVariance", p.movingVariance],
+  ] as const) {
+    if (t && (t.rank !== 1 || t.shape[0] !== ch)) {
+      throw new Error(`batchNormRelu: ${name} must be (${ch}) for x of shape [${x.shape}], got [${t.shape}]`);
     }
-    const y = tf.tidy(() => {
-      const z = tf.batchNorm(x, p.movingMean!, p.movingVariance!, p.beta, p.gamma, p.eps) as tf.Tensor5D;
-      return relu ? tf.relu(z) : z;
-    });
-    return { y };
   }
-  const { mean, variance } = tf.moments(x, [0, 1, 2, 3]);
-  const y = tf.tidy(() => {
-    const z = tf.batchNorm(x, mean, variance, p.beta, p.gamma, p.eps) as tf.Tensor5D;
-    return relu ? tf.relu(z) : z;
-  });
-  return { y, batchMean: mean as tf.Tensor1D, batchVariance: variance as tf.Tensor1D };
+  if (mode === "running-statistics" && (!p.movingMean || !p.movingVariance)) {
+    throw new Error("batchNormRelu: running-statistics mode needs movingMean and movingVariance");
+  }
+  const m = x.size / ch;
+  let batchMean: tf.Tensor1D | undefined;
+  let batchVariance: tf.Tensor1D | undefined;
+  const run = customGrad(((xx: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, save: tf.GradSaveFunc) => {
+    const x2 = tf.reshape(xx, [m, ch]);
+    let mean: tf.Tensor;
+    let variance: tf.Tensor;
+    if (mode === "batch-statistics") {
+      mean = tf.div(tf.sum(x2, 0), m);
+      const xc = tf.sub(x2, mean);
+      variance = tf.div(tf.sum(tf.square(xc), 0), m);
+      xc.dispose();
+      batchMean = tf.keep(mean) as tf.Tensor1D;
+      batchVariance = tf.keep(variance) as tf.Tensor1D;
+    } else {
+      mean = p.movingMean as tf.Tensor;
+      variance = p.movingVariance as tf.Tensor;
+    }
+    const invStd = tf.rsqrt(tf.add(variance, p.eps));
+    const scale = tf.mul(gamma, invStd);
+    const shift = tf.sub(beta, tf.mul(mean, scale));
+    const z = tf.add(tf.mul(x2, scale), shift);
+    const y = relu ? tf.relu(z) : z;
+    save([xx, mean, invStd, gamma, beta]);
+    return {
+      value: tf.reshape(y, xx.shape),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [sx, sMean, sInvStd, sGamma, sBeta] = saved;
+          const xhat = tf.mul(tf.sub(tf.reshape(sx, [m, ch]), sMean), sInvStd);
+          let g = tf.reshape(dy, [m, ch]);
+          if (relu) g = tf.mul(g, tf.step(tf.add(tf.mul(xhat, sGamma), sBeta)));
+          const dBeta = tf.sum(g, 0);
+          const dGamma = tf.sum(tf.mul(g, xhat), 0);
+          let dx: tf.Tensor;
+          if (mode === "batch-statistics") {
+            // dx = γ/σ · (g − mean(g) − x̂ · mean(g·x̂))
+            const inner = tf.sub(tf.sub(g, tf.div(dBeta, m)), tf.mul(xhat, tf.div(dGamma, m)));
+            dx = tf.mul(inner, tf.mul(sGamma, sInvStd));
+          } else {
+            dx = tf.mul(g, tf.mul(sGamma, sInvStd));
+          }
+          return [tf.reshape(dx, sx.shape), dGamma, dBeta];
+        }),
+    };
+  }) as GradFn);
+  const y = run(x, p.gamma, p.beta) as T;
+  return mode === "batch-statistics" ? { y, batchMean, batchVariance } : { y };
 }

@@ -1,0 +1,241 @@
+import * as tf from "@tensorflow/tfjs-core";
+
+/**
+ * Gradient-free building blocks of the fast ops (called inside `tf.customGrad` forward and
+ * backward functions, where the tape is off). Every helper keeps to tensors of rank ≤ 4 and to
+ * the wasm kernels that measured fast on XNNPACK (Conv2D, plain BatchMatMul, rank ≤ 4 Slice /
+ * PadV2 / Transpose); see the package README for the figures. Large temporaries are disposed as
+ * soon as they are consumed, so the peak stays near the inputs plus one or two copies.
+ */
+
+/** (B, D, H, W, C) of a rank-5 tensor, or (B, 1, H, W, C) of a rank-4 one. */
+export function dims5(x: tf.Tensor): [number, number, number, number, number] {
+  const s = x.shape as number[];
+  return x.rank === 5 ? [s[0], s[1], s[2], s[3], s[4]] : [s[0], 1, s[1], s[2], s[3]];
+}
+
+/** Signature of the functions given to {@link customGrad}. */
+export type GradFn = (...args: never[]) => {
+  value: tf.Tensor;
+  gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[];
+};
+
+/** `tf.customGrad` with loose typing (its declared types only allow a fixed tuple of inputs). */
+export function customGrad(f: GradFn): (...inputs: tf.Tensor[]) => tf.Tensor {
+  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (
+    ...inputs: tf.Tensor[]
+  ) => tf.Tensor;
+}
+
+/** Disposes `t` unless it is one of `keep`. */
+function drop(t: tf.Tensor, ...keep: tf.Tensor[]): void {
+  if (!keep.includes(t)) t.dispose();
+}
+
+/** `acc + t`, disposing both operands (the caller owns neither afterwards). */
+function accumulate(acc: tf.Tensor | null, t: tf.Tensor): tf.Tensor {
+  if (acc === null) return t;
+  const s = tf.add(acc, t);
+  acc.dispose();
+  t.dispose();
+  return s;
+}
+
+/**
+ * Same-padded, stride-1 convolution of a stack of (H, W) planes with a kernel that is `kd` deep
+ * (across planes) and `k × k` in-plane: the sum over kernel depth of 2-D convolutions of
+ * depth-shifted plane stacks (each a rank-3 slice of the depth-padded input).
+ *
+ * @param x (B, D, H, W, Cin) as a rank-4 or rank-5 tensor; `D` is the depth axis (D = 1 for 2-D).
+ * @param w (kd, k, k, Cin, Cout), kd and k odd.
+ * @param bias optional (Cout).
+ * @returns (B, D, H, W, Cout) with x's rank (a rank-4 x is read as D = 1).
+ */
+export function planeConv(x: tf.Tensor, w: tf.Tensor, bias?: tf.Tensor): tf.Tensor {
+  const [b, d, h, wd, cin] = dims5(x);
+  const kd = w.rank === 5 ? w.shape[0] : 1;
+  const k = w.shape[w.rank - 3];
+  const cout = w.shape[w.rank - 1];
+  const outShape = x.rank === 5 ? [b, d, h, wd, cout] : [b, h, wd, cout];
+  if (kd === 1 && k === 1) {
+    const x2 = tf.reshape(x, [b * d * h * wd, cin]);
+    const w2 = tf.reshape(w, [cin, cout]);
+    const y = bias ? tf.fused.matMul({ a: x2, b: w2, bias }) : tf.matMul(x2, w2);
+    const out = tf.reshape(y, outShape);
+    y.dispose();
+    return out;
+  }
+  const x4 = tf.reshape(x, [b * d, h, wd, cin]) as tf.Tensor4D;
+  const wr = tf.reshape(w, [kd, k * k * cin * cout]);
+  const p = (kd - 1) / 2;
+  let xp: tf.Tensor | null = null;
+  if (kd > 1)
+    xp = tf.pad(tf.reshape(x, [b, d, h * wd * cin]), [
+      [0, 0],
+      [p, p],
+      [0, 0],
+    ]);
+  let acc: tf.Tensor | null = null;
+  for (let a = 0; a < kd; a++) {
+    let xa: tf.Tensor4D = x4;
+    if (a !== p && xp) {
+      const s = tf.slice(xp, [0, a, 0], [b, d, h * wd * cin]);
+      xa = tf.reshape(s, [b * d, h, wd, cin]);
+      s.dispose();
+    }
+    const wa = tf.reshape(tf.slice(wr, [a, 0], [1, k * k * cin * cout]), [k, k, cin, cout]) as tf.Tensor4D;
+    const ya =
+      bias && acc === null
+        ? tf.fused.conv2d({ x: xa, filter: wa, strides: 1, pad: "same", bias })
+        : tf.conv2d(xa, wa, 1, "same");
+    drop(xa, x4);
+    wa.dispose();
+    acc = accumulate(acc, ya);
+  }
+  xp?.dispose();
+  wr.dispose();
+  x4.dispose();
+  const out = tf.reshape(acc as tf.Tensor, outShape);
+  (acc as tf.Tensor).dispose();
+  return out;
+}
+
+/**
+ * The filter of the input gradient of {@link planeConv}: spatially reversed, in/out swapped.
+ * @param w (kd, k, k, Cin, Cout) or (k, k, Cin, Cout)
+ * @returns same rank, (…, Cout, Cin)
+ */
+export function flipFilter(w: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const cin = w.shape[w.rank - 2];
+    const cout = w.shape[w.rank - 1];
+    const taps = w.size / (cin * cout);
+    const r = tf.transpose(tf.reverse(tf.reshape(w, [taps, cin, cout]), 0), [0, 2, 1]);
+    return tf.reshape(r, [...w.shape.slice(0, w.rank - 2), cout, cin]);
+  });
+}
+
+/**
+ * Filter gradient of {@link planeConv} (no bias): dW[a,b,c] = Σ x[shifted by (a,b,c)]ᵀ · dy,
+ * computed as 9·kd plain matMuls (Cout, M)·(M, Cin) of the transposed, depth-shifted output
+ * gradient with in-plane-shifted input slices — no `transposeA` (slow on wasm), no
+ * `Conv2DBackpropFilter` (missing on wasm).
+ *
+ * @param x (B, D, H, W, Cin) or (B, H, W, Cin)
+ * @param dy same layout with Cout channels
+ * @param kd kernel depth (1 for 2-D); @param k in-plane kernel size
+ * @returns (kd, k, k, Cin, Cout), or (k, k, Cin, Cout) when x is rank 4
+ */
+export function planeConvFilterGrad(x: tf.Tensor, dy: tf.Tensor, kd: number, k: number): tf.Tensor {
+  const [b, d, h, wd, cin] = dims5(x);
+  const cout = dy.shape[dy.rank - 1];
+  const m = b * d * h * wd;
+  const outShape = x.rank === 5 ? [kd, k, k, cin, cout] : [k, k, cin, cout];
+  const dy2 = tf.reshape(dy, [m, cout]);
+  const dyT = tf.transpose(dy2); // (Cout, M): one 2-D transpose, reused by every tap
+  dy2.dispose();
+  if (kd === 1 && k === 1) {
+    const x2 = tf.reshape(x, [m, cin]);
+    const g = tf.matMul(dyT, x2); // (Cout, Cin)
+    dyT.dispose();
+    x2.dispose();
+    const gt = tf.transpose(g);
+    g.dispose();
+    const out = tf.reshape(gt, outShape);
+    gt.dispose();
+    return out;
+  }
+  const pd = (kd - 1) / 2;
+  const p = (k - 1) / 2;
+  // Depth shifts of dy: dY_a = dy[e - a + pd] (zero outside), as (Cout, M).
+  const dyShift: tf.Tensor[] = [];
+  if (kd === 1) {
+    dyShift.push(dyT);
+  } else {
+    const dyTp = tf.pad(tf.reshape(dyT, [cout, b, d, h * wd]), [
+      [0, 0],
+      [0, 0],
+      [pd, pd],
+      [0, 0],
+    ]);
+    dyT.dispose();
+    for (let a = 0; a < kd; a++) {
+      const s = tf.slice(dyTp, [0, 0, 2 * pd - a, 0], [cout, b, d, h * wd]);
+      dyShift.push(tf.reshape(s, [cout, m]));
+      s.dispose();
+    }
+    dyTp.dispose();
+  }
+  // In-plane shifts of x: x[e, i + bb - p, j + c - p] = xp[e, i + bb, j + c].
+  const x4 = tf.reshape(x, [b * d, h, wd, cin]);
+  const xp =
+    p > 0
+      ? tf.pad(x4, [
+          [0, 0],
+          [p, p],
+          [p, p],
+          [0, 0],
+        ])
+      : x4;
+  if (xp !== x4) x4.dispose();
+  const parts: tf.Tensor[] = new Array(kd * k * k);
+  for (let bb = 0; bb < k; bb++) {
+    for (let c = 0; c < k; c++) {
+      const s = p > 0 ? tf.slice(xp, [0, bb, c, 0], [b * d, h, wd, cin]) : xp;
+      const xs = tf.reshape(s, [m, cin]);
+      drop(s, xp);
+      for (let a = 0; a < kd; a++) parts[a * k * k + bb * k + c] = tf.matMul(dyShift[a], xs); // (Cout, Cin)
+      xs.dispose();
+    }
+  }
+  xp.dispose();
+  for (const t of dyShift) t.dispose();
+  const st = tf.stack(parts); // (taps, Cout, Cin)
+  for (const t of parts) t.dispose();
+  const tr = tf.transpose(st, [0, 2, 1]);
+  st.dispose();
+  const out = tf.reshape(tr, outShape);
+  tr.dispose();
+  return out;
+}
+
+/** Sum of `dy` over every axis but the last, as (C): the bias gradient. */
+export function channelSum(dy: tf.Tensor): tf.Tensor1D {
+  const c = dy.shape[dy.rank - 1];
+  return tf.tidy(() => tf.sum(tf.reshape(dy, [dy.size / c, c]), 0) as tf.Tensor1D);
+}
+
+/**
+ * Block depth-to-space for the ×2 ops: rows ordered (N, A, B, C) with columns ordered
+ * (i, j, k, Ch) become (N, 2A, 2B, 2C, Ch), using two rank-4 transposes (rank-8 transposes are
+ * slow on wasm). With `dims = 2` rows (N, A, B) and columns (i, j, Ch) become (N, 2A, 2B, Ch).
+ * @param y (N·A·B·C, 8·Ch) or (N·A·B, 4·Ch)
+ */
+export function depthToSpace2(y: tf.Tensor, spatial: number[], n: number, ch: number): tf.Tensor {
+  return tf.tidy(() => {
+    if (spatial.length === 3) {
+      const [a, b, c] = spatial as [number, number, number];
+      const t1 = tf.transpose(tf.reshape(y, [n * a * b, c, 4, 2 * ch]), [0, 2, 1, 3]); // [n a b i j c k ch]
+      const t2 = tf.transpose(tf.reshape(t1, [n * a, b, 2, 2 * c * 2 * ch]), [0, 2, 1, 3]); // [n a i b j c k ch]
+      return tf.reshape(t2, [n, 2 * a, 2 * b, 2 * c, ch]);
+    }
+    const [a, b] = spatial as [number, number];
+    const t1 = tf.transpose(tf.reshape(y, [n * a, b, 2, 2 * ch]), [0, 2, 1, 3]); // [n a i b j ch]
+    return tf.reshape(t1, [n, 2 * a, 2 * b, ch]);
+  });
+}
+
+/** Inverse of {@link depthToSpace2}: (N, 2A, 2B[, 2C], Ch) → (N·A·B[·C], 8·Ch or 4·Ch), columns (i, j[, k], Ch). */
+export function spaceToDepth2(x: tf.Tensor, spatial: number[], n: number, ch: number): tf.Tensor {
+  return tf.tidy(() => {
+    if (spatial.length === 3) {
+      const [a, b, c] = spatial as [number, number, number];
+      const t1 = tf.transpose(tf.reshape(x, [n * a, 2, b, 2 * c * 2 * ch]), [0, 2, 1, 3]); // [n a b i j c k ch]
+      const t2 = tf.transpose(tf.reshape(t1, [n * a * b, 4, c, 2 * ch]), [0, 2, 1, 3]); // [n a b c i j k ch]
+      return tf.reshape(t2, [n * a * b * c, 8 * ch]);
+    }
+    const [a, b] = spatial as [number, number];
+    const t1 = tf.transpose(tf.reshape(x, [n * a, 2, b, 2 * ch]), [0, 2, 1, 3]); // [n a b i j ch]
+    return tf.reshape(t1, [n * a * b, 4 * ch]);
+  });
+}

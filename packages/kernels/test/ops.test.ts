@@ -291,9 +291,9 @@ describe.each(["cpu", "wasm"])("ops on %s", (backend) => {
         const stock = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
           tf.sum(tf.mul(f(false)(a, b, c), r)),
         )([x, p.gamma, p.beta]);
-        ours.forEach((g, i) =>
-          expect(maxAbsDiff(g, stock[i]), `gradient ${i}`).toBeLessThan(2e-4 * Math.max(1, maxAbs(stock[i]))),
-        );
+        ours.forEach((g, i) => {
+          expect(maxAbsDiff(g, stock[i]), `gradient ${i}`).toBeLessThan(2e-4 * Math.max(1, maxAbs(stock[i])));
+        });
       });
       // and against finite differences (without ReLU: its kink breaks central differences)
       if (!relu) checkNumericalGradient(f(true), [x, p.gamma, p.beta], 1e-2, 5e-3);

@@ -1,0 +1,80 @@
+import {
+  type BatchNormMode,
+  type BatchNormParams,
+  type BatchNormResult,
+  batchNormRelu,
+  conv3d,
+  convTranspose3dStride2,
+  maxPool3d,
+  upsampleNearest3d,
+} from "@models-genesis/kernels";
+import * as tf from "@tensorflow/tfjs-core";
+
+/**
+ * The five spatial operations a Genesis U-Net is built from, for one dimensionality.
+ * 3-D: the `@models-genesis/kernels` ops on NDHWC tensors. 2-D: the same maths on NHWC tensors with
+ * stock tfjs-core ops (the slice-wise baseline is small; it needs no custom kernels).
+ */
+export interface SpatialOps {
+  /** Conv, stride 1, same padding. x (N, …spatial, Cin), w (…k, Cin, Cout). */
+  conv(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor1D): tf.Tensor;
+  /** Transposed conv kernel 2 stride 2. w (2, 2[, 2], Cout, Cin). */
+  convTranspose2(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor1D): tf.Tensor;
+  /** Nearest-neighbour ×2 up-sampling. */
+  upsample2(x: tf.Tensor): tf.Tensor;
+  /** 2×2(×2) max-pool, stride 2. */
+  maxPool2(x: tf.Tensor): tf.Tensor;
+  /** BatchNorm over every axis but the last, then optional ReLU. */
+  batchNormRelu(x: tf.Tensor, p: BatchNormParams, mode: BatchNormMode, relu: boolean): BatchNormResult;
+}
+
+export const ops3d: SpatialOps = {
+  conv: (x, w, b) => conv3d(x as tf.Tensor5D, w as tf.Tensor5D, b),
+  convTranspose2: (x, w, b) => convTranspose3dStride2(x as tf.Tensor5D, w as tf.Tensor5D, b),
+  upsample2: (x) => upsampleNearest3d(x as tf.Tensor5D),
+  maxPool2: (x) => maxPool3d(x as tf.Tensor5D),
+  batchNormRelu: (x, p, mode, relu) => batchNormRelu(x as tf.Tensor5D, p, mode, relu),
+};
+
+export const ops2d: SpatialOps = {
+  conv: (x, w, b) =>
+    tf.tidy(() => {
+      const y = tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, "same");
+      return b ? tf.add(y, b) : y;
+    }),
+  convTranspose2: (x, w, b) =>
+    tf.tidy(() => {
+      // Every input pixel writes one 2×2 block: one matMul, then depth-to-space.
+      const [n, a, c, cin] = x.shape as [number, number, number, number];
+      const cout = w.shape[2] as number;
+      const wm = tf.reshape(tf.transpose(w, [3, 0, 1, 2]), [cin, 4 * cout]);
+      const y = tf.reshape(tf.matMul(tf.reshape(x, [n * a * c, cin]), wm), [n, a, c, 2, 2, cout]);
+      const out = tf.reshape(tf.transpose(y, [0, 1, 3, 2, 4, 5]), [n, 2 * a, 2 * c, cout]);
+      return b ? tf.add(out, b) : out;
+    }),
+  upsample2: (x) =>
+    tf.tidy(() => {
+      const [n, a, c, ch] = x.shape as [number, number, number, number];
+      const t = tf.tile(tf.reshape(x, [n, a, 1, c, 1, ch]), [1, 1, 2, 1, 2, 1]);
+      return tf.reshape(t, [n, 2 * a, 2 * c, ch]);
+    }),
+  maxPool2: (x) => tf.maxPool(x as tf.Tensor4D, 2, 2, "valid"),
+  batchNormRelu: (x, p, mode, relu) => {
+    if (mode === "running-statistics") {
+      if (!p.movingMean || !p.movingVariance) {
+        throw new Error("batchNormRelu (2-D): running-statistics mode needs movingMean and movingVariance");
+      }
+      const y = tf.tidy(() => {
+        const z = tf.batchNorm(x, p.movingMean!, p.movingVariance!, p.beta, p.gamma, p.eps);
+        return relu ? tf.relu(z) : z;
+      });
+      return { y: y as tf.Tensor5D };
+    }
+    const { mean, variance } = tf.moments(x, [0, 1, 2]);
+    const y = tf.tidy(() => {
+      const z = tf.batchNorm(x, mean, variance, p.beta, p.gamma, p.eps);
+      return relu ? tf.relu(z) : z;
+    });
+    return { y: y as tf.Tensor5D, batchMean: mean as tf.Tensor1D, batchVariance: variance as tf.Tensor1D };
+  },
+};

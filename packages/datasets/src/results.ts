@@ -1,0 +1,111 @@
+import { join } from "node:path";
+import { writeFileAtomic } from "./files.js";
+import type { TaskName } from "./tasks.js";
+
+/** Mean ± sd (percent) the paper reports for one initialisation (Zhou et al., MedIA 2021, Table 2 / Fig. 4 values). */
+export interface PaperValue {
+  readonly mean: number;
+  readonly sd: number;
+}
+
+/**
+ * The paper's numbers, in percent: Models Genesis (3D, Genesis Chest CT) and training from scratch,
+ * mean ± sd over repeated runs. NCC/ECC are ROC AUC; NCS/LCS/BMS are the paper's IoU (Keras two-class
+ * mean IoU over thresholds 0.50…0.95, `keras/downstream_tasks/utils.py` `mean_iou`).
+ */
+export const PAPER_RESULTS: Readonly<
+  Record<TaskName, { metric: string; genesis: PaperValue; scratch: PaperValue }>
+> = {
+  ncc: { metric: "AUC", genesis: { mean: 98.07, sd: 0.59 }, scratch: { mean: 94.25, sd: 5.07 } },
+  ncs: { metric: "IoU (paper)", genesis: { mean: 77.41, sd: 0.4 }, scratch: { mean: 74.05, sd: 1.97 } },
+  ecc: { metric: "AUC", genesis: { mean: 87.2, sd: 2.87 }, scratch: { mean: 80.36, sd: 3.58 } },
+  lcs: { metric: "IoU (paper)", genesis: { mean: 85.1, sd: 2.15 }, scratch: { mean: 79.76, sd: 5.42 } },
+  bms: { metric: "IoU (paper)", genesis: { mean: 67.96, sd: 1.29 }, scratch: { mean: 59.87, sd: 4.04 } },
+};
+
+/** Per-initialisation summary: the per-run values and their mean and sample sd (n − 1; null below 2 runs). */
+export interface RunSummary {
+  values: number[];
+  mean: number | null;
+  sd: number | null;
+}
+
+/** The content of `results.json`. Values are fractions in [0, 1] (AUC, IoU), as the metrics return them. */
+export interface ResultsFile {
+  task: TaskName;
+  metric: string;
+  runs: Record<string, RunSummary>;
+  paper: { metric: string; genesis: PaperValue; scratch: PaperValue; unit: "percent" };
+  /** Free-form facts about the run (data, quick mode, seed, machine). */
+  notes?: Record<string, unknown>;
+}
+
+/** Mean and sample standard deviation (n − 1) of `values`; sd is null for fewer than two values, both null for none. */
+export function summarize(values: readonly number[]): RunSummary {
+  const n = values.length;
+  if (n === 0) return { values: [], mean: null, sd: null };
+  const mean = values.reduce((a, b) => a + b, 0) / n;
+  const sd = n < 2 ? null : Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1));
+  return { values: [...values], mean, sd };
+}
+
+function pct(v: number | null): string {
+  return v === null ? "—" : (100 * v).toFixed(2);
+}
+
+/**
+ * Write `results.json` and `results.md` into `outDir` (both atomically).
+ *
+ * `runs` maps an initialisation (`scratch`, `genesis`, `official`, …) to its per-run metric values
+ * as fractions. `results.md` is a table of mean ± sd in percent beside the paper's Genesis and
+ * scratch numbers for the task.
+ *
+ * @throws RangeError when a value is not a finite number.
+ */
+export async function writeResults(
+  outDir: string,
+  input: {
+    task: TaskName;
+    metric: string;
+    runs: Record<string, readonly number[]>;
+    notes?: Record<string, unknown>;
+  },
+): Promise<ResultsFile> {
+  const runs: Record<string, RunSummary> = {};
+  for (const [init, values] of Object.entries(input.runs)) {
+    for (const v of values)
+      if (!Number.isFinite(v)) throw new RangeError(`writeResults: ${init} has a non-finite value ${v}`);
+    runs[init] = summarize(values);
+  }
+  const paper = PAPER_RESULTS[input.task];
+  const file: ResultsFile = {
+    task: input.task,
+    metric: input.metric,
+    runs,
+    paper: { ...paper, unit: "percent" },
+    ...(input.notes ? { notes: input.notes } : {}),
+  };
+  const lines = [
+    `# ${input.task.toUpperCase()} results (${input.metric}, percent)`,
+    "",
+    "| initialisation | runs | ours: mean ± sd | per run | paper: mean ± sd |",
+    "|---|---|---|---|---|",
+  ];
+  const inits = new Set([...Object.keys(runs), "scratch", "genesis"]);
+  for (const init of inits) {
+    const r = runs[init];
+    const p = init === "genesis" || init === "scratch" ? paper[init] : null;
+    const ours = r ? `${pct(r.mean)} ± ${pct(r.sd)}` : "not run";
+    const per = r ? r.values.map((v) => pct(v)).join(", ") : "";
+    lines.push(
+      `| ${init} | ${r ? r.values.length : 0} | ${ours} | ${per} | ${p ? `${p.mean.toFixed(2)} ± ${p.sd.toFixed(2)} (${paper.metric})` : "—"} |`,
+    );
+  }
+  lines.push(
+    "",
+    `Paper: Zhou et al., Models Genesis, MedIA 2021 (Genesis Chest CT 3D vs. training from scratch).`,
+  );
+  await writeFileAtomic(join(outDir, "results.json"), `${JSON.stringify(file, null, 2)}\n`);
+  await writeFileAtomic(join(outDir, "results.md"), `${lines.join("\n")}\n`);
+  return file;
+}

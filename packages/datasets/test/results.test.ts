@@ -1,0 +1,36 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { summarize, writeResults } from "../src/results.js";
+import { withTmp } from "./shared.js";
+
+describe("results", () => {
+  it("summarize: mean and sample sd (n − 1)", () => {
+    const s = summarize([0.9, 0.95, 1.0]);
+    expect(s.mean).toBeCloseTo(0.95, 12);
+    expect(s.sd).toBeCloseTo(0.05, 12);
+    expect(summarize([0.7])).toEqual({ values: [0.7], mean: 0.7, sd: null });
+    expect(summarize([])).toEqual({ values: [], mean: null, sd: null });
+  });
+
+  it("writeResults writes results.json and a table beside the paper", async () => {
+    await withTmp(async (dir) => {
+      await writeResults(dir, { task: "ncc", metric: "auc", runs: { scratch: [0.8, 0.9], genesis: [0.95, 0.97] }, notes: { quick: true } });
+      const json = JSON.parse(await readFile(join(dir, "results.json"), "utf8"));
+      expect(json.task).toBe("ncc");
+      expect(json.runs.genesis.values).toEqual([0.95, 0.97]);
+      expect(json.runs.genesis.mean).toBeCloseTo(0.96, 12);
+      expect(json.runs.scratch.sd).toBeCloseTo(Math.SQRT1_2 * 0.1, 12);
+      expect(json.paper.genesis).toEqual({ mean: 98.07, sd: 0.59 });
+      const md = await readFile(join(dir, "results.md"), "utf8");
+      expect(md).toContain("| genesis | 2 | 96.00 ± 1.41 | 95.00, 97.00 | 98.07 ± 0.59 (AUC) |");
+      expect(md).toContain("| scratch | 2 | 85.00 ± 7.07 | 80.00, 90.00 | 94.25 ± 5.07 (AUC) |");
+    });
+  });
+
+  it("rejects non-finite values", async () => {
+    await withTmp(async (dir) => {
+      await expect(writeResults(dir, { task: "lcs", metric: "iou", runs: { scratch: [Number.NaN] } })).rejects.toThrow(/non-finite/);
+    });
+  });
+});

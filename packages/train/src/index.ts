@@ -1,1 +1,13 @@
-export {};
+export * from "./atomic.js";
+export * from "./callback.js";
+export * from "./callbacks.js";
+export * from "./checkpoint.js";
+export * from "./data.js";
+export * from "./errors.js";
+export * from "./losses.js";
+export * from "./optimizers.js";
+export * from "./plot.js";
+export * from "./rng.js";
+export * from "./schedules.js";
+export * from "./tasks.js";
+export * from "./trainer.js";

@@ -1,0 +1,499 @@
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import type { GenesisModule } from "@models-genesis/models";
+import * as tf from "@tensorflow/tfjs-core";
+import type {
+  Callback,
+  EpochLog,
+  SampleBatch,
+  StepInfo,
+  StopReason,
+  TrainContext,
+  TrainResult,
+} from "./callback.js";
+import { loadModelWeights, optimizerStateOf, readCheckpoint, writeCheckpoint } from "./checkpoint.js";
+import { type Batch, type BatchSource, prefetch } from "./data.js";
+import { CheckpointError, TrainError } from "./errors.js";
+import type { LossFn } from "./losses.js";
+import type { Optimizer } from "./optimizers.js";
+import { Rng } from "./rng.js";
+
+/**
+ * A validation metric fed batch by batch: `update(pred, target, shape)` with the model's prediction
+ * and the target (same shape, C order), `compute()` at the end of the validation pass.
+ * Adapters over `@models-genesis/metrics` accumulators are in `tasks.ts`.
+ */
+export interface ValidationMetric {
+  update(pred: Float32Array, target: Float32Array, shape: number[]): void;
+  compute(): number;
+  reset(): void;
+}
+
+/** Options of {@link Trainer}. */
+export interface TrainerOptions {
+  /** The network (`@models-genesis/models` contract). */
+  model: GenesisModule;
+  optimizer: Optimizer;
+  /** `(yTrue, yPred) → scalar`; see `losses.ts`. */
+  loss: LossFn;
+  /** Training batches; see {@link BatchSource} for the determinism contract. */
+  train: BatchSource;
+  /** Validation batches (optional); the monitored loss is the validation loss when present. */
+  validation?: BatchSource;
+  /** Maximum number of epochs (reference pretraining `nb_epoch` = 10000, ended by early stopping). */
+  epochs: number;
+  /** Seed of the trainer's generator (epoch data order and augmentation). Default 0. */
+  seed?: number;
+  /** Cap on training steps per epoch (default: the whole source). */
+  stepsPerEpoch?: number;
+  callbacks?: Callback[];
+  /** Validation metrics by name, reported in each {@link EpochLog}. */
+  metrics?: Record<string, ValidationMetric>;
+  /** Directory for `last.ckpt` and `best.ckpt` (created if missing). No checkpoints without it. */
+  checkpointDir?: string;
+  /**
+   * Continue from a checkpoint: `true` = `<checkpointDir>/last.ckpt`, or a path. Model weights,
+   * optimizer slots and lr, callback state (schedules, early stopping), the generator state, history
+   * and the position inside an interrupted epoch are restored, so the run continues exactly.
+   */
+  resume?: boolean | string;
+  /** How many batches data loading may run ahead of compute. Default 2. */
+  prefetch?: number;
+  /**
+   * Install a SIGINT (Ctrl-C) handler for the run: the current step finishes, `last.ckpt` is written
+   * (mid-epoch position included) and `run()` resolves with `stopReason: "interrupted"`. A second
+   * Ctrl-C exits at once with code 130. Default false (libraries should not own signals; the CLI sets it).
+   */
+  handleSigint?: boolean;
+  /** Messages (resume, interrupt, checkpoint paths). Default: none. */
+  log?: (message: string) => void;
+}
+
+/** The loop state saved in checkpoints. */
+interface LoopState {
+  /** Epoch in progress, or the next one at an epoch boundary. */
+  epoch: number;
+  /** Training steps done in `epoch`. */
+  step: number;
+  /** Seed of the epoch in progress (null at a boundary). */
+  epochSeed: number | null;
+  /** Sum of the training losses of `epoch`'s finished steps. */
+  lossSum: number;
+  /** Seconds spent on `epoch` before an interrupt. */
+  epochSeconds: number;
+  /** Trainer generator state. */
+  rng: number[];
+  globalStep: number;
+  bestLoss: number | null;
+  bestEpoch: number;
+  history: EpochLog[];
+}
+
+const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
+
+/**
+ * The training loop shared by restoration pretraining and fine-tuning (segmentation, classification).
+ * `run()` only sequences named async hooks — subclass and override any of them to customise
+ * (nnU-Net's `run_training`); callbacks observe them (tfjs `BaseCallback`):
+ *
+ * ```
+ * onTrainStart
+ * per epoch: onEpochStart → trainStep(batch)* → onTrainEpochEnd → validationStep(batch)*
+ *            → onValidationEpochEnd → onEpochEnd (callbacks, then best/last checkpoints)
+ * onTrainEnd
+ * ```
+ *
+ * Tensors: each step runs in `tf.tidy`; `tf.memory().numTensors` stays flat across epochs.
+ */
+export class Trainer {
+  readonly model: GenesisModule;
+  readonly optimizer: Optimizer;
+  readonly loss: LossFn;
+  readonly opts: TrainerOptions;
+  readonly callbacks: Callback[];
+  protected state: LoopState;
+  protected rng: Rng;
+  protected startEpoch = 0;
+  private stopRequest: StopReason | null = null;
+  private readonly valSeed: number;
+  private lastCkpt?: string;
+  private bestCkpt?: string;
+
+  constructor(opts: TrainerOptions) {
+    if (!(opts.epochs >= 0) || !Number.isInteger(opts.epochs))
+      throw new TrainError(`Trainer: epochs must be an integer ≥ 0, got ${opts.epochs}`);
+    if (opts.model.trainableWeights.size === 0)
+      throw new TrainError("Trainer: the model has no trainable weights");
+    const names = new Set<string>();
+    for (const c of opts.callbacks ?? []) {
+      if (c.getState && !c.name) throw new TrainError("Trainer: a callback with getState() needs a name");
+      if (c.name && c.getState) {
+        if (names.has(c.name)) throw new TrainError(`Trainer: two stateful callbacks are named "${c.name}"`);
+        names.add(c.name);
+      }
+    }
+    if (opts.resume && typeof opts.resume !== "string" && !opts.checkpointDir) {
+      throw new TrainError("Trainer: resume: true needs checkpointDir (or pass the checkpoint path)");
+    }
+    this.opts = opts;
+    this.model = opts.model;
+    this.optimizer = opts.optimizer;
+    this.loss = opts.loss;
+    this.callbacks = opts.callbacks ?? [];
+    const seed = opts.seed ?? 0;
+    this.rng = new Rng(seed);
+    this.valSeed = (seed ^ 0x5bd1e995) | 0;
+    this.state = {
+      epoch: 0,
+      step: 0,
+      epochSeed: null,
+      lossSum: 0,
+      epochSeconds: 0,
+      rng: this.rng.getState(),
+      globalStep: 0,
+      bestLoss: null,
+      bestEpoch: -1,
+      history: [],
+    };
+  }
+
+  /** Epoch logs so far. */
+  get history(): readonly EpochLog[] {
+    return this.state.history;
+  }
+
+  /** Ask the loop to stop: `"interrupted"` stops after the current step and writes `last.ckpt`; other reasons stop after the epoch. */
+  requestStop(reason: StopReason = "interrupted"): void {
+    if (this.stopRequest !== "interrupted") this.stopRequest = reason;
+  }
+
+  /** Path of `last.ckpt` / `best.ckpt` when `checkpointDir` is set. */
+  checkpointPath(kind: "last" | "best"): string | undefined {
+    return this.opts.checkpointDir ? join(this.opts.checkpointDir, `${kind}.ckpt`) : undefined;
+  }
+
+  protected get context(): TrainContext {
+    const self = this;
+    return {
+      get model() {
+        return self.model;
+      },
+      get optimizer() {
+        return self.optimizer;
+      },
+      get epochs() {
+        return self.opts.epochs;
+      },
+      get startEpoch() {
+        return self.startEpoch;
+      },
+      get history() {
+        return self.state.history;
+      },
+      get stepsPerEpoch() {
+        const n = self.opts.train.length;
+        const cap = self.opts.stepsPerEpoch;
+        return n === undefined ? cap : cap === undefined ? n : Math.min(n, cap);
+      },
+      stop(reason: StopReason) {
+        self.requestStop(reason);
+      },
+    };
+  }
+
+  /** Run the loop until `epochs`, early stopping or an interrupt. */
+  async run(): Promise<TrainResult> {
+    if (this.opts.resume)
+      await this.restore(
+        typeof this.opts.resume === "string" ? this.opts.resume : this.checkpointPath("last")!,
+      );
+    this.startEpoch = this.state.epoch;
+    if (this.opts.checkpointDir) await mkdir(this.opts.checkpointDir, { recursive: true });
+    let onSigint: (() => void) | undefined;
+    if (this.opts.handleSigint) {
+      onSigint = () => {
+        if (this.stopRequest === "interrupted") process.exit(130);
+        this.opts.log?.(
+          "interrupt: finishing the current step and writing a checkpoint (Ctrl-C again to quit now)",
+        );
+        this.requestStop("interrupted");
+      };
+      process.on("SIGINT", onSigint);
+    }
+    let stopReason: StopReason = "completed";
+    try {
+      await this.onTrainStart();
+      while (this.state.epoch < this.opts.epochs) {
+        const epoch = this.state.epoch;
+        if (this.state.epochSeed === null) {
+          this.state.epochSeed = this.rng.seed();
+          this.state.rng = this.rng.getState();
+        }
+        await this.onEpochStart(epoch);
+        const lr = this.optimizer.lr;
+        const t0 = performance.now();
+        const finished = await this.trainEpoch(epoch);
+        if (!finished) {
+          this.state.epochSeconds += (performance.now() - t0) / 1000;
+          await this.writeCheckpoints(false);
+          stopReason = "interrupted";
+          break;
+        }
+        const trainLoss = this.state.lossSum / this.state.step;
+        await this.onTrainEpochEnd(epoch, trainLoss);
+        let valLoss: number | undefined;
+        let metrics: Record<string, number> = {};
+        let sample: SampleBatch | undefined;
+        if (this.opts.validation) {
+          ({ valLoss, metrics, sample } = await this.validationEpoch(epoch));
+          await this.onValidationEpochEnd(epoch, valLoss, metrics);
+        }
+        const log: EpochLog = {
+          epoch,
+          trainLoss,
+          ...(valLoss !== undefined ? { valLoss } : {}),
+          metrics,
+          lr,
+          seconds: this.state.epochSeconds + (performance.now() - t0) / 1000,
+          steps: this.state.step,
+        };
+        await this.onEpochEnd(log, sample);
+        if (this.stopRequest) {
+          stopReason = this.stopRequest;
+          break;
+        }
+      }
+    } finally {
+      if (onSigint) process.off("SIGINT", onSigint);
+    }
+    const result: TrainResult = {
+      stopReason,
+      epochsCompleted: this.state.history.length,
+      bestValLoss: this.state.bestLoss ?? Number.NaN,
+      bestEpoch: this.state.bestEpoch,
+      history: [...this.state.history],
+      ...(this.opts.checkpointDir ? { checkpoints: { last: this.lastCkpt, best: this.bestCkpt } } : {}),
+    };
+    await this.onTrainEnd(result);
+    return result;
+  }
+
+  // ---------------------------------------------------------------- hooks
+
+  /** Hook: before the first epoch (after a resume has been applied). Calls `callbacks[].onTrainStart`. */
+  async onTrainStart(): Promise<void> {
+    for (const c of this.callbacks) await c.onTrainStart?.(this.context);
+  }
+
+  /** Hook: before an epoch's first step (also when resuming inside it). Schedules set the lr here. */
+  async onEpochStart(epoch: number): Promise<void> {
+    for (const c of this.callbacks) await c.onEpochStart?.(this.context, epoch);
+  }
+
+  /**
+   * Hook: one optimisation step — forward in training mode, loss, gradients of the trainable
+   * weights, optimizer update — inside `tf.tidy`. Returns the batch loss.
+   */
+  async trainStep(batch: Batch): Promise<number> {
+    const names = [...this.model.trainableWeights.keys()];
+    const vars = names.map((n) => this.model.trainableWeights.get(n)!);
+    const lossT = tf.tidy(() => {
+      const x = tf.tensor(batch.x, batch.xShape, "float32");
+      const y = tf.tensor(batch.y, batch.yShape, "float32");
+      const { value, grads } = tf.variableGrads(() => {
+        const pred = this.model.forward(x, { training: true });
+        if (!tf.util.arraysEqual(pred.shape, y.shape)) {
+          throw new TrainError(
+            `trainStep: the model output has shape [${pred.shape}] but the target has [${y.shape}]`,
+          );
+        }
+        return this.loss(y, pred);
+      }, vars);
+      const named = new Map<string, tf.Tensor>();
+      names.forEach((n, i) => {
+        named.set(n, grads[vars[i].name]);
+      });
+      this.optimizer.applyGradients(named, this.model.trainableWeights);
+      return value;
+    });
+    const v = (await lossT.data())[0];
+    lossT.dispose();
+    return v;
+  }
+
+  /** Hook: after the epoch's training steps, with their mean loss. */
+  async onTrainEpochEnd(_epoch: number, _trainLoss: number): Promise<void> {}
+
+  /**
+   * Hook: one validation batch — forward in evaluation mode and loss; returns the prediction too
+   * when `withPrediction` (metrics or sample sheets need it).
+   */
+  async validationStep(
+    batch: Batch,
+    withPrediction: boolean,
+  ): Promise<{ loss: number; pred?: Float32Array }> {
+    const out = tf.tidy(() => {
+      const x = tf.tensor(batch.x, batch.xShape, "float32");
+      const y = tf.tensor(batch.y, batch.yShape, "float32");
+      const pred = this.model.forward(x, { training: false });
+      if (!tf.util.arraysEqual(pred.shape, y.shape)) {
+        throw new TrainError(
+          `validationStep: the model output has shape [${pred.shape}] but the target has [${y.shape}]`,
+        );
+      }
+      const loss = this.loss(y, pred);
+      return withPrediction ? { loss, pred } : { loss };
+    }) as { loss: tf.Scalar; pred?: tf.Tensor };
+    const lossT = out.loss;
+    const predT = out.pred;
+    const loss = (await lossT.data())[0];
+    lossT.dispose();
+    let pred: Float32Array | undefined;
+    if (predT) {
+      pred = (await predT.data()) as Float32Array;
+      predT.dispose();
+    }
+    return { loss, pred };
+  }
+
+  /** Hook: after the validation pass, with the mean validation loss and metrics. */
+  async onValidationEpochEnd(
+    _epoch: number,
+    _valLoss: number,
+    _metrics: Record<string, number>,
+  ): Promise<void> {}
+
+  /**
+   * Hook: the epoch is over. Records the log, advances the loop state, runs `callbacks[].onEpochEnd`
+   * (schedules, early stopping, loggers), then writes `best.ckpt` when the monitored loss (validation,
+   * else training) improved and `last.ckpt` always.
+   */
+  async onEpochEnd(log: EpochLog, sample?: SampleBatch): Promise<void> {
+    const s = this.state;
+    s.history.push(log);
+    s.epoch = log.epoch + 1;
+    s.step = 0;
+    s.epochSeed = null;
+    s.lossSum = 0;
+    s.epochSeconds = 0;
+    s.rng = this.rng.getState();
+    const monitored = log.valLoss ?? log.trainLoss;
+    const improved = s.bestLoss === null || monitored < s.bestLoss;
+    if (improved) {
+      s.bestLoss = monitored;
+      s.bestEpoch = log.epoch;
+    }
+    for (const c of this.callbacks) await c.onEpochEnd?.(this.context, log, sample);
+    await this.writeCheckpoints(improved);
+  }
+
+  /** Hook: after the loop, with the result. Calls `callbacks[].onTrainEnd`. */
+  async onTrainEnd(result: TrainResult): Promise<void> {
+    for (const c of this.callbacks) await c.onTrainEnd?.(this.context, result);
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  /** Returns false when interrupted mid-epoch. */
+  private async trainEpoch(epoch: number): Promise<boolean> {
+    const s = this.state;
+    const total = this.context.stepsPerEpoch;
+    const skip = s.step;
+    const source = this.opts.train.batches(epoch, new Rng(s.epochSeed!));
+    let i = 0;
+    for await (const batch of prefetch(source, this.opts.prefetch ?? 2)) {
+      if (this.opts.stepsPerEpoch !== undefined && i >= this.opts.stepsPerEpoch) break;
+      if (i++ < skip) continue;
+      const loss = await this.trainStep(batch);
+      if (!Number.isFinite(loss)) throw new TrainError(`epoch ${epoch} step ${i}: training loss is ${loss}`);
+      s.step++;
+      s.globalStep++;
+      s.lossSum += loss;
+      const info: StepInfo = {
+        epoch,
+        step: s.step,
+        loss,
+        ...(total !== undefined ? { totalSteps: total } : {}),
+      };
+      for (const c of this.callbacks) await c.onBatchEnd?.(this.context, info);
+      await yieldToEventLoop(); // lets SIGINT and timers run between synchronous CPU steps
+      if (this.stopRequest === "interrupted") return false;
+    }
+    if (s.step === 0) throw new TrainError(`epoch ${epoch}: the training source yielded no batches`);
+    return true;
+  }
+
+  private async validationEpoch(
+    epoch: number,
+  ): Promise<{ valLoss: number; metrics: Record<string, number>; sample?: SampleBatch }> {
+    const metrics = this.opts.metrics ?? {};
+    for (const m of Object.values(metrics)) m.reset();
+    const wantsSample = this.callbacks.some((c) => c.wantsSample);
+    const needPred = Object.keys(metrics).length > 0 || wantsSample;
+    let sum = 0;
+    let n = 0;
+    let sample: SampleBatch | undefined;
+    const source = this.opts.validation!.batches(epoch, new Rng(this.valSeed));
+    for await (const batch of prefetch(source, this.opts.prefetch ?? 2)) {
+      const { loss, pred } = await this.validationStep(batch, needPred);
+      sum += loss;
+      n++;
+      if (pred) {
+        for (const m of Object.values(metrics)) m.update(pred, batch.y, batch.yShape);
+        if (wantsSample && !sample)
+          sample = { epoch, x: batch.x, xShape: batch.xShape, y: batch.y, yShape: batch.yShape, pred };
+      }
+      await yieldToEventLoop();
+    }
+    if (n === 0) throw new TrainError(`epoch ${epoch}: the validation source yielded no batches`);
+    const out: Record<string, number> = {};
+    for (const [k, m] of Object.entries(metrics)) out[k] = m.compute();
+    return { valLoss: sum / n, metrics: out, ...(sample ? { sample } : {}) };
+  }
+
+  private callbackStates(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const c of this.callbacks) if (c.name && c.getState) out[c.name] = c.getState();
+    return out;
+  }
+
+  private async writeCheckpoints(best: boolean): Promise<void> {
+    const last = this.checkpointPath("last");
+    if (!last) return;
+    const content = {
+      model: this.model,
+      optimizer: this.optimizer.getState(),
+      trainer: { ...this.state, history: this.state.history } as unknown as Record<string, unknown>,
+      callbacks: this.callbackStates(),
+    };
+    if (best) {
+      const p = this.checkpointPath("best")!;
+      await writeCheckpoint(p, content);
+      this.bestCkpt = p;
+    }
+    await writeCheckpoint(last, content);
+    this.lastCkpt = last;
+  }
+
+  /**
+   * Load a checkpoint into the model, optimizer, callbacks and loop state.
+   * @throws CheckpointError naming the file when it is missing or does not fit
+   */
+  async restore(path: string): Promise<void> {
+    if (!existsSync(path)) throw new CheckpointError(`${path}: no checkpoint to resume from`);
+    const ckpt = await readCheckpoint(path);
+    loadModelWeights(this.model, ckpt, path);
+    this.optimizer.setState(optimizerStateOf(ckpt));
+    const st = ckpt.header.trainer as unknown as LoopState;
+    for (const c of this.callbacks) {
+      if (c.name && c.setState && ckpt.header.callbacks[c.name] !== undefined)
+        c.setState(ckpt.header.callbacks[c.name]);
+    }
+    this.state = { ...st, history: [...st.history] };
+    this.rng = Rng.fromState(st.rng);
+    this.opts.log?.(
+      `resumed from ${path}: epoch ${st.epoch}${st.step > 0 ? `, step ${st.step} (mid-epoch)` : ""}, lr ${this.optimizer.lr}`,
+    );
+  }
+}

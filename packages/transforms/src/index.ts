@@ -1,5 +1,6 @@
 export * from "./augment/index.js";
 export * from "./compose.js";
+export * from "./cubes.js";
 export * from "./dictionary.js";
 export * from "./genesis/flip.js";
 export * from "./genesis/localPixelShuffle.js";
@@ -7,6 +8,8 @@ export * from "./genesis/nonlinear.js";
 export * from "./genesis/paint.js";
 export * from "./genesis/pair.js";
 export * from "./genesis/sizes.js";
+export * from "./patches.js";
+export * from "./png.js";
 export * from "./registry.js";
 export * from "./rng.js";
 export * from "./types.js";

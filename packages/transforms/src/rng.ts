@@ -5,6 +5,8 @@ import type { RandomGenerator } from "pure-rand/types/RandomGenerator";
 
 /** 2^-24: spacing of the float32-exact uniform grid used by {@link Rng.float32}. */
 const TWO_POW_M24 = 1 / 16777216;
+/** 2^-32. */
+const TWO_POW_M32 = 1 / 4294967296;
 
 /**
  * A seeded random number generator: a thin, mutable wrapper around pure-rand's
@@ -65,13 +67,27 @@ export class Rng {
   }
 
   /**
-   * Uniform integer in [0, n) for 1 ≤ n ≤ 2^32, unbiased (rejection sampling on one 32-bit draw).
-   * The fast path for shuffles; no argument checks.
+   * Uniform integer in [0, n) for 1 ≤ n ≤ 2^32, exactly unbiased: Lemire's multiply-shift range
+   * reduction with rejection (Lemire 2019, "Fast random integer generation in an interval") for
+   * n ≤ 2^21, plain rejection sampling above. The fast path for shuffles; no argument checks.
    */
   below(n: number): number {
-    const limit = n > 2 ? Math.floor(4294967296 / n) * n : 4294967296;
-    let v = this.gen.next() >>> 0;
-    while (v >= limit) v = this.gen.next() >>> 0;
+    const gen = this.gen;
+    if (n <= 2097152) {
+      let m = (gen.next() >>> 0) * n;
+      let l = m - Math.floor(m * TWO_POW_M32) * 4294967296;
+      if (l < n) {
+        const t = (4294967296 - n) % n;
+        while (l < t) {
+          m = (gen.next() >>> 0) * n;
+          l = m - Math.floor(m * TWO_POW_M32) * 4294967296;
+        }
+      }
+      return Math.floor(m * TWO_POW_M32);
+    }
+    const limit = Math.floor(4294967296 / n) * n;
+    let v = gen.next() >>> 0;
+    while (v >= limit) v = gen.next() >>> 0;
     return v % n;
   }
 

@@ -30,15 +30,22 @@ export interface NonlinearParams {
  * `t` is built as NumPy's `linspace` does (`i · step`, last sample exactly 1).
  * @returns x and y samples, float64, length `nTimes`.
  */
-export function bezierCurve(points: readonly Point2[], nTimes: number): { x: Float64Array; y: Float64Array } {
+export function bezierCurve(
+  points: readonly Point2[],
+  nTimes: number,
+  out?: { x: Float64Array; y: Float64Array },
+): { x: Float64Array; y: Float64Array } {
   if (points.length !== 4)
     throw new Error(`transforms/bezierCurve: needs 4 control points, got ${points.length}`);
   if (!Number.isInteger(nTimes) || nTimes < 2) {
     throw new Error(`transforms/bezierCurve: nTimes must be an integer ≥ 2, got ${nTimes}`);
   }
-  const [p0, p1, p2, p3] = points;
-  const xs = new Float64Array(nTimes);
-  const ys = new Float64Array(nTimes);
+  const [x0, y0] = points[0];
+  const [x1, y1] = points[1];
+  const [x2, y2] = points[2];
+  const [x3, y3] = points[3];
+  const xs = out && out.x.length >= nTimes ? out.x.subarray(0, nTimes) : new Float64Array(nTimes);
+  const ys = out && out.y.length >= nTimes ? out.y.subarray(0, nTimes) : new Float64Array(nTimes);
   const step = 1 / (nTimes - 1);
   for (let i = 0; i < nTimes; i++) {
     const t = i === nTimes - 1 ? 1 : i * step;
@@ -47,8 +54,8 @@ export function bezierCurve(points: readonly Point2[], nTimes: number): { x: Flo
     const b1 = 3 * (t * t) * u;
     const b2 = 3 * t * (u * u);
     const b3 = u * u * u;
-    xs[i] = p0[0] * b0 + p1[0] * b1 + p2[0] * b2 + p3[0] * b3;
-    ys[i] = p0[1] * b0 + p1[1] * b1 + p2[1] * b2 + p3[1] * b3;
+    xs[i] = x0 * b0 + x1 * b1 + x2 * b2 + x3 * b3;
+    ys[i] = y0 * b0 + y1 * b1 + y2 * b2 + y3 * b3;
   }
   return { x: xs, y: ys };
 }
@@ -59,9 +66,16 @@ export function bezierCurve(points: readonly Point2[], nTimes: number): { x: Flo
  * practice. Returns a new array.
  */
 export function sortRuns(a: Float64Array): Float64Array {
+  const out = Float64Array.from(a);
+  sortRunsInPlace(out, new Float64Array(a.length));
+  return out;
+}
+
+/** In-place variant of {@link sortRuns}; `scratch` needs at least `a.length` elements. */
+export function sortRunsInPlace(a: Float64Array, scratch: Float64Array): void {
   const n = a.length;
-  let src = Float64Array.from(a);
-  // Find maximal monotone runs; reverse descending runs in place.
+  let src = a;
+  let dst = scratch.subarray(0, n);
   const starts: number[] = [];
   let i = 0;
   while (i < n) {
@@ -76,8 +90,6 @@ export function sortRuns(a: Float64Array): Float64Array {
     i = j;
   }
   starts.push(n);
-  if (starts.length <= 2) return src;
-  let dst = new Float64Array(n);
   let bounds = starts;
   while (bounds.length > 2) {
     const next: number[] = [0];
@@ -93,39 +105,144 @@ export function sortRuns(a: Float64Array): Float64Array {
       while (q < hi) dst[k++] = src[q++];
       next.push(hi);
     }
-    bounds = next[next.length - 1] === n ? next : [...next, n];
+    bounds = next;
     const t = src;
     src = dst;
     dst = t;
   }
-  return src;
+  if (src !== a) a.set(src);
 }
 
 /** Number of lookup buckets of {@link Interp1D}. */
 const BUCKETS = 1 << 16;
 
 /**
+ * Bucket table over [xp[0], xp[n−1]]: bucket b spans [edge(b), edge(b+1)) with
+ * edge(b) = xp[0] + b·width (edge(BUCKETS) = xp[n−1]), recomputed identically at query time;
+ * `counts[b]` = number of xp ≤ edge(b).
+ */
+interface Buckets {
+  counts: Int32Array;
+  lo: number;
+  width: number;
+  invWidth: number;
+}
+
+function buildBuckets(xp: Float64Array, counts: Int32Array): Buckets {
+  const n = xp.length;
+  const lo = xp[0];
+  const width = (xp[n - 1] - lo) / BUCKETS;
+  let c = 0;
+  for (let b = 0; b <= BUCKETS; b++) {
+    const e = b === BUCKETS ? xp[n - 1] : lo + b * width;
+    while (c < n && xp[c] <= e) c++;
+    counts[b] = c;
+  }
+  return { counts, lo, width, invWidth: width > 0 ? 1 / width : 0 };
+}
+
+/**
+ * `np.interp` of one value (see {@link Interp1D} for the semantics). `xf` interleaves the table:
+ * xf[2j] = xp[j], xf[2j+1] = fp[j] (one cache line serves both), `n` = table length.
+ */
+function interpOne(x: number, xf: Float64Array, n: number, bk: Buckets): number {
+  if (Number.isNaN(x)) return x;
+  if (x < xf[0]) return xf[1];
+  const last = xf[2 * n - 2];
+  if (x >= last) return xf[2 * n - 1];
+  const { counts, lo, width } = bk;
+  let b = ((x - lo) * bk.invWidth) | 0;
+  if (b < 0) b = 0;
+  else if (b > BUCKETS - 1) b = BUCKETS - 1;
+  // re-check against the exact edges so that rounding of the bucket index cannot misplace x
+  while (b > 0 && x < lo + b * width) b--;
+  while (b < BUCKETS - 1 && x >= lo + (b + 1) * width) b++;
+  // edge(b) ≤ x < edge(b+1): the count of xp ≤ x lies in [counts[b], counts[b+1]].
+  let l = counts[b];
+  let h = counts[b + 1];
+  while (l < h) {
+    const mid = (l + h) >>> 1;
+    if (xf[2 * mid] <= x) l = mid + 1;
+    else h = mid;
+  }
+  const j2 = 2 * (l - 1);
+  const xj = xf[j2];
+  const fj = xf[j2 + 1];
+  if (xj === x) return fj;
+  const x1 = xf[j2 + 2];
+  const f1 = xf[j2 + 3];
+  const slope = (f1 - fj) / (x1 - xj);
+  let r = slope * (x - xj) + fj;
+  if (Number.isNaN(r)) {
+    r = slope * (x - x1) + f1;
+    if (Number.isNaN(r) && fj === f1) r = fj;
+  }
+  return r;
+}
+
+/** Entries of the float32 memo of {@link interpFloat32Into} (a direct-mapped cache). */
+const MEMO = 1 << 14;
+const memoKeys = new Int32Array(MEMO);
+const memoVals = new Float64Array(MEMO);
+/** A float32 NaN payload used as the empty marker (a NaN key maps to NaN anyway). */
+const EMPTY = 0x7fc0dead;
+
+/**
+ * `np.interp` of a float32 array into `out` (may alias), memoised on the float32 bit pattern:
+ * CT cubes windowed from integer HU hold at most 2,001 distinct values, so most voxels hit the
+ * memo instead of the 100,000-point table. Results are identical to {@link interpOne}.
+ */
+function interpFloat32Into(
+  input: Float32Array,
+  out: Float32Array,
+  xf: Float64Array,
+  n: number,
+  bk: Buckets,
+): void {
+  const bits = new Int32Array(input.buffer, input.byteOffset, input.length);
+  memoKeys.fill(EMPTY);
+  const len = input.length;
+  for (let i = 0; i < len; i++) {
+    const k = bits[i];
+    const slot = Math.imul(k ^ (k >>> 16), 0x45d9f3b) >>> 18;
+    if (memoKeys[slot] === k) {
+      out[i] = memoVals[slot];
+    } else {
+      const v = interpOne(input[i], xf, n, bk);
+      memoKeys[slot] = k;
+      memoVals[slot] = v;
+      out[i] = v;
+    }
+  }
+}
+
+/** Interleave xp and fp into `xf` (length ≥ 2n). */
+function interleave(xp: Float64Array, fp: Float64Array, xf: Float64Array): Float64Array {
+  const n = xp.length;
+  for (let j = 0; j < n; j++) {
+    xf[2 * j] = xp[j];
+    xf[2 * j + 1] = fp[j];
+  }
+  return xf;
+}
+
+/**
  * Piecewise-linear interpolation with exactly `np.interp`'s semantics (NumPy
  * `compiled_base.c`, `arr_interp`): for a query x, j = the last index with xp[j] ≤ x;
- * x < xp[0] → fp[0]; x > xp[n−1] or j = n−1 → fp[n−1]; xp[j] = x → fp[j]; otherwise
+ * x < xp[0] → fp[0]; x ≥ xp[n−1] → fp[n−1]; xp[j] = x → fp[j]; otherwise
  * slope = (fp[j+1] − fp[j]) / (xp[j+1] − xp[j]) and result = slope·(x − xp[j]) + fp[j]
  * (with NumPy's NaN fallbacks). All arithmetic in float64.
  *
- * The search for j is exact: a 65,536-bucket table over [xp[0], xp[n−1]] (bucket edges stored and
- * re-checked, so float rounding of the bucket index cannot misplace a query) narrows a binary search.
+ * The search for j is exact: a 65,536-bucket table over [xp[0], xp[n−1]] (bucket edges recomputed
+ * and re-checked at query time, so float rounding of the bucket index cannot misplace a query) narrows a binary search.
  *
  * @param xp increasing sample positions (sorted; duplicates allowed), length n ≥ 1.
  * @param fp sample values, length n.
  */
 export class Interp1D {
-  private readonly xp: Float64Array;
-  private readonly fp: Float64Array;
-  private readonly slopes: Float64Array;
-  private readonly edges: Float64Array;
-  /** counts[b] = number of xp ≤ edges[b]. */
-  private readonly counts: Int32Array;
-  private readonly lo: number;
-  private readonly invWidth: number;
+  private readonly xf: Float64Array;
+  private readonly n: number;
+  private readonly buckets: Buckets;
 
   constructor(xp: Float64Array, fp: Float64Array) {
     const n = xp.length;
@@ -134,71 +251,72 @@ export class Interp1D {
         `transforms/Interp1D: xp and fp must be non-empty and equally long (got ${n} and ${fp.length})`,
       );
     }
-    this.xp = xp;
-    this.fp = fp;
-    this.slopes = new Float64Array(Math.max(n - 1, 0));
-    for (let i = 0; i < n - 1; i++) this.slopes[i] = (fp[i + 1] - fp[i]) / (xp[i + 1] - xp[i]);
-    this.lo = xp[0];
-    const width = (xp[n - 1] - xp[0]) / BUCKETS;
-    this.invWidth = width > 0 ? 1 / width : 0;
-    this.edges = new Float64Array(BUCKETS + 1);
-    this.counts = new Int32Array(BUCKETS + 1);
-    let c = 0;
-    for (let b = 0; b <= BUCKETS; b++) {
-      const e = b === BUCKETS ? xp[n - 1] : xp[0] + b * width;
-      this.edges[b] = e;
-      while (c < n && xp[c] <= e) c++;
-      this.counts[b] = c;
-    }
-  }
-
-  /** Last index j with xp[j] ≤ x (−1 when x < xp[0]); n−1 for x ≥ xp[n−1]. */
-  private search(x: number): number {
-    const xp = this.xp;
-    const n = xp.length;
-    if (x < xp[0]) return -1;
-    if (x >= xp[n - 1]) return n - 1;
-    let b = Math.floor((x - this.lo) * this.invWidth);
-    if (b < 0) b = 0;
-    if (b > BUCKETS - 1) b = BUCKETS - 1;
-    const edges = this.edges;
-    while (b > 0 && x < edges[b]) b--;
-    while (b < BUCKETS - 1 && x >= edges[b + 1]) b++;
-    // edges[b] ≤ x < edges[b+1]: the count of xp ≤ x lies in [counts[b], counts[b+1]].
-    let lo = this.counts[b];
-    let hi = this.counts[b + 1];
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (xp[mid] <= x) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo - 1;
+    this.n = n;
+    this.xf = interleave(xp, fp, new Float64Array(2 * n));
+    this.buckets = buildBuckets(xp, new Int32Array(BUCKETS + 1));
   }
 
   /** Interpolated value at x (float64). NaN in → NaN out. */
   at(x: number): number {
-    if (Number.isNaN(x)) return x;
-    const xp = this.xp;
-    const fp = this.fp;
-    const n = xp.length;
-    if (x > xp[n - 1]) return fp[n - 1];
-    const j = this.search(x);
-    if (j === -1) return fp[0];
-    if (j === n - 1) return fp[n - 1];
-    if (xp[j] === x) return fp[j];
-    const slope = this.slopes[j];
-    let r = slope * (x - xp[j]) + fp[j];
-    if (Number.isNaN(r)) {
-      r = slope * (x - xp[j + 1]) + fp[j + 1];
-      if (Number.isNaN(r) && fp[j] === fp[j + 1]) r = fp[j];
-    }
-    return r;
+    return interpOne(x, this.xf, this.n, this.buckets);
   }
 
-  /** Map every value of `input` into `out` (may alias `input`). */
+  /** Map every value of `input` into `out` (may alias `input`); float32 input/output uses the memo. */
   mapInto(input: ArrayLike<number>, out: { [i: number]: number; length: number }): void {
-    for (let i = 0; i < input.length; i++) out[i] = this.at(input[i]);
+    if (input instanceof Float32Array && out instanceof Float32Array) {
+      interpFloat32Into(input, out, this.xf, this.n, this.buckets);
+      return;
+    }
+    for (let i = 0; i < input.length; i++) out[i] = interpOne(input[i], this.xf, this.n, this.buckets);
   }
+}
+
+/** Reusable float64 buffers for the hot path (JS is single-threaded; never retained across calls). */
+let workspace: {
+  n: number;
+  x: Float64Array;
+  y: Float64Array;
+  scratch: Float64Array;
+  xf: Float64Array;
+  counts: Int32Array;
+} | null = null;
+
+function getWorkspace(n: number) {
+  if (!workspace || workspace.n < n) {
+    workspace = {
+      n,
+      x: new Float64Array(n),
+      y: new Float64Array(n),
+      scratch: new Float64Array(n),
+      xf: new Float64Array(2 * n),
+      counts: new Int32Array(BUCKETS + 1),
+    };
+  }
+  return workspace;
+}
+
+/**
+ * Apply the non-linear mapping of `params` to `src` into `dst` (may alias): the allocation-free
+ * hot path of {@link nonlinearIntensity} and `genesisPair`. Same results as {@link nonlinearValues}.
+ */
+export function nonlinearInto(
+  src: ArrayLike<number>,
+  dst: { [i: number]: number; length: number },
+  params: NonlinearParams,
+): void {
+  const n = params.nTimes;
+  const ws = getWorkspace(n);
+  const { x, y } = bezierCurve(params.points, n, ws);
+  const scratch = ws.scratch.subarray(0, n);
+  sortRunsInPlace(x, scratch);
+  if (params.mode === "sort_both") sortRunsInPlace(y, scratch);
+  const bk = buildBuckets(x, ws.counts);
+  const xf = interleave(x, y, ws.xf);
+  if (src instanceof Float32Array && dst instanceof Float32Array) {
+    interpFloat32Into(src, dst, xf, n, bk);
+    return;
+  }
+  for (let i = 0; i < src.length; i++) dst[i] = interpOne(src[i], xf, n, bk);
 }
 
 /**
@@ -240,7 +358,7 @@ export function sampleNonlinear(rng: Rng, nTimes = 100000): NonlinearParams {
  */
 export function nonlinearValues(input: ArrayLike<number>, params: NonlinearParams): Float64Array {
   const out = new Float64Array(input.length);
-  nonlinearTable(params).mapInto(input, out);
+  nonlinearInto(input, out, params);
   return out;
 }
 
@@ -266,7 +384,7 @@ export function nonlinearIntensity(options: NonlinearOptions = {}): Transform<Fl
     apply(input, params) {
       checkImage("nonlinearIntensity", input);
       const out = new Float32Array(input.data.length);
-      nonlinearTable(params).mapInto(input.data, out);
+      nonlinearInto(input.data, out, params);
       return { ...input, data: out };
     },
   };

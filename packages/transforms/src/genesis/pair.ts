@@ -3,7 +3,7 @@ import type { AppliedTransform, Shape3 } from "../types.js";
 import { numel } from "../types.js";
 import { type FlipMode, flip3d, flippedAxes, type GenesisFlipParams, sampleGenesisFlip } from "./flip.js";
 import { type LocalShuffleParams, localShuffleInto, sampleLocalShuffle } from "./localPixelShuffle.js";
-import { type NonlinearParams, nonlinearTable, sampleNonlinear } from "./nonlinear.js";
+import { type NonlinearParams, nonlinearInto, sampleNonlinear } from "./nonlinear.js";
 import { inPaintInPlace, outPaintInto, type PaintParams, sampleInPaint, sampleOutPaint } from "./paint.js";
 import { checkMinSize, MIN_AXIS } from "./sizes.js";
 
@@ -151,37 +151,59 @@ export function genesisHistory(p: GenesisPairParams): AppliedTransform[] {
   return h;
 }
 
+let paintScratch = new Float32Array(0);
+
 /**
- * Deterministically build the pair from a cube and drawn params: target = flip(cube);
- * input = paint(nonlinear(shuffle(target))). `cube` is not modified.
+ * Deterministically build the pair from a cube and drawn params into caller-owned buffers
+ * (e.g. `subarray` views of a batch): target = flip(cube); input = paint(nonlinear(shuffle(target))).
+ * No allocation beyond small scratch; `cube` is not modified and must not alias the outputs.
  * @param cube float32, C order (x, y, z) with `params.shape`.
- * @throws Error when `cube.length` does not match the shape.
+ * @throws Error when a buffer length does not match the shape.
+ */
+export function applyGenesisPairInto(
+  cube: Float32Array,
+  params: GenesisPairParams,
+  input: Float32Array,
+  target: Float32Array,
+): void {
+  const shape = params.shape;
+  const n = numel(shape);
+  for (const [name, a] of [
+    ["cube", cube],
+    ["input", input],
+    ["target", target],
+  ] as const) {
+    if (a.length !== n) {
+      throw new Error(
+        `transforms/genesisPair: ${name} has ${a.length} values, shape [${shape.join(", ")}] needs ${n}`,
+      );
+    }
+  }
+  flip3d(cube, shape, flippedAxes(params.flip), target);
+  if (params.localShuffle) localShuffleInto(target, input, shape, params.localShuffle);
+  else input.set(target);
+  if (params.nonlinear) nonlinearInto(input, input, params.nonlinear);
+  if (params.paint?.kind === "inPaint") inPaintInPlace(input, shape, params.paint.params);
+  else if (params.paint?.kind === "outPaint") {
+    if (paintScratch.length < n) paintScratch = new Float32Array(n);
+    const copy = paintScratch.subarray(0, n);
+    copy.set(input);
+    outPaintInto(copy, input, shape, params.paint.params);
+  }
+}
+
+/**
+ * Deterministically build the pair from a cube and drawn params (new arrays); see
+ * {@link applyGenesisPairInto}.
  */
 export function applyGenesisPair(
   cube: Float32Array,
   params: GenesisPairParams,
 ): { input: Float32Array; target: Float32Array } {
-  const shape = params.shape;
-  if (cube.length !== numel(shape)) {
-    throw new Error(
-      `transforms/genesisPair: cube has ${cube.length} values, shape [${shape.join(", ")}] needs ${numel(shape)}`,
-    );
-  }
-  const target = flip3d(cube, shape, flippedAxes(params.flip));
-  let input: Float32Array;
-  if (params.localShuffle) {
-    input = new Float32Array(target.length);
-    localShuffleInto(target, input, shape, params.localShuffle);
-  } else {
-    input = Float32Array.from(target);
-  }
-  if (params.nonlinear) nonlinearTable(params.nonlinear).mapInto(input, input);
-  if (params.paint?.kind === "inPaint") inPaintInPlace(input, shape, params.paint.params);
-  else if (params.paint?.kind === "outPaint") {
-    const painted = new Float32Array(input.length);
-    outPaintInto(input, painted, shape, params.paint.params);
-    input = painted;
-  }
+  const n = numel(params.shape);
+  const input = new Float32Array(n);
+  const target = new Float32Array(n);
+  applyGenesisPairInto(cube, params, input, target);
   return { input, target };
 }
 

@@ -1,0 +1,275 @@
+import { readdir, stat } from "node:fs/promises";
+import path from "node:path";
+import { readNpy, type VoxelArray } from "@models-genesis/volume-io";
+import type { Rng } from "./rng.js";
+import type { Shape3 } from "./types.js";
+
+/**
+ * Options of {@link extractCubes}. Defaults are the reference generator's
+ * (`infinite_generator_3D.py`, `setup_config`): 64 × 64 × 32 cubes, HU window [−1000, 1000],
+ * in-plane border 100, z border 30, 3-slice lookahead, −150 HU threshold, 0.15 limit,
+ * 32 cubes per volume, give up after 50 × scale attempts.
+ */
+export interface CubeExtractionOptions {
+  /** Cubes wanted per volume (`--scale`, paper: 32). */
+  scale?: number;
+  /** Cube shape (rows, cols, deps) = (x, y, z); default (64, 64, 32) (`input_rows/cols/deps`). */
+  cubeShape?: Shape3;
+  /** In-plane border in voxels kept free on each side (`len_border`, 100). */
+  borderXY?: number;
+  /** Border in slices along z (`len_border_z`, 30). */
+  borderZ?: number;
+  /** Lookahead slices of the content filter (`len_depth`, 3). */
+  lenDepth?: number;
+  /** HU window (`hu_min`, `hu_max`) = (−1000, 1000). */
+  huMin?: number;
+  huMax?: number;
+  /** Content threshold in HU (−150; `HU_thred` = (−150 − hu_min) / (hu_max − hu_min) = 0.425). */
+  huThreshold?: number;
+  /** Reject a crop when the summed depth score exceeds this fraction of the cube (`lung_max`, 0.15). */
+  lungMax?: number;
+  /** Attempts per volume = attemptsPerCube × scale (50). */
+  attemptsPerCube?: number;
+}
+
+const DEFAULTS: Required<CubeExtractionOptions> = {
+  scale: 32,
+  cubeShape: [64, 64, 32],
+  borderXY: 100,
+  borderZ: 30,
+  lenDepth: 3,
+  huMin: -1000,
+  huMax: 1000,
+  huThreshold: -150,
+  lungMax: 0.15,
+  attemptsPerCube: 50,
+};
+
+/** Result of {@link extractCubes} for one volume. */
+export interface CubeExtraction {
+  /** `count` cubes, float32 in [0, 1], C order (N, rows, cols, deps). */
+  cubes: Float32Array;
+  count: number;
+  /** Crop attempts made. */
+  attempts: number;
+  /** Why the volume gave nothing without trying (too small for the borders); absent otherwise. */
+  skipped?: string;
+  /** Corner (x, y, z) of each kept cube, in voxels of the volume. */
+  corners: [number, number, number][];
+}
+
+/** A volume-like input: C-order (x, y, z) voxels in HU, single channel (a `Volume` fits). */
+export interface HuVolume {
+  data: VoxelArray;
+  shape: Shape3 | readonly number[];
+  channels?: number;
+}
+
+/**
+ * Extract pretraining cubes from one CT volume with the reference generator's semantics
+ * (`infinite_generator_3D.py`, `infinite_generator_from_one_volume`):
+ *
+ * 1. If `nz − deps − lenDepth − 1 − borderZ < borderZ` the volume is skipped (likewise in-plane,
+ *    where the reference would crash in `randint`).
+ * 2. Repeat up to `attemptsPerCube × scale` times: corner `x = randint(borderXY, nx − rows − 1 − borderXY)`,
+ *    `y` likewise, `z = randint(borderZ, nz − deps − lenDepth − 1 − borderZ)` (inclusive ends, drawn
+ *    in that order); window = `rows × cols × (deps + lenDepth)` voxels, clipped to the HU window and
+ *    scaled to [0, 1] (float64, as the reference).
+ * 3. Content filter: for each (i, j, d < deps), k = first of 0…lenDepth−1 with
+ *    window[i, j, d + k] ≥ t, t = (huThreshold − huMin)/(huMax − huMin) (k = lenDepth − 1 if
+ *    none); score = 1 − k/(lenDepth − 1). Reject when Σ score > lungMax · rows · cols · deps.
+ * 4. Keep the first `deps` slices of the window as a cube; stop at `scale` cubes.
+ *
+ * @param volume HU values, shape (nx, ny, nz), one channel.
+ * @param rng the generator (the reference seeds Python's `random` with 1 once for the whole run).
+ * @throws Error when the volume has more than one channel or its data length mismatches its shape.
+ */
+export function extractCubes(
+  volume: HuVolume,
+  rng: Rng,
+  options: CubeExtractionOptions = {},
+): CubeExtraction {
+  const o = { ...DEFAULTS, ...options };
+  const [nx, ny, nz] = volume.shape;
+  const [rows, cols, deps] = o.cubeShape;
+  if ((volume.channels ?? 1) !== 1) {
+    throw new Error(
+      `transforms/extractCubes: volume has ${volume.channels} channels; cube extraction needs one`,
+    );
+  }
+  if (volume.data.length !== nx * ny * nz) {
+    throw new Error(
+      `transforms/extractCubes: data length ${volume.data.length} does not match shape [${nx}, ${ny}, ${nz}]`,
+    );
+  }
+  if (o.lenDepth < 2) throw new Error(`transforms/extractCubes: lenDepth must be ≥ 2, got ${o.lenDepth}`);
+  const cubeSize = rows * cols * deps;
+  const empty = (skipped?: string): CubeExtraction => ({
+    cubes: new Float32Array(0),
+    count: 0,
+    attempts: 0,
+    corners: [],
+    ...(skipped ? { skipped } : {}),
+  });
+  const depth = deps + o.lenDepth;
+  const zHi = nz - deps - o.lenDepth - 1 - o.borderZ;
+  if (zHi < o.borderZ) {
+    return empty(
+      `${nz} slices is too thin for ${deps}+${o.lenDepth} slices with a z border of ${o.borderZ} (needs ≥ ${deps + o.lenDepth + 1 + 2 * o.borderZ})`,
+    );
+  }
+  const xHi = nx - rows - 1 - o.borderXY;
+  const yHi = ny - cols - 1 - o.borderXY;
+  if (xHi < o.borderXY || yHi < o.borderXY) {
+    return empty(
+      `${nx}×${ny} in-plane is too small for ${rows}×${cols} crops with a border of ${o.borderXY} (needs ≥ ${rows + 1 + 2 * o.borderXY} per axis)`,
+    );
+  }
+
+  const { huMin, huMax } = o;
+  const range = huMax - huMin;
+  const thr = (o.huThreshold - huMin) / range;
+  const limit = o.lungMax * rows * cols * deps;
+  const kMax = o.lenDepth - 1;
+  const data = volume.data as ArrayLike<number>;
+  const cubes = new Float32Array(o.scale * cubeSize);
+  const win = new Float64Array(depth);
+  const corners: [number, number, number][] = [];
+  const maxAttempts = o.attemptsPerCube * o.scale;
+  let count = 0;
+  let attempts = 0;
+  const unit = (v: number) => ((v < huMin ? huMin : Math.min(v, huMax)) - huMin) / range;
+
+  while (count < o.scale && attempts < maxAttempts) {
+    attempts++;
+    const sx = rng.randint(o.borderXY, xHi);
+    const sy = rng.randint(o.borderXY, yHi);
+    const sz = rng.randint(o.borderZ, zHi);
+    // content filter: accumulate 2·Σscore in integers (scores are multiples of 1/kMax)
+    let score = 0;
+    let rejected = false;
+    for (let i = 0; i < rows && !rejected; i++) {
+      for (let j = 0; j < cols; j++) {
+        const base = ((sx + i) * ny + (sy + j)) * nz + sz;
+        for (let d = 0; d < depth; d++) win[d] = unit(data[base + d]);
+        for (let d = 0; d < deps; d++) {
+          let k = kMax;
+          for (let kk = 0; kk < o.lenDepth; kk++) {
+            if (win[d + kk] >= thr) {
+              k = kk;
+              break;
+            }
+          }
+          score += kMax - k;
+        }
+        if (score / kMax > limit) {
+          rejected = true;
+          break;
+        }
+      }
+    }
+    if (rejected) continue;
+    const out = count * cubeSize;
+    for (let i = 0; i < rows; i++) {
+      for (let j = 0; j < cols; j++) {
+        const base = ((sx + i) * ny + (sy + j)) * nz + sz;
+        const ob = out + (i * cols + j) * deps;
+        for (let d = 0; d < deps; d++) cubes[ob + d] = unit(data[base + d]);
+      }
+    }
+    corners.push([sx, sy, sz]);
+    count++;
+  }
+  return { cubes: cubes.slice(0, count * cubeSize), count, attempts, corners };
+}
+
+/**
+ * Read a cube file: our `genesis cubes` output (float32) or an official `bat_*.npy` (float64),
+ * shape (N, rows, cols, deps) — or (N, 1, rows, cols, deps) — returned as float32 (N, rows, cols, deps).
+ *
+ * @param expected cube shape (rows, cols, deps); default (64, 64, 32).
+ * @throws Error naming the file when the dtype is not float32/float64 or the shape does not match.
+ */
+export async function readCubes(
+  file: string,
+  expected: Shape3 = [64, 64, 32],
+): Promise<{ data: Float32Array; shape: [number, number, number, number] }> {
+  const arr = await readNpy(file);
+  let shape = arr.shape;
+  if (shape.length === 5 && shape[1] === 1) shape = [shape[0], shape[2], shape[3], shape[4]];
+  if (
+    shape.length !== 4 ||
+    shape[1] !== expected[0] ||
+    shape[2] !== expected[1] ||
+    shape[3] !== expected[2]
+  ) {
+    throw new Error(
+      `${file}: cube file must have shape (N, ${expected.join(", ")}), got (${arr.shape.join(", ")})`,
+    );
+  }
+  if (arr.dtype !== "float32" && arr.dtype !== "float64") {
+    throw new Error(`${file}: cube file must be float32 or float64, got ${arr.dtype}`);
+  }
+  const data = arr.data instanceof Float32Array ? arr.data : Float32Array.from(arr.data as Float64Array);
+  return { data, shape: [shape[0], shape[1], shape[2], shape[3]] };
+}
+
+const VOLUME_EXT = [".mhd", ".mha", ".nii", ".nii.gz", ".hdr"];
+
+function isVolumeFile(name: string): boolean {
+  const lower = name.toLowerCase();
+  return VOLUME_EXT.some((e) => lower.endsWith(e));
+}
+
+async function walk(dir: string, out: string[]): Promise<void> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) await walk(p, out);
+    else if (e.isFile() && isVolumeFile(e.name)) out.push(p);
+  }
+}
+
+/**
+ * Expand the inputs of `genesis cubes` into volume files, sorted by name within each folder:
+ * a file is taken as is; a LUNA16 root (with `subset0` … `subset9` folders) yields
+ * `subset{f}/*.mhd` for the requested folds (all ten when `folds` is omitted; LUNA16 folds:
+ * train 0–4, validation 5–6, test 7–9 — `infinite_generator_3D.py` `--fold`); any other folder
+ * is searched recursively for `.mhd`, `.mha`, `.nii`, `.nii.gz`, `.hdr`.
+ *
+ * @throws Error naming a path that does not exist, or a requested fold folder that is missing.
+ */
+export async function listVolumeFiles(
+  inputs: readonly string[],
+  folds?: readonly number[],
+): Promise<string[]> {
+  const out: string[] = [];
+  for (const input of inputs) {
+    let st: Awaited<ReturnType<typeof stat>>;
+    try {
+      st = await stat(input);
+    } catch {
+      throw new Error(`${input}: no such file or folder`);
+    }
+    if (!st.isDirectory()) {
+      out.push(input);
+      continue;
+    }
+    const names = await readdir(input);
+    const isLuna = names.some((n) => /^subset\d$/.test(n));
+    if (isLuna) {
+      const wanted = folds ?? names.filter((n) => /^subset\d$/.test(n)).map((n) => Number(n.slice(6)));
+      for (const f of [...wanted].sort((a, b) => a - b)) {
+        const dir = path.join(input, `subset${f}`);
+        if (!names.includes(`subset${f}`))
+          throw new Error(`${input}: LUNA16 fold folder subset${f} is missing`);
+        const files = (await readdir(dir)).filter((n) => n.toLowerCase().endsWith(".mhd")).sort();
+        out.push(...files.map((n) => path.join(dir, n)));
+      }
+    } else {
+      await walk(input, out);
+    }
+  }
+  return out;
+}

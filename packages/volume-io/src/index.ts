@@ -24,6 +24,8 @@ export {
   MRI_WINDOW,
   reorientToCanonical,
   resampleToSpacing,
+  type VolumeStats,
+  volumeStats,
   windowToUnit,
 } from "./preprocess.js";
 export { detectFormat, readVolume, type VolumeFormat, volumeFromNpy } from "./read.js";

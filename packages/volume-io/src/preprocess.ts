@@ -314,3 +314,41 @@ export function reorientToCanonical(vol: Volume, code = "RAS"): Volume {
   ) as Vec3;
   return { ...vol, data, shape: outShape, spacing, origin, direction, meta: { ...vol.meta } };
 }
+
+/** Summary statistics of a volume's voxel values. */
+export interface VolumeStats {
+  /** Minimum over finite values (NaN when none). */
+  min: number;
+  /** Maximum over finite values (NaN when none). */
+  max: number;
+  /** Mean over finite values (NaN when none). */
+  mean: number;
+  /** Number of finite values. */
+  count: number;
+  /** Number of NaN / ±Infinity values. */
+  nonFinite: number;
+}
+
+/** Min, max and mean over the finite voxel values (all channels) and the non-finite count. */
+export function volumeStats(vol: Volume | ArrayLike<number>): VolumeStats {
+  const d = ("data" in vol ? vol.data : vol) as ArrayLike<number>;
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  let sum = 0;
+  let count = 0;
+  let nonFinite = 0;
+  for (let i = 0; i < d.length; i++) {
+    const v = d[i];
+    if (v - v !== 0) {
+      nonFinite++;
+      continue;
+    }
+    if (v < min) min = v;
+    if (v > max) max = v;
+    sum += v;
+    count++;
+  }
+  return count
+    ? { min, max, mean: sum / count, count, nonFinite }
+    : { min: Number.NaN, max: Number.NaN, mean: Number.NaN, count, nonFinite };
+}

@@ -1,10 +1,8 @@
 import type { Command } from "commander";
-import { register as cubes } from "./cubes.js";
 import { register as info } from "./info.js";
-import { register as pairs } from "./pairs.js";
 
 /** A subcommand registers itself on the root program. One file per subcommand. */
 export type RegisterCommand = (program: Command) => void;
 
 /** Every subcommand of `genesis`, in the order `genesis --help` lists them. */
-export const commands: RegisterCommand[] = [info, cubes, pairs];
+export const commands: RegisterCommand[] = [info];

@@ -3,6 +3,8 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { GenesisModule } from "@models-genesis/models";
 import * as tf from "@tensorflow/tfjs-core";
+// gradients of the stock ops (tf.variableGrads needs them; @tensorflow/tfjs registers them, tfjs-core alone does not)
+import "@tensorflow/tfjs-core/dist/register_all_gradients.js";
 import type {
   Callback,
   EpochLog,

@@ -5,11 +5,15 @@ import { PyRandom } from "../src/random.js";
 describe("PyRandom reproduces CPython random.Random", () => {
   it("getrandbits(32) after seeding", () => {
     const r = new PyRandom(4);
-    expect([r.getrandbits(32), r.getrandbits(32), r.getrandbits(32)]).toEqual([1013818839, 1302657532, 443094727]);
+    expect([r.getrandbits(32), r.getrandbits(32), r.getrandbits(32)]).toEqual([
+      1013818839, 1302657532, 443094727,
+    ]);
   });
   it("random() doubles", () => {
     const r = new PyRandom(0);
-    expect([r.random(), r.random(), r.random()]).toEqual([0.8444218515250481, 0.7579544029403025, 0.420571580830845]);
+    expect([r.random(), r.random(), r.random()]).toEqual([
+      0.8444218515250481, 0.7579544029403025, 0.420571580830845,
+    ]);
   });
   it("seeds above 2^32 use two key words", () => {
     const r = new PyRandom(2 ** 40 + 5);

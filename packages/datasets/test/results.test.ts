@@ -15,7 +15,12 @@ describe("results", () => {
 
   it("writeResults writes results.json and a table beside the paper", async () => {
     await withTmp(async (dir) => {
-      await writeResults(dir, { task: "ncc", metric: "auc", runs: { scratch: [0.8, 0.9], genesis: [0.95, 0.97] }, notes: { quick: true } });
+      await writeResults(dir, {
+        task: "ncc",
+        metric: "auc",
+        runs: { scratch: [0.8, 0.9], genesis: [0.95, 0.97] },
+        notes: { quick: true },
+      });
       const json = JSON.parse(await readFile(join(dir, "results.json"), "utf8"));
       expect(json.task).toBe("ncc");
       expect(json.runs.genesis.values).toEqual([0.95, 0.97]);
@@ -30,7 +35,9 @@ describe("results", () => {
 
   it("rejects non-finite values", async () => {
     await withTmp(async (dir) => {
-      await expect(writeResults(dir, { task: "lcs", metric: "iou", runs: { scratch: [Number.NaN] } })).rejects.toThrow(/non-finite/);
+      await expect(
+        writeResults(dir, { task: "lcs", metric: "iou", runs: { scratch: [Number.NaN] } }),
+      ).rejects.toThrow(/non-finite/);
     });
   });
 });

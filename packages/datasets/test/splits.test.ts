@@ -5,7 +5,10 @@ import { bratsReferenceSplit } from "../src/brats.js";
 import { groupKFold, groupSplit, loadOrCreateSplits } from "../src/splits.js";
 import { withTmp } from "./shared.js";
 
-const ids = Array.from({ length: 40 }, (_, i) => `LIDC-IDRI-${String(1000 + Math.floor(i / 3)).slice(1)}_R_${i % 3}`);
+const ids = Array.from(
+  { length: 40 },
+  (_, i) => `LIDC-IDRI-${String(1000 + Math.floor(i / 3)).slice(1)}_R_${i % 3}`,
+);
 const patient = (id: string) => id.slice(0, 14);
 
 describe("splits", () => {
@@ -13,7 +16,8 @@ describe("splits", () => {
     const s = groupSplit(ids, patient, { fractions: { train: 0.7, val: 0.1 }, seed: 0 });
     expect([...s.train, ...s.val, ...s.test].sort()).toEqual([...ids].sort());
     const parts = [s.train, s.val, s.test].map((p) => new Set(p.map(patient)));
-    for (let a = 0; a < 3; a++) for (let b = a + 1; b < 3; b++) for (const p of parts[a]) expect(parts[b].has(p)).toBe(false);
+    for (let a = 0; a < 3; a++)
+      for (let b = a + 1; b < 3; b++) for (const p of parts[a]) expect(parts[b].has(p)).toBe(false);
     expect(parts[0].size).toBe(Math.round(0.7 * 14));
     expect(parts[1].size).toBe(1);
     // seeded: same seed, same split; another seed, another split
@@ -28,7 +32,9 @@ describe("splits", () => {
       expect(f.val.length).toBe(1);
       expect(new Set([...f.train, ...f.val, ...f.test]).size).toBe(4);
     }
-    expect(() => groupKFold(["a", "b"], (v) => v, { k: 3, seed: 0, valFraction: 0.1 })).toThrow(/cannot make 3 folds/);
+    expect(() => groupKFold(["a", "b"], (v) => v, { k: 3, seed: 0, valFraction: 0.1 })).toThrow(
+      /cannot make 3 folds/,
+    );
   });
 
   it("bratsReferenceSplit = random.Random(4).shuffle(fold_1 + fold_2), first len//8 validate", () => {
@@ -49,7 +55,12 @@ describe("splits", () => {
       let calls = 0;
       const make = () => {
         calls++;
-        return { task: "ncs", method: "test", seed: 0, folds: [groupSplit(ids, patient, { fractions: { train: 0.7, val: 0.1 }, seed: 0 })] };
+        return {
+          task: "ncs",
+          method: "test",
+          seed: 0,
+          folds: [groupSplit(ids, patient, { fractions: { train: 0.7, val: 0.1 }, seed: 0 })],
+        };
       };
       const a = await loadOrCreateSplits(file, "ncs", ids, make);
       const b = await loadOrCreateSplits(file, "ncs", ids, make);
@@ -58,7 +69,9 @@ describe("splits", () => {
       expect(calls).toBe(1);
       expect(b.splits).toEqual(a.splits);
       await expect(loadOrCreateSplits(file, "lcs", ids, make)).rejects.toThrow(/for task "ncs"/);
-      await expect(loadOrCreateSplits(file, "ncs", ids.slice(0, 5), make)).rejects.toThrow(/not in the dataset/);
+      await expect(loadOrCreateSplits(file, "ncs", ids.slice(0, 5), make)).rejects.toThrow(
+        /not in the dataset/,
+      );
       const text = await readFile(file, "utf8");
       await writeFile(file, text.slice(0, 20));
       await expect(loadOrCreateSplits(file, "ncs", ids, make)).rejects.toThrow(/not valid JSON/);

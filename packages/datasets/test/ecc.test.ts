@@ -1,0 +1,58 @@
+import { join } from "node:path";
+import { readVolume, type Vec3 } from "@models-genesis/volume-io";
+import { describe, expect, it } from "vitest";
+import { eccFolds, readEccCandidates } from "../src/ecc.js";
+import { roundVoxel, worldLpsToVoxel } from "../src/geometry.js";
+import { extractCandidateCube } from "../src/luna16.js";
+import { buildEccSampleLayout } from "../src/samples.js";
+import { DATA, HAS_SHARED, withTmp } from "./shared.js";
+
+describe.skipIf(!HAS_SHARED)("ECC candidate list over the real CTA volumes", () => {
+  it("labels follow the stated rule against the original vessel masks; 3-fold CV by volume", async () => {
+    await withTmp(async (dir) => {
+      const r = await buildEccSampleLayout(join(DATA, "ct"), dir, { seed: 0, perClass: 4 });
+      expect(r.volumes).toBe(4);
+      const cands = await readEccCandidates(join(dir, "candidates.csv"));
+      expect(cands.length).toBe(r.positives + r.negatives);
+      expect(r.negatives).toBe(16);
+      expect(r.positives).toBeGreaterThanOrEqual(8);
+      const originals = {
+        pulmonary: [
+          join(DATA, "ct/chest_cta_totalseg_pulmonary/ct.nii.gz"),
+          join(DATA, "ct/chest_cta_totalseg_pulmonary/pulmonary_artery.nii.gz"),
+        ],
+        aorta: [
+          join(DATA, "ct/chest_cta_totalseg_aorta/ct.nii.gz"),
+          join(DATA, "ct/chest_cta_totalseg_aorta/aorta.nii.gz"),
+        ],
+      };
+      const halves = new Map<string, Awaited<ReturnType<typeof readVolume>>>();
+      for (const [name, [ctPath, maskPath]] of Object.entries(originals)) {
+        const ct = await readVolume(ctPath);
+        const mask = await readVolume(maskPath);
+        for (const c of cands.filter((x) => x.volume.includes(name))) {
+          const v = roundVoxel(worldLpsToVoxel(mask, c.world));
+          const i = (v[0] * mask.shape[1] + v[1]) * mask.shape[2] + v[2];
+          expect(mask.data[i] > 0 ? 1 : 0).toBe(c.label);
+          if (c.label === 0) expect(ct.data[i]).toBeGreaterThan(-500);
+          // the written half volume holds the same HU at the candidate
+          if (!halves.has(c.path)) halves.set(c.path, await readVolume(c.path));
+          const half = halves.get(c.path)!;
+          const cube = extractCandidateCube(half, c.world, [64, 64, 64]);
+          expect(cube[(32 * 64 + 32) * 64 + 32]).toBe(ct.data[i]);
+        }
+      }
+      const folds = eccFolds(cands, 0);
+      expect(folds.length).toBe(3);
+      const vols = [...new Set(cands.map((c) => c.volume))].sort();
+      expect(folds.flatMap((f) => f.test).sort()).toEqual(vols);
+      for (const f of folds) {
+        const all: string[] = [...f.train, ...f.val, ...f.test];
+        expect(new Set(all).size).toBe(all.length);
+        expect(f.train.length).toBeGreaterThan(0);
+      }
+      const first: Vec3 = cands[0].world;
+      expect(first.every(Number.isFinite)).toBe(true);
+    });
+  });
+});

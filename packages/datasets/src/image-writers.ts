@@ -110,7 +110,7 @@ export async function writeMetaImage(path: string, vol: Volume): Promise<void> {
     `ElementDataFile = ${rawName}`,
     "",
   ].join("\n");
-  await writeFileAtomic(path.slice(0, -4) + ".raw", new Uint8Array(disk.buffer));
+  await writeFileAtomic(`${path.slice(0, -4)}.raw`, new Uint8Array(disk.buffer));
   await writeFileAtomic(path, header);
 }
 

@@ -54,14 +54,15 @@ describe.skipIf(!HAS_SHARED)("LUNA16 layout on the real CIP chest CT (.mhd/.raw)
 
       const vol = await readVolume(scans[0].path);
       const v = worldLpsToVoxel(vol, cands[0].world);
-      v.forEach((c, i) => expect(c).toBeCloseTo(voxel[i], 4));
+      for (const i of [0, 1, 2]) expect(v[i]).toBeCloseTo(voxel[i], 4);
       // independent check through volume-io's RAS affine: affine · [v,1] = RAS = (−L, −P, S)
       const a = affineOf(vol);
       const ras = [0, 1, 2].map((r) => a[r][0] * v[0] + a[r][1] * v[1] + a[r][2] * v[2] + a[r][3]);
       expect(ras[0]).toBeCloseTo(-lps[0], 3);
       expect(ras[1]).toBeCloseTo(-lps[1], 3);
       expect(ras[2]).toBeCloseTo(lps[2], 3);
-      voxelToWorldLps(vol, voxel).forEach((c, i) => expect(c).toBeCloseTo(lps[i], 3));
+      const w = voxelToWorldLps(vol, voxel);
+      for (const i of [0, 1, 2]) expect(w[i]).toBeCloseTo(lps[i], 3);
 
       const cube = extractCandidateCube(vol, cands[0].world);
       expect(cube.length).toBe(64 * 64 * 32);

@@ -117,6 +117,8 @@ export interface DiskLayout {
   sizes: number[];
   /** Destination element stride of each of those axes. */
   strides: number[];
+  /** Destination index of the first voxel (default 0), e.g. the slice offset of one DICOM frame. */
+  offset?: number;
   /** Linear scaling `v·slope + inter` (omit for none). */
   slope?: number;
   inter?: number;
@@ -144,15 +146,16 @@ export class VoxelWriter {
   private readonly view: (buf: ArrayBuffer, n: number) => ArrayLike<number>;
 
   constructor(
-    private readonly layout: DiskLayout,
+    layout: DiskLayout,
     readonly dst: VoxelArray,
   ) {
     this.bpe = BYTES_PER_ELEMENT[layout.type];
     // drop size-1 axes so the inner loop runs along a real axis
-    const keep = layout.sizes.map((s, i) => i).filter((i) => layout.sizes[i] !== 1);
+    const keep = layout.sizes.map((_, i) => i).filter((i) => layout.sizes[i] !== 1);
     this.sizes = keep.length ? keep.map((i) => layout.sizes[i]) : [1];
     this.strides = keep.length ? keep.map((i) => layout.strides[i]) : [1];
     this.idx = this.sizes.map(() => 0);
+    this.pos = layout.offset ?? 0;
     this.total = layout.sizes.reduce((a, b) => a * b, 1);
     this.scratch = new ArrayBuffer(SCRATCH_BYTES);
     this.scratchU8 = new Uint8Array(this.scratch);

@@ -1,3 +1,4 @@
+export { readDicom, TRANSFER_SYNTAXES } from "./dicom.js";
 export { VolumeReadError, VolumeValueError } from "./errors.js";
 export {
   affineOf,

@@ -2,6 +2,7 @@
  * `readVolume`: one entry point for every supported format, detected by extension and magic bytes.
  */
 import { open, stat } from "node:fs/promises";
+import { readDicom } from "./dicom.js";
 import { VolumeReadError } from "./errors.js";
 import { identity3 } from "./geometry.js";
 import { readMetaImage } from "./metaimage.js";
@@ -120,6 +121,6 @@ export async function readVolume(path: string, opts: ReadOptions = {}): Promise<
     case "metaimage":
       return readMetaImage(path, opts);
     case "dicom":
-      throw new VolumeReadError(path, "DICOM reading is not available yet");
+      return readDicom(path, opts);
   }
 }

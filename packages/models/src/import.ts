@@ -296,8 +296,7 @@ export async function importKerasH5(path: string, opts: ImportOptions = {}): Pro
     for (const s of model.specs) {
       const v = named.get(s.name);
       // A requested head whose shape differs from the file's is re-initialised.
-      if (headChosen && isHeadKey(s.name) && v && v.shape.some((n, i) => n !== s.shape[i]))
-        named.delete(s.name);
+      if (headChosen && isHeadKey(s.name) && v?.shape.some((n, i) => n !== s.shape[i])) named.delete(s.name);
     }
     model.setWeights(named, {
       source: path,

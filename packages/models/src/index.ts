@@ -19,6 +19,7 @@ export {
   type TorchTensor,
 } from "./io/torch.js";
 export * from "./module.js";
+export * from "./save.js";
 export {
   buildPlan,
   type CountParamsOptions,
@@ -28,3 +29,4 @@ export {
   type WeightSpec,
 } from "./specs.js";
 export * from "./unet.js";
+export * from "./zoo.js";

@@ -1,0 +1,156 @@
+/**
+ * @vitest-environment node
+ * `genesis convert` + `genesis predict` reproduce the parity fixtures; `genesis models` lists the zoo.
+ * Runs on wasm (GENESIS_BACKEND), the fast backend; the library parity suite covers cpu.
+ */
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { readNpy, writeNpy } from "@models-genesis/volume-io";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { main } from "../src/index.js";
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+const SHARED = process.env.GENESIS_SHARED_DIR ?? path.resolve(repoRoot, "../shared");
+const PARITY = path.join(SHARED, "fixtures", "parity");
+const fx = (f: string) => path.join(PARITY, f);
+
+/** Run the CLI in-process; returns exit code and captured stdout/stderr. */
+async function genesis(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const o = vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => {
+    out += String(s);
+    return true;
+  });
+  const e = vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => {
+    err += String(s);
+    return true;
+  });
+  try {
+    const code = await main(["node", "genesis", ...args]);
+    return { code, out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+describe("genesis models", () => {
+  it("lists the three zoo entries with their parameter counts", async () => {
+    const r = await genesis("models", "--json");
+    expect(r.code).toBe(0);
+    const zoo = JSON.parse(r.out) as { id: string; params: number }[];
+    expect(zoo.map((z) => [z.id, z.params])).toEqual([
+      ["genesis-unet3d", 19_073_665],
+      ["genesis-unet3d-keras", 16_320_257],
+      ["genesis-unet2d", expect.any(Number)],
+    ]);
+    const text = await genesis("models");
+    expect(text.out).toContain("genesis-unet3d-keras");
+    expect(text.out).toContain("19,073,665 parameters");
+  });
+});
+
+describe.skipIf(!existsSync(path.join(PARITY, "README.json")))(
+  "genesis convert + predict (parity fixtures)",
+  () => {
+    let dir: string;
+    let xPath: string;
+    const prevBackend = process.env.GENESIS_BACKEND;
+    beforeAll(async () => {
+      process.env.GENESIS_BACKEND = "wasm";
+      dir = mkdtempSync(path.join(tmpdir(), "genesis-cli-models-"));
+      // The fixture input is NCDHW (2, 1, 32, 32, 16); predict takes (N, rows, cols, deps).
+      const x = await readNpy(fx("input_ncdhw.npy"));
+      xPath = path.join(dir, "x.npy");
+      await writeNpy(xPath, { data: x.data as Float32Array, shape: [x.shape[0], ...x.shape.slice(2)] });
+    });
+    afterAll(() => {
+      if (prevBackend === undefined) delete process.env.GENESIS_BACKEND;
+      else process.env.GENESIS_BACKEND = prevBackend;
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    const cases = [
+      ["unet3d_w4_zip.pt", [], "unet3d_w4_expected_batchstats.npy"],
+      ["unet3d_w4_legacy.pt", [], "unet3d_w4_expected_batchstats.npy"],
+      ["unet3d_w4_zip.pt", ["--bn-mode", "running-statistics"], "unet3d_w4_expected_runningstats.npy"],
+      ["unet3d_w4_legacy.pt", ["--bn-mode", "running-statistics"], "unet3d_w4_expected_runningstats.npy"],
+      ["keras_unet3d_w4.h5", [], "keras_unet3d_w4_expected.npy"],
+      ["keras_unet3d_w4_fullmodel.h5", [], "keras_unet3d_w4_expected.npy"],
+    ] as const;
+
+    it.each(cases)("%s %j reproduces %s to 1e-4", async (file, extra, expected) => {
+      const model = path.join(dir, `${file}-${extra.join("")}`);
+      const c = await genesis("convert", fx(file), "--out", model, ...extra);
+      expect(c.err).toBe("");
+      expect(c.code).toBe(0);
+      expect(c.out).toContain("width 4");
+      const meta = JSON.parse(await readFile(path.join(model, "model.json"), "utf8"));
+      expect(meta.userDefinedMetadata.modelsGenesis.intensity.window).toEqual([-1000, 1000]);
+      const yPath = path.join(model, "y.npy");
+      // Batch statistics were computed over the fixture's batch of 2.
+      const p = await genesis(
+        "predict",
+        "--model",
+        model,
+        "--in",
+        xPath,
+        "--out",
+        yPath,
+        "--batch-size",
+        "2",
+      );
+      expect(p.err).toBe("");
+      expect(p.code).toBe(0);
+      const y = await readNpy(yPath);
+      const e = await readNpy(fx(expected));
+      expect(y.shape).toEqual([2, 32, 32, 16]);
+      expect(maxAbsDiff(y.data as Float32Array, e.data as Float32Array)).toBeLessThanOrEqual(1e-4);
+    });
+
+    it("predict --bn-mode overrides the stored mode", async () => {
+      const model = path.join(dir, "override");
+      expect((await genesis("convert", fx("unet3d_w4_zip.pt"), "--out", model)).code).toBe(0);
+      const yPath = path.join(model, "y.npy");
+      const args = [
+        "predict",
+        "--model",
+        model,
+        "--in",
+        xPath,
+        "--out",
+        yPath,
+        "--bn-mode",
+        "running-statistics",
+      ];
+      expect((await genesis(...args)).code).toBe(0);
+      const y = await readNpy(yPath);
+      const e = await readNpy(fx("unet3d_w4_expected_runningstats.npy"));
+      expect(maxAbsDiff(y.data as Float32Array, e.data as Float32Array)).toBeLessThanOrEqual(1e-4);
+    });
+
+    it("reports bad inputs as one line naming the file", async () => {
+      const model = path.join(dir, "bad");
+      expect((await genesis("convert", fx("unet3d_w4_zip.pt"), "--out", model)).code).toBe(0);
+      const odd = path.join(dir, "odd.npy");
+      await writeNpy(odd, { data: new Float32Array(12 * 8 * 8), shape: [1, 12, 8, 8] });
+      const r = await genesis("predict", "--model", model, "--in", odd, "--out", path.join(dir, "o.npy"));
+      expect(r.code).toBe(1);
+      expect(r.err).toBe(`genesis: ${odd}: every spatial size must be a multiple of 8, got (12, 8, 8)\n`);
+      const notWeights = await genesis("convert", xPath, "--out", path.join(dir, "nw"));
+      expect(notWeights.code).toBe(1);
+      expect(notWeights.err).toContain(xPath);
+    });
+  },
+);

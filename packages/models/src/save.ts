@@ -1,0 +1,287 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import type * as tf from "@tensorflow/tfjs-core";
+import { type GenesisUNetConfigInput, resolveConfig } from "./config.js";
+import type { WeightProvenance } from "./import.js";
+import { GenesisUNet, type NamedArray } from "./unet.js";
+
+/**
+ * Our model directory format, readable without tfjs-node: `model.json` (tfjs `ModelArtifacts`
+ * JSON: `modelTopology` = our architecture config, `userDefinedMetadata` = {@link ModelMetadata},
+ * `weightsManifest` = named float32 tensors over binary shards) plus `group1-shard{i}of{n}.bin`
+ * shards of at most 4 MiB (the tfjs converter's shard size). Every file is written to a temporary
+ * name and renamed; `model.json` is renamed last, so a reader never sees a half-written model.
+ */
+
+/** Identifies our `model.json` files. */
+export const MODEL_FORMAT = "models-genesis-unet";
+/** Bumped on incompatible changes of the directory format. */
+export const MODEL_FORMAT_VERSION = 1;
+const SHARD_BYTES = 4 * 1024 * 1024;
+
+/** Intensity preprocessing a model expects: clip to `window`, then scale linearly to `range`. */
+export interface IntensityPreprocessing {
+  modality: "CT" | "MRI";
+  /** CT: HU [-1000, 1000]; MRI: [0, 4000] (`infinite_generator_3D.py`, reference-facts "Intensities"). */
+  window: [number, number];
+  range: [number, number];
+}
+
+/** What `predict` needs to know about a saved model besides its architecture. */
+export interface ModelMetadata {
+  /** Zoo id the model was made from, when known (e.g. `genesis-unet3d`). */
+  id?: string;
+  variant: "torch" | "keras";
+  spatialDims: 2 | 3;
+  width: number;
+  head: GenesisUNet["architecture"]["head"];
+  bnMode: GenesisUNet["architecture"]["bnMode"];
+  /** Tensor layout of the input: NDHWC (N, rows, cols, deps, C) or NHWC. */
+  inputLayout: "NDHWC" | "NHWC";
+  /** Every spatial input size must be a multiple of this (8). */
+  spatialMultiple: number;
+  /** Intensity preprocessing; null when unknown. */
+  intensity: IntensityPreprocessing | null;
+  /** Voxel spacing (mm, rows/cols/deps) the model was trained at; null when the reference does not resample. */
+  spacing: number[] | null;
+  /** Where imported weights came from. */
+  provenance?: WeightProvenance;
+  /** Free-form extra fields (training run, task, …). */
+  extra?: Record<string, unknown>;
+}
+
+/** Thrown for a missing or invalid model directory; the message names the file. */
+export class ModelFileError extends Error {
+  override name = "ModelFileError";
+}
+
+/** CT preprocessing of the reference: HU clipped to [-1000, 1000] and scaled to [0, 1]. */
+export const CT_INTENSITY: IntensityPreprocessing = { modality: "CT", window: [-1000, 1000], range: [0, 1] };
+
+/** Metadata for a model with defaults filled from its architecture (CT intensity, no spacing). */
+export function defaultMetadata(model: GenesisUNet, extra: Partial<ModelMetadata> = {}): ModelMetadata {
+  const a = model.architecture;
+  return {
+    variant: a.variant,
+    spatialDims: a.spatialDims,
+    width: a.width,
+    head: a.head,
+    bnMode: a.bnMode,
+    inputLayout: a.spatialDims === 3 ? "NDHWC" : "NHWC",
+    spatialMultiple: 8,
+    intensity: CT_INTENSITY,
+    spacing: null,
+    ...extra,
+  };
+}
+
+async function writeAtomic(file: string, data: Uint8Array | string): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, file);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+function concatWeightData(data: tf.io.WeightData): Uint8Array {
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  const total = data.reduce((n, b) => n + b.byteLength, 0);
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const b of data) {
+    out.set(new Uint8Array(b), o);
+    o += b.byteLength;
+  }
+  return out;
+}
+
+/**
+ * A tfjs `IOHandler` over a directory of the Node file system (no tfjs-node): `save` writes
+ * `model.json` + shards atomically, `load` reads them back as `ModelArtifacts`.
+ */
+export function fileSystemIO(dir: string): tf.io.IOHandler {
+  return {
+    async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
+      await mkdir(dir, { recursive: true });
+      const bytes = artifacts.weightData ? concatWeightData(artifacts.weightData) : new Uint8Array(0);
+      const n = Math.max(1, Math.ceil(bytes.byteLength / SHARD_BYTES));
+      const paths: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const name = `group1-shard${i + 1}of${n}.bin`;
+        paths.push(name);
+        await writeAtomic(path.join(dir, name), bytes.subarray(i * SHARD_BYTES, (i + 1) * SHARD_BYTES));
+      }
+      const json = {
+        format: artifacts.format,
+        generatedBy: artifacts.generatedBy,
+        convertedBy: artifacts.convertedBy ?? null,
+        modelTopology: artifacts.modelTopology,
+        userDefinedMetadata: artifacts.userDefinedMetadata,
+        weightsManifest: [{ paths, weights: artifacts.weightSpecs ?? [] }],
+      };
+      await writeAtomic(path.join(dir, "model.json"), `${JSON.stringify(json, null, 1)}\n`);
+      // Remove shards of an earlier save with a different shard count.
+      for (const f of await readdir(dir)) {
+        if (/^group1-shard\d+of\d+\.bin$/.test(f) && !paths.includes(f))
+          await rm(path.join(dir, f), { force: true });
+      }
+      return {
+        modelArtifactsInfo: {
+          dateSaved: new Date(),
+          modelTopologyType: "JSON",
+          weightDataBytes: bytes.byteLength,
+        },
+      };
+    },
+    async load(): Promise<tf.io.ModelArtifacts> {
+      const jsonPath = path.join(dir, "model.json");
+      let json: {
+        format?: string;
+        generatedBy?: string;
+        convertedBy?: string | null;
+        modelTopology?: unknown;
+        userDefinedMetadata?: Record<string, unknown>;
+        weightsManifest?: tf.io.WeightsManifestConfig;
+      };
+      try {
+        json = JSON.parse(await readFile(jsonPath, "utf8"));
+      } catch (e) {
+        throw new ModelFileError(`${jsonPath}: cannot read the model (${(e as Error).message})`);
+      }
+      if (!Array.isArray(json.weightsManifest)) throw new ModelFileError(`${jsonPath}: no weightsManifest`);
+      const specs: tf.io.WeightsManifestEntry[] = [];
+      const parts: Uint8Array[] = [];
+      for (const group of json.weightsManifest) {
+        for (const p of group.paths) {
+          const file = path.join(dir, p);
+          try {
+            parts.push(new Uint8Array(await readFile(file)));
+          } catch (e) {
+            throw new ModelFileError(`${file}: cannot read weight shard (${(e as Error).message})`);
+          }
+        }
+        specs.push(...group.weights);
+      }
+      const total = parts.reduce((n, b) => n + b.byteLength, 0);
+      const expected = specs.reduce((n, s) => n + 4 * s.shape.reduce((a, b) => a * b, 1), 0);
+      if (specs.some((s) => s.dtype !== "float32")) {
+        throw new ModelFileError(`${jsonPath}: only float32 weights are supported`);
+      }
+      if (total !== expected) {
+        throw new ModelFileError(
+          `${jsonPath}: weight shards hold ${total} bytes, the manifest needs ${expected}`,
+        );
+      }
+      const weightData = new Uint8Array(total);
+      let o = 0;
+      for (const b of parts) {
+        weightData.set(b, o);
+        o += b.byteLength;
+      }
+      return {
+        format: json.format,
+        generatedBy: json.generatedBy,
+        convertedBy: json.convertedBy ?? undefined,
+        modelTopology: json.modelTopology as tf.io.ModelArtifacts["modelTopology"],
+        userDefinedMetadata: json.userDefinedMetadata as tf.io.ModelArtifacts["userDefinedMetadata"],
+        weightSpecs: specs,
+        weightData: weightData.buffer,
+      };
+    },
+  };
+}
+
+/**
+ * Save a model to `dir` (created if needed): `model.json` + float32 weight shards, atomically.
+ * @param metadata what `predict` needs; defaults from the architecture (see {@link defaultMetadata}).
+ */
+export async function saveModel(
+  dir: string,
+  model: GenesisUNet,
+  metadata?: Partial<ModelMetadata>,
+): Promise<void> {
+  const weights = await model.getWeights();
+  const specs: tf.io.WeightsManifestEntry[] = [];
+  const total = [...weights.values()].reduce((n, w) => n + w.data.length, 0);
+  const buf = new Float32Array(total);
+  let o = 0;
+  for (const [name, w] of weights) {
+    specs.push({ name, shape: w.shape, dtype: "float32" });
+    buf.set(w.data, o);
+    o += w.data.length;
+  }
+  await fileSystemIO(dir).save!({
+    format: MODEL_FORMAT,
+    generatedBy: `@models-genesis/models format ${MODEL_FORMAT_VERSION}`,
+    convertedBy: metadata?.provenance
+      ? `${metadata.provenance.format}:${path.basename(metadata.provenance.file)}`
+      : null,
+    modelTopology: {
+      class_name: "GenesisUNet",
+      formatVersion: MODEL_FORMAT_VERSION,
+      config: model.config,
+    } as unknown as tf.io.ModelArtifacts["modelTopology"],
+    userDefinedMetadata: {
+      modelsGenesis: defaultMetadata(model, metadata),
+    } as unknown as tf.io.ModelArtifacts["userDefinedMetadata"],
+    weightSpecs: specs,
+    weightData: buf.buffer,
+  });
+}
+
+/** A loaded model with its metadata. */
+export interface LoadedModel {
+  model: GenesisUNet;
+  metadata: ModelMetadata;
+}
+
+/**
+ * Load a model saved by {@link saveModel}.
+ * @throws ModelFileError naming the file when `model.json` or a shard is missing or inconsistent;
+ *   WeightMismatchError when the weights do not fit the stored architecture.
+ */
+export async function loadModel(dir: string): Promise<LoadedModel> {
+  const artifacts = await fileSystemIO(dir).load!();
+  const jsonPath = path.join(dir, "model.json");
+  if (artifacts.format !== MODEL_FORMAT) {
+    throw new ModelFileError(
+      `${jsonPath}: not a Models Genesis model (format ${JSON.stringify(artifacts.format)})`,
+    );
+  }
+  const topo = artifacts.modelTopology as unknown as {
+    class_name?: string;
+    formatVersion?: number;
+    config?: unknown;
+  };
+  if (topo?.class_name !== "GenesisUNet" || typeof topo.config !== "object") {
+    throw new ModelFileError(`${jsonPath}: modelTopology is not a GenesisUNet config`);
+  }
+  if ((topo.formatVersion ?? 0) > MODEL_FORMAT_VERSION) {
+    throw new ModelFileError(
+      `${jsonPath}: format version ${topo.formatVersion} is newer than this library (${MODEL_FORMAT_VERSION})`,
+    );
+  }
+  const config = resolveConfig(topo.config as GenesisUNetConfigInput);
+  const data = new Float32Array(artifacts.weightData as ArrayBuffer);
+  const values = new Map<string, NamedArray>();
+  let o = 0;
+  for (const s of artifacts.weightSpecs ?? []) {
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    values.set(s.name, { shape: s.shape, data: data.subarray(o, o + n) });
+    o += n;
+  }
+  const model = new GenesisUNet(config);
+  try {
+    model.setWeights(values, { source: jsonPath });
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  const meta = (artifacts.userDefinedMetadata as { modelsGenesis?: ModelMetadata } | undefined)
+    ?.modelsGenesis;
+  return { model, metadata: meta ?? defaultMetadata(model) };
+}

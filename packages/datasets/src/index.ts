@@ -1,3 +1,4 @@
+export * from "./app.js";
 export * from "./arrays.js";
 export * from "./brats.js";
 export * from "./ecc.js";
@@ -10,6 +11,7 @@ export * from "./lidc.js";
 export * from "./lits.js";
 export * from "./luna16.js";
 export * from "./patch.js";
+export * from "./prepare.js";
 export * from "./random.js";
 export * from "./results.js";
 export * from "./samples.js";

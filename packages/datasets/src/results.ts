@@ -28,6 +28,8 @@ export interface RunSummary {
   values: number[];
   mean: number | null;
   sd: number | null;
+  /** Secondary metrics (e.g. Dice, plain foreground IoU), each summarised the same way. */
+  extra?: Record<string, RunSummary>;
 }
 
 /** The content of `results.json`. Values are fractions in [0, 1] (AUC, IoU), as the metrics return them. */
@@ -68,14 +70,28 @@ export async function writeResults(
     task: TaskName;
     metric: string;
     runs: Record<string, readonly number[]>;
+    /** Per initialisation, secondary metrics by name (e.g. `dice`, `iou`), one value per run. */
+    extra?: Record<string, Record<string, readonly number[]>>;
     notes?: Record<string, unknown>;
   },
 ): Promise<ResultsFile> {
   const runs: Record<string, RunSummary> = {};
-  for (const [init, values] of Object.entries(input.runs)) {
+  const check = (what: string, values: readonly number[]) => {
     for (const v of values)
-      if (!Number.isFinite(v)) throw new RangeError(`writeResults: ${init} has a non-finite value ${v}`);
-    runs[init] = summarize(values);
+      if (!Number.isFinite(v)) throw new RangeError(`writeResults: ${what} has a non-finite value ${v}`);
+  };
+  for (const [init, values] of Object.entries(input.runs)) {
+    check(init, values);
+    const summary = summarize(values);
+    const extra = input.extra?.[init];
+    if (extra) {
+      summary.extra = {};
+      for (const [name, vs] of Object.entries(extra)) {
+        check(`${init} ${name}`, vs);
+        summary.extra[name] = summarize(vs);
+      }
+    }
+    runs[init] = summary;
   }
   const paper = PAPER_RESULTS[input.task];
   const file: ResultsFile = {
@@ -100,6 +116,13 @@ export async function writeResults(
     lines.push(
       `| ${init} | ${r ? r.values.length : 0} | ${ours} | ${per} | ${p ? `${p.mean.toFixed(2)} ± ${p.sd.toFixed(2)} (${paper.metric})` : "—"} |`,
     );
+  }
+  for (const [init, r] of Object.entries(runs)) {
+    for (const [name, e] of Object.entries(r.extra ?? {})) {
+      lines.push(
+        `| ${init}: ${name} | ${e.values.length} | ${pct(e.mean)} ± ${pct(e.sd)} | ${e.values.map((v) => pct(v)).join(", ")} | — |`,
+      );
+    }
   }
   lines.push(
     "",

@@ -4,18 +4,26 @@ import { describe, expect, it } from "vitest";
 import { eccFolds, readEccCandidates } from "../src/ecc.js";
 import { roundVoxel, worldLpsToVoxel } from "../src/geometry.js";
 import { extractCandidateCube } from "../src/luna16.js";
-import { buildEccSampleLayout } from "../src/samples.js";
+import { prepareEcc } from "../src/prepare.js";
 import { DATA, HAS_SHARED, withTmp } from "./shared.js";
 
 describe.skipIf(!HAS_SHARED)("ECC candidate list over the real CTA volumes", () => {
   it("labels follow the stated rule against the original vessel masks; 3-fold CV by volume", async () => {
     await withTmp(async (dir) => {
-      const r = await buildEccSampleLayout(join(DATA, "ct"), dir, { seed: 0, perClass: 4 });
-      expect(r.volumes).toBe(4);
-      const cands = await readEccCandidates(join(dir, "candidates.csv"));
+      const prepared = await prepareEcc({ sampleData: DATA, out: dir, quick: true, seed: 0 });
+      const r = {
+        positives: prepared.notes.samplePositives as number,
+        negatives: prepared.notes.sampleNegatives as number,
+      };
+      expect(prepared.notes.sampleVolumes).toBe(4);
+      const cands = await readEccCandidates(join(dir, "sample-layout", "candidates.csv"));
       expect(cands.length).toBe(r.positives + r.negatives);
-      expect(r.negatives).toBe(16);
-      expect(r.positives).toBeGreaterThanOrEqual(8);
+      expect(r.negatives).toBe(24); // 6 per half volume (quick)
+      expect(r.positives).toBeGreaterThanOrEqual(12);
+      // arrays per fold: 64×64×64 cubes; each candidate is tested exactly once across the 3 folds
+      expect(prepared.folds.length).toBe(3);
+      expect(prepared.folds[0].train.xShape.slice(1)).toEqual([64, 64, 64, 1]);
+      expect(prepared.folds.reduce((s, f) => s + f.test.xShape[0], 0)).toBe(cands.length);
       const originals = {
         pulmonary: [
           join(DATA, "ct/chest_cta_totalseg_pulmonary/ct.nii.gz"),

@@ -1,4 +1,4 @@
-import { mkdir, symlink, writeFile } from "node:fs/promises";
+import { mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { affineOf, readVolume, type Vec3 } from "@models-genesis/volume-io";
 import { describe, expect, it } from "vitest";
@@ -11,7 +11,7 @@ import {
   readLuna16Annotations,
   readLuna16Candidates,
 } from "../src/luna16.js";
-import { buildNccSampleLayout } from "../src/samples.js";
+import { prepareNcc } from "../src/prepare.js";
 import { DATA, HAS_SHARED, withTmp } from "./shared.js";
 
 const CIP = join(DATA, "ct/chest_copdgene_cip_ct64");
@@ -86,9 +86,20 @@ describe.skipIf(!HAS_SHARED)("LUNA16 layout on the real CIP chest CT (.mhd/.raw)
 describe.skipIf(!HAS_SHARED)("NCC sample layout from the LIDC nodule VOIs", () => {
   it("writes LUNA16-style scans whose positives sit on nodule masks and negatives in aerated lung off the masks", async () => {
     await withTmp(async (dir) => {
-      const r = await buildNccSampleLayout(VOIS, dir, { seed: 0, limit: 14 });
-      expect(r.scans).toBe(14);
-      const scans = await discoverLuna16(dir);
+      const prepared = await prepareNcc({
+        sampleData: DATA,
+        out: dir,
+        quick: true,
+        seed: 0,
+        sampleLimit: 14,
+      });
+      const r = {
+        positives: prepared.notes.samplePositives as number,
+        negatives: prepared.notes.sampleNegatives as number,
+      };
+      expect(prepared.notes.sampleScans).toBe(14);
+      const layout = join(dir, "sample-layout");
+      const scans = await discoverLuna16(layout);
       expect(scans.length).toBe(14);
       // patient-level subsets: a patient lives in one subset only
       const subsetOf = new Map<string, number>();
@@ -97,8 +108,21 @@ describe.skipIf(!HAS_SHARED)("NCC sample layout from the LIDC nodule VOIs", () =
         if (subsetOf.has(p)) expect(subsetOf.get(p)).toBe(s.subset);
         subsetOf.set(p, s.subset);
       }
-      const cands = await readLuna16Candidates(join(dir, "candidates_V2.csv"));
+      const cands = await readLuna16Candidates(join(layout, "candidates_V2.csv"));
       expect(cands.filter((c) => c.label === 1).length).toBe(r.positives);
+      // arrays: 64×64×32 cubes, every positive kept, negatives at most 2 per positive (quick)
+      const a = prepared.folds[0];
+      const parts = [a.train, a.val, a.test];
+      expect(parts.reduce((s, p) => s + p.y.filter((v) => v === 1).length, 0)).toBe(r.positives);
+      for (const p of parts) {
+        expect(p.xShape.slice(1)).toEqual([64, 64, 32, 1]);
+        const pos = p.y.filter((v) => v === 1).length;
+        expect(p.y.length - pos).toBeLessThanOrEqual(2 * pos);
+      }
+      const splits = JSON.parse(await readFile(join(dir, "splits.json"), "utf8"));
+      const trainScans = new Set(splits.folds[0].train);
+      expect(a.train.ids.every((id) => trainScans.has(id.split("@")[0]))).toBe(true);
+      expect([...trainScans].every((uid) => scans.find((s) => s.seriesuid === uid)!.subset <= 4)).toBe(true);
       expect(cands.filter((c) => c.label === 0).length).toBe(r.negatives);
       expect(r.positives).toBeGreaterThanOrEqual(14);
       expect(r.negatives).toBeGreaterThan(5);

@@ -19,6 +19,7 @@ describe("results", () => {
         task: "ncc",
         metric: "auc",
         runs: { scratch: [0.8, 0.9], genesis: [0.95, 0.97] },
+        extra: { genesis: { dice: [0.5, 0.7] } },
         notes: { quick: true },
       });
       const json = JSON.parse(await readFile(join(dir, "results.json"), "utf8"));
@@ -27,8 +28,10 @@ describe("results", () => {
       expect(json.runs.genesis.mean).toBeCloseTo(0.96, 12);
       expect(json.runs.scratch.sd).toBeCloseTo(Math.SQRT1_2 * 0.1, 12);
       expect(json.paper.genesis).toEqual({ mean: 98.07, sd: 0.59 });
+      expect(json.runs.genesis.extra.dice.mean).toBeCloseTo(0.6, 12);
       const md = await readFile(join(dir, "results.md"), "utf8");
       expect(md).toContain("| genesis | 2 | 96.00 ± 1.41 | 95.00, 97.00 | 98.07 ± 0.59 (AUC) |");
+      expect(md).toContain("| genesis: dice | 2 | 60.00 ± 14.14 | 50.00, 70.00 | — |");
       expect(md).toContain("| scratch | 2 | 85.00 ± 7.07 | 80.00, 90.00 | 94.25 ± 5.07 (AUC) |");
     });
   });

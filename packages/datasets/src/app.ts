@@ -1,0 +1,184 @@
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import type { TaskArrays } from "./arrays.js";
+import { DatasetError } from "./errors.js";
+import { type ResultsFile, writeResults } from "./results.js";
+import type { TaskConfig, TaskName } from "./tasks.js";
+
+/**
+ * The shared skeleton of the five target-task apps: options, locating the sample data, and the
+ * loop over initialisations × runs (× cross-validation folds) that calls the app's `runFinetune`
+ * and writes `results.json` / `results.md`.
+ */
+
+/** How the model is initialised: random weights, our Genesis pretraining, or the official weights. */
+export type Init = "scratch" | "genesis" | "official";
+
+/** Parsed app options (`[--data DIR] --out DIR [--quick] [--runs N] [--weights FILE] [--init …] [--seed N]`). */
+export interface AppOptions {
+  /** Dataset root in its native layout; absent = the sample layout built from the shared data. */
+  data?: string;
+  out: string;
+  quick: boolean;
+  runs: number;
+  /** Pretrained weights: our model directory, or the official `Genesis_Chest_CT.pt` / `.h5`. */
+  weights?: string;
+  init: Init[];
+  seed: number;
+}
+
+/**
+ * Parse `--init`: one of `scratch`, `genesis`, `official`, or a comma-separated list.
+ * @throws Error naming the bad value.
+ */
+export function parseInits(value: string): Init[] {
+  const out = value.split(",").map((s) => s.trim());
+  for (const v of out)
+    if (!["scratch", "genesis", "official"].includes(v))
+      throw new Error(`--init: unknown initialisation "${v}" (scratch, genesis or official)`);
+  return [...new Set(out)] as Init[];
+}
+
+/** Check option combinations. @throws Error when `genesis`/`official` lacks `--weights`, or runs/seed are not integers ≥ 1 / ≥ 0. */
+export function checkAppOptions(o: AppOptions): void {
+  if (!Number.isInteger(o.runs) || o.runs < 1)
+    throw new Error(`--runs must be a positive integer, got ${o.runs}`);
+  if (!Number.isInteger(o.seed) || o.seed < 0)
+    throw new Error(`--seed must be a non-negative integer, got ${o.seed}`);
+  for (const i of o.init)
+    if (i !== "scratch" && !o.weights)
+      throw new Error(`--init ${i} needs --weights FILE (our model directory or Genesis_Chest_CT.pt/.h5)`);
+}
+
+/**
+ * The shared real-data folder used for the sample layouts: `$GENESIS_SHARED_DIR/data`, else
+ * `<repository root>/../shared/data`, the repository root being the first folder above `from`
+ * (and then above the working directory) that holds `pnpm-workspace.yaml`.
+ *
+ * @throws DatasetError when none exists (then `--data` must be given).
+ */
+export function locateSampleData(from: string): string {
+  const tried: string[] = [];
+  if (process.env.GENESIS_SHARED_DIR) {
+    const d = join(process.env.GENESIS_SHARED_DIR, "data");
+    if (existsSync(d)) return d;
+    tried.push(d);
+  }
+  for (const start of [from, process.cwd()]) {
+    let dir = resolve(start);
+    for (;;) {
+      if (existsSync(join(dir, "pnpm-workspace.yaml"))) {
+        const d = resolve(dir, "../shared/data");
+        if (existsSync(d)) return d;
+        tried.push(d);
+        break;
+      }
+      const up = dirname(dir);
+      if (up === dir) break;
+      dir = up;
+    }
+  }
+  throw new DatasetError(
+    tried[0] ?? "../shared/data",
+    `no sample data found (tried ${tried.join(", ") || "nothing"}); pass --data DIR with the dataset in its own layout, or set GENESIS_SHARED_DIR`,
+  );
+}
+
+/** A task ready for fine-tuning: its recipe and arrays (one element per cross-validation fold). */
+export interface PreparedTask {
+  readonly task: TaskName;
+  readonly config: TaskConfig;
+  readonly folds: TaskArrays[];
+  /** Where the split was saved (`OUT/splits.json`). */
+  readonly splitsFile: string;
+  /** The dataset root that was read (the native layout or the built sample layout). */
+  readonly dataRoot: string;
+  /** True when the data came from the sample layout. */
+  readonly sample: boolean;
+  /** Facts for results.json (counts, rules, options). */
+  readonly notes: Record<string, unknown>;
+}
+
+/** What the app's `runFinetune` receives for one (initialisation, run, fold). */
+export interface FinetuneRequest {
+  readonly task: TaskName;
+  readonly config: TaskConfig;
+  readonly data: TaskArrays;
+  readonly init: Init;
+  readonly weights?: string;
+  /** Seed of this run (`--seed` + run index). */
+  readonly seed: number;
+  readonly run: number;
+  readonly fold: number;
+  readonly quick: boolean;
+  /** Where to save the fine-tuned model (a directory `genesis predict` accepts). */
+  readonly modelDir: string;
+  readonly log: (line: string) => void;
+}
+
+/** The test-set result of one fine-tuning run: the task's headline metric (fraction) and any others. */
+export interface FinetuneResult {
+  readonly value: number;
+  readonly metrics?: Readonly<Record<string, number>>;
+}
+
+/**
+ * Run `finetune` for every initialisation × run (× fold), then write `results.json` / `results.md`
+ * into `opts.out`. For cross-validated tasks (ECC) a run's value is the mean over its folds. Model
+ * directories: `OUT/model/<init>-run<r>[-fold<k>]`.
+ */
+export async function runTaskApp(
+  opts: AppOptions,
+  prepared: PreparedTask,
+  finetune: (req: FinetuneRequest) => Promise<FinetuneResult>,
+  log: (line: string) => void,
+): Promise<ResultsFile> {
+  const runs: Record<string, number[]> = {};
+  const extra: Record<string, Record<string, number[]>> = {};
+  for (const init of opts.init) {
+    runs[init] = [];
+    extra[init] = {};
+    for (let r = 0; r < opts.runs; r++) {
+      const values: number[] = [];
+      const others: Record<string, number[]> = {};
+      for (let f = 0; f < prepared.folds.length; f++) {
+        const suffix = prepared.folds.length > 1 ? `-fold${f}` : "";
+        const res = await finetune({
+          task: prepared.task,
+          config: prepared.config,
+          data: prepared.folds[f],
+          init,
+          weights: opts.weights,
+          seed: opts.seed + r,
+          run: r,
+          fold: f,
+          quick: opts.quick,
+          modelDir: join(opts.out, "model", `${init}-run${r}${suffix}`),
+          log,
+        });
+        values.push(res.value);
+        for (const [k, v] of Object.entries(res.metrics ?? {})) others[k] = [...(others[k] ?? []), v];
+        log(
+          `${prepared.task} ${init} run ${r}${suffix}: ${prepared.config.metric} ${(100 * res.value).toFixed(2)}%`,
+        );
+      }
+      const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+      runs[init].push(mean(values));
+      for (const [k, v] of Object.entries(others)) extra[init][k] = [...(extra[init][k] ?? []), mean(v)];
+    }
+  }
+  return writeResults(opts.out, {
+    task: prepared.task,
+    metric: prepared.config.metric === "auc" ? "AUC" : "IoU (paper)",
+    runs,
+    extra,
+    notes: {
+      ...prepared.notes,
+      quick: opts.quick,
+      seed: opts.seed,
+      data: prepared.dataRoot,
+      sample: prepared.sample,
+      folds: prepared.folds.length,
+    },
+  });
+}

@@ -1,0 +1,67 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { checkAppOptions, type FinetuneRequest, parseInits, runTaskApp } from "../src/app.js";
+import { prepareLcs, prepareNcs } from "../src/prepare.js";
+import { DATA, HAS_SHARED, withTmp } from "./shared.js";
+
+describe("app options", () => {
+  it("parses and checks initialisations", () => {
+    expect(parseInits("scratch,genesis")).toEqual(["scratch", "genesis"]);
+    expect(() => parseInits("imagenet")).toThrow(/unknown initialisation "imagenet"/);
+    expect(() => checkAppOptions({ out: "o", quick: true, runs: 1, init: ["genesis"], seed: 0 })).toThrow(
+      /needs --weights/,
+    );
+    expect(() => checkAppOptions({ out: "o", quick: true, runs: 0, init: ["scratch"], seed: 0 })).toThrow(
+      /--runs/,
+    );
+  });
+});
+
+describe.skipIf(!HAS_SHARED)("task preparation on the sample layouts (quick)", () => {
+  it("NCS: patient-level split, cubes and masks; LCS: patches; runTaskApp loops init × run × fold and writes results", async () => {
+    await withTmp(async (out) => {
+      const ncs = await prepareNcs({
+        sampleData: DATA,
+        out: join(out, "ncs"),
+        quick: true,
+        seed: 0,
+        sampleLimit: 20,
+      });
+      const n = ncs.folds[0];
+      expect(n.train.yShape).toEqual(n.train.xShape);
+      expect(n.train.xShape[0] + n.val.xShape[0] + n.test.xShape[0]).toBeGreaterThanOrEqual(20);
+      const patients = (ids: string[]) => new Set(ids.map((i) => i.slice(0, 14)));
+      for (const p of patients(n.test.ids)) expect(patients(n.train.ids).has(p)).toBe(false);
+
+      const lcs = await prepareLcs({ sampleData: DATA, out: join(out, "lcs"), quick: true, seed: 0 });
+      expect(lcs.folds[0].train.xShape).toEqual([8, 64, 64, 32, 1]); // volume-0 only, 8 patches in quick mode
+      expect(lcs.folds[0].val.xShape[0]).toBe(16); // 256×256×15 tiled by 64×64×32
+
+      // the app loop: every init × run × fold is called once; results written (3 folds as for ECC)
+      const calls: FinetuneRequest[] = [];
+      const cv = { ...ncs, folds: [n, n, n] };
+      const res = await runTaskApp(
+        { out: join(out, "ecc"), quick: true, runs: 2, init: ["scratch"], seed: 7 },
+        cv,
+        async (req) => {
+          calls.push(req);
+          return { value: 0.5 + 0.1 * req.fold, metrics: { accuracy: 0.25 } };
+        },
+        () => {},
+      );
+      expect(calls.map((c) => [c.run, c.fold, c.seed])).toEqual([
+        [0, 0, 7],
+        [0, 1, 7],
+        [0, 2, 7],
+        [1, 0, 8],
+        [1, 1, 8],
+        [1, 2, 8],
+      ]);
+      expect(calls[4].modelDir).toBe(join(out, "ecc", "model", "scratch-run1-fold1"));
+      expect(res.runs.scratch.values.map((v) => Number(v.toFixed(12)))).toEqual([0.6, 0.6]);
+      expect(res.runs.scratch.extra?.accuracy.mean).toBe(0.25);
+      expect(JSON.parse(await readFile(join(out, "ecc", "results.json"), "utf8")).metric).toBe("IoU (paper)");
+    });
+  });
+});

@@ -83,7 +83,9 @@ export function planeConv(x: tf.Tensor, w: tf.Tensor, bias?: tf.Tensor): tf.Tens
       xa = tf.reshape(s, [b * d, h, wd, cin]);
       s.dispose();
     }
-    const wa = tf.reshape(tf.slice(wr, [a, 0], [1, k * k * cin * cout]), [k, k, cin, cout]) as tf.Tensor4D;
+    const row = kd > 1 ? selectRow(wr as tf.Tensor2D, a) : wr;
+    const wa = tf.reshape(row, [k, k, cin, cout]) as tf.Tensor4D;
+    drop(row, wr);
     const ya =
       bias && acc === null
         ? tf.fused.conv2d({ x: xa, filter: wa, strides: 1, pad: "same", bias })
@@ -110,9 +112,21 @@ export function flipFilter(w: tf.Tensor): tf.Tensor {
     const cin = w.shape[w.rank - 2];
     const cout = w.shape[w.rank - 1];
     const taps = w.size / (cin * cout);
-    const r = tf.transpose(tf.reverse(tf.reshape(w, [taps, cin, cout]), 0), [0, 2, 1]);
+    // Reversing the tap axis as a matMul with the anti-identity: wasm's Reverse, GatherV2 and
+    // Slice+Concat take 10–20× longer on (27, Cin·Cout) filters.
+    const anti = tf.reverse(tf.eye(taps), 0);
+    const rev = tf.matMul(anti, tf.reshape(w, [taps, cin * cout]));
+    const r = tf.transpose(tf.reshape(rev, [taps, cin, cout]), [0, 2, 1]);
     return tf.reshape(r, [...w.shape.slice(0, w.rank - 2), cout, cin]);
   });
+}
+
+/**
+ * Row `i` of a 2-D tensor as a one-hot matMul ((1, R)·(R, C)): on wasm this is several times
+ * faster than `Slice` for the filter taps used here.
+ */
+export function selectRow(t: tf.Tensor2D, i: number): tf.Tensor2D {
+  return tf.tidy(() => tf.matMul(tf.cast(tf.oneHot([i], t.shape[0]), "float32") as tf.Tensor2D, t));
 }
 
 /**
@@ -147,10 +161,11 @@ export function planeConvFilterGrad(x: tf.Tensor, dy: tf.Tensor, kd: number, k: 
   }
   const pd = (kd - 1) / 2;
   const p = (k - 1) / 2;
-  // Depth shifts of dy: dY_a = dy[e - a + pd] (zero outside), as (Cout, M).
-  const dyShift: tf.Tensor[] = [];
+  // Depth shifts of dy, stacked: rows a·Cout + o hold dY_a = dy[e − a + pd] (zero outside), so
+  // each in-plane tap needs ONE matMul (kd·Cout, M)·(M, Cin) and packs its (M, Cin) operand once.
+  let dyStack: tf.Tensor;
   if (kd === 1) {
-    dyShift.push(dyT);
+    dyStack = dyT;
   } else {
     const dyTp = tf.pad(tf.reshape(dyT, [cout, b, d, h * wd]), [
       [0, 0],
@@ -159,14 +174,17 @@ export function planeConvFilterGrad(x: tf.Tensor, dy: tf.Tensor, kd: number, k: 
       [0, 0],
     ]);
     dyT.dispose();
+    const shifts: tf.Tensor[] = [];
     for (let a = 0; a < kd; a++) {
       const s = tf.slice(dyTp, [0, 0, 2 * pd - a, 0], [cout, b, d, h * wd]);
-      dyShift.push(tf.reshape(s, [cout, m]));
+      shifts.push(tf.reshape(s, [cout, m]));
       s.dispose();
     }
     dyTp.dispose();
+    dyStack = tf.concat(shifts, 0); // (kd·Cout, M)
+    for (const t of shifts) t.dispose();
   }
-  // In-plane shifts of x: x[e, i + bb - p, j + c - p] = xp[e, i + bb, j + c].
+  // In-plane shifts of x: x[e, i + bb − p, j + c − p] = xp[e, i + bb, j + c].
   const x4 = tf.reshape(x, [b * d, h, wd, cin]);
   const xp =
     p > 0
@@ -178,21 +196,21 @@ export function planeConvFilterGrad(x: tf.Tensor, dy: tf.Tensor, kd: number, k: 
         ])
       : x4;
   if (xp !== x4) x4.dispose();
-  const parts: tf.Tensor[] = new Array(kd * k * k);
+  const parts: tf.Tensor[] = [];
   for (let bb = 0; bb < k; bb++) {
     for (let c = 0; c < k; c++) {
       const s = p > 0 ? tf.slice(xp, [0, bb, c, 0], [b * d, h, wd, cin]) : xp;
       const xs = tf.reshape(s, [m, cin]);
       drop(s, xp);
-      for (let a = 0; a < kd; a++) parts[a * k * k + bb * k + c] = tf.matMul(dyShift[a], xs); // (Cout, Cin)
+      parts.push(tf.reshape(tf.matMul(dyStack, xs), [kd, 1, cout, cin])); // (kd, 1, Cout, Cin)
       xs.dispose();
     }
   }
   xp.dispose();
-  for (const t of dyShift) t.dispose();
-  const st = tf.stack(parts); // (taps, Cout, Cin)
+  dyStack.dispose();
+  const st = tf.concat(parts, 1); // (kd, k·k, Cout, Cin)
   for (const t of parts) t.dispose();
-  const tr = tf.transpose(st, [0, 2, 1]);
+  const tr = tf.transpose(tf.reshape(st, [kd * k * k, cout, cin]), [0, 2, 1]);
   st.dispose();
   const out = tf.reshape(tr, outShape);
   tr.dispose();
@@ -238,4 +256,32 @@ export function spaceToDepth2(x: tf.Tensor, spatial: number[], n: number, ch: nu
     const t1 = tf.transpose(tf.reshape(x, [n * a, 2, b, 2 * ch]), [0, 2, 1, 3]); // [n a b i j ch]
     return tf.reshape(t1, [n * a * b, 4 * ch]);
   });
+}
+
+/**
+ * Concatenation along the last (channel) axis whose gradient slices a rank-2 (M, C) view —
+ * tfjs's own gradient splits the rank-5 tensor with `SplitV`, ≈ 20 s on wasm for one decoder
+ * level — and which saves no tensor for backward (only the channel counts).
+ * @param xs tensors of equal shape except the last axis
+ */
+export function concatLastAxis(xs: tf.Tensor[]): tf.Tensor {
+  const sizes = xs.map((t) => t.shape[t.rank - 1]);
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const shapes = xs.map((t) => t.shape);
+  // customGrad passes its save function after the inputs
+  const f = customGrad(((...args: tf.Tensor[]) => ({
+    value: tf.concat(args.slice(0, xs.length), -1),
+    gradFunc: (dy: tf.Tensor) =>
+      tf.tidy(() => {
+        const m = dy.size / total;
+        const dy2 = tf.reshape(dy, [m, total]);
+        let off = 0;
+        return sizes.map((c, i) => {
+          const g = tf.reshape(tf.slice(dy2, [0, off], [m, c]), shapes[i]);
+          off += c;
+          return g;
+        });
+      }),
+  })) as unknown as GradFn);
+  return f(...xs);
 }

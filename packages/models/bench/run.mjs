@@ -1,0 +1,109 @@
+// Whole-network benchmark (run after `pnpm build`): forward and one SGD training step of the
+// PyTorch-variant Genesis 3-D U-Net (`pytorch/unet3d.py`) at width 32, batch 2, 64×64×32, printing
+// one JSON object per line: name, backend, width, batch, median_s, gflops, peak_bytes
+// (+ reps, wasm_heap_bytes, num_tensors). Reference (PyTorch on the same 2-core machine): ≈ 3.3 s
+// forward, ≈ 15 s per training step.
+// Flags: --json (JSON lines only), --quick (1 rep, 32×32×16), --reps N, --width W, --batch B,
+// --size R,C,D, --backend NAME, --variant torch|keras.
+import { initBackend } from "@models-genesis/kernels";
+import * as tf from "@tensorflow/tfjs-core";
+import { createModelFromConfig } from "../dist/index.js";
+
+const args = process.argv.slice(2);
+const argVal = (k, d) => (args.includes(k) ? args[args.indexOf(k) + 1] : d);
+const quick = args.includes("--quick");
+const jsonOnly = args.includes("--json");
+const width = Number(argVal("--width", 32));
+const batch = Number(argVal("--batch", 2));
+const variant = argVal("--variant", "torch");
+const size = argVal("--size", quick ? "32,32,16" : "64,64,32")
+  .split(",")
+  .map(Number);
+const reps = Number(argVal("--reps", quick ? 1 : 3));
+const log = (l) => jsonOnly || console.error(l);
+const backend = await initBackend({ backend: argVal("--backend"), log });
+
+/** Convolution FLOPs (2 per multiply-add) of one forward pass of the torch-variant plan. */
+function forwardFlops() {
+  const vox = (d) => (batch * size[0] * size[1] * size[2]) / 8 ** d;
+  let f = 0;
+  const conv = (d, cin, cout, k = 3) => {
+    f += 2 * vox(d) * k ** 3 * cin * cout;
+  };
+  for (let d = 0; d < 4; d++) {
+    conv(d, d === 0 ? 1 : width * 2 ** d, width * 2 ** d);
+    conv(d, width * 2 ** d, width * 2 ** (d + 1));
+  }
+  for (let d = 2; d >= 0; d--) {
+    const up = width * 2 ** (d + 2);
+    if (variant === "torch") f += 2 * vox(d + 1) * up * 8 * up;
+    conv(d, up + width * 2 ** (d + 1), width * 2 ** (d + 1));
+    conv(d, width * 2 ** (d + 1), width * 2 ** (d + 1));
+  }
+  conv(0, 2 * width, 1, 1);
+  return f;
+}
+
+const wasmHeap = () => tf.backend()?.wasm?.HEAPU8?.length ?? null;
+
+const model = createModelFromConfig({ variant, spatialDims: 3, width });
+const x = tf.randomUniform([batch, ...size, 1], 0, 1, "float32", 1);
+const target = tf.randomUniform([batch, ...size, 1], 0, 1, "float32", 2);
+const lr = 0.1;
+const vars = [...model.trainableWeights.values()];
+
+function forward() {
+  const y = model.forward(x, { training: true });
+  y.dataSync();
+  y.dispose();
+}
+
+function trainStep() {
+  const { value, grads } = tf.variableGrads(() => {
+    const y = model.forward(x, { training: true });
+    return tf.mean(tf.square(tf.sub(y, target)));
+  }, vars);
+  tf.tidy(() => {
+    for (const v of vars) v.assign(tf.sub(v, tf.mul(grads[v.name], lr)));
+  });
+  value.dataSync();
+  tf.dispose([value, ...Object.values(grads)]);
+}
+
+async function bench(name, flops, fn) {
+  const times = [];
+  let peak = 0;
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    const info = await tf.profile(fn);
+    times.push((performance.now() - t0) / 1000);
+    peak = Math.max(peak, info.peakBytes);
+    log(`${name}: rep ${i + 1} ${times.at(-1).toFixed(2)} s`);
+  }
+  times.sort((a, b) => a - b);
+  const median = times[Math.floor(times.length / 2)];
+  console.log(
+    JSON.stringify({
+      name,
+      backend,
+      width,
+      batch,
+      median_s: +median.toFixed(3),
+      gflops: +(flops / median / 1e9).toFixed(2),
+      peak_bytes: peak,
+      reps: times.length,
+      size: size.join("x"),
+      wasm_heap_bytes: wasmHeap(),
+      num_tensors: tf.memory().numTensors,
+    }),
+  );
+}
+
+const f = forwardFlops();
+log(
+  `genesis ${variant} U-Net width ${width} batch ${batch} ${size.join("x")}: ${(f / 1e9).toFixed(1)} GFLOP forward (convolutions)`,
+);
+await bench(`unet3d-${variant} forward ${size.join("x")}`, f, forward);
+await bench(`unet3d-${variant} sgd-step ${size.join("x")}`, 3 * f, trainStep);
+model.dispose();
+tf.dispose([x, target]);

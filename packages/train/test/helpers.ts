@@ -1,3 +1,4 @@
+import { conv3d } from "@models-genesis/kernels";
 import type { GenesisModule } from "@models-genesis/models";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
@@ -15,7 +16,8 @@ function init(rng: Rng, shape: number[], scale: number): tf.Variable {
 }
 
 /**
- * A tiny 3-D network on the GenesisModule contract: conv 3×3×3 (cin→hidden) + ReLU, a BN-like running
+ * A tiny 3-D network on the GenesisModule contract, built on the project's `conv3d` op
+ * (`@models-genesis/kernels`; stock `tf.conv3d`'s gradient is wrong on tfjs-backend-wasm 4.22): conv 3×3×3 (cin→hidden) + ReLU, a BN-like running
  * mean of the hidden activations (non-trainable, updated in training mode), conv 1×1×1 (hidden→cout)
  * + sigmoid. Input/output NDHWC.
  */
@@ -43,17 +45,22 @@ export function tinyConvNet(
     forward(x, { training }) {
       return tf.tidy(() => {
         const h = tf.relu(
-          tf.add(
-            tf.conv3d(x as tf.Tensor5D, trainable.get("conv0.weight") as tf.Tensor5D, 1, "same"),
-            trainable.get("conv0.bias")!,
+          conv3d(
+            x as tf.Tensor5D,
+            trainable.get("conv0.weight") as tf.Tensor5D,
+            trainable.get("conv0.bias") as tf.Tensor1D,
           ),
         );
         if (training) {
           const rm = nonTrainable.get("bn.running_mean")!;
           rm.assign(tf.add(tf.mul(rm, 0.9), tf.mul(tf.mean(h, [0, 1, 2, 3]), 0.1)));
         }
-        const o = tf.conv3d(h as tf.Tensor5D, trainable.get("out.weight") as tf.Tensor5D, 1, "same");
-        return tf.sigmoid(tf.add(o, trainable.get("out.bias")!));
+        const o = conv3d(
+          h as tf.Tensor5D,
+          trainable.get("out.weight") as tf.Tensor5D,
+          trainable.get("out.bias") as tf.Tensor1D,
+        );
+        return tf.sigmoid(o);
       });
     },
     dispose() {

@@ -59,22 +59,6 @@ export const ops2d: SpatialOps = {
       return tf.reshape(t, [n, 2 * a, 2 * c, ch]);
     }),
   maxPool2: (x) => tf.maxPool(x as tf.Tensor4D, 2, 2, "valid"),
-  batchNormRelu: (x, p, mode, relu) => {
-    if (mode === "running-statistics") {
-      if (!p.movingMean || !p.movingVariance) {
-        throw new Error("batchNormRelu (2-D): running-statistics mode needs movingMean and movingVariance");
-      }
-      const y = tf.tidy(() => {
-        const z = tf.batchNorm(x, p.movingMean!, p.movingVariance!, p.beta, p.gamma, p.eps);
-        return relu ? tf.relu(z) : z;
-      });
-      return { y: y as tf.Tensor5D };
-    }
-    const { mean, variance } = tf.moments(x, [0, 1, 2]);
-    const y = tf.tidy(() => {
-      const z = tf.batchNorm(x, mean, variance, p.beta, p.gamma, p.eps);
-      return relu ? tf.relu(z) : z;
-    });
-    return { y: y as tf.Tensor5D, batchMean: mean as tf.Tensor1D, batchVariance: variance as tf.Tensor1D };
-  },
+  // The kernel's fused BatchNorm + ReLU accepts any rank with channels last.
+  batchNormRelu: (x, p, mode, relu) => batchNormRelu(x, p, mode, relu) as BatchNormResult,
 };

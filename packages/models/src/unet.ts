@@ -272,6 +272,9 @@ export class GenesisUNet implements GenesisModule {
         this.v(n.movingVariance).assign(tf.add(tf.mul(variance, m), tf.mul(bv, (1 - m) * corr)));
       }
     }
+    // The batch statistics are kept out of any tidy scope by the kernel: the caller frees them.
+    r.batchMean?.dispose();
+    r.batchVariance?.dispose();
     return r.y;
   }
 

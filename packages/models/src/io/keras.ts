@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { open } from "node:fs/promises";
 
 /**
  * Reading Keras 2.x HDF5 weight files through `h5wasm` (the HDF5 C library compiled to
@@ -67,12 +68,33 @@ function asStrings(v: unknown): string[] {
   return [];
 }
 
+const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** The HDF5 superblock signature sits at byte 0, 512, 1024, 2048, … (after an optional user block). */
+async function hasHdf5Signature(path: string): Promise<boolean> {
+  const fh = await open(path, "r");
+  try {
+    const buf = new Uint8Array(8);
+    for (let off = 0; off <= 1 << 20; off = off === 0 ? 512 : off * 2) {
+      const { bytesRead } = await fh.read(buf, 0, 8, off);
+      if (bytesRead < 8) return false;
+      if (HDF5_SIGNATURE.every((b, i) => buf[i] === b)) return true;
+    }
+    return false;
+  } finally {
+    await fh.close();
+  }
+}
+
 /**
  * Read every layer's weights from a Keras HDF5 file (either layout).
  * @throws KerasH5FormatError naming the file when it is missing, not HDF5, or not a Keras weights file.
  */
 export async function readKerasH5(path: string): Promise<KerasWeightsFile> {
   if (!existsSync(path)) throw new KerasH5FormatError(`${path}: no such file`);
+  if (!(await hasHdf5Signature(path))) {
+    throw new KerasH5FormatError(`${path}: not a readable HDF5 file (no HDF5 signature)`);
+  }
   const mod = await h5();
   let f: InstanceType<H5Module["File"]>;
   try {
@@ -125,6 +147,9 @@ export async function readKerasH5(path: string): Promise<KerasWeightsFile> {
       layers.push({ name: layer, weights });
     }
     return { file: path, layout, kerasVersion, backend, layers };
+  } catch (e) {
+    if (e instanceof KerasH5FormatError) throw e;
+    throw new KerasH5FormatError(`${path}: cannot read the Keras weights (${(e as Error).message})`);
   } finally {
     f.close();
   }

@@ -2,7 +2,7 @@ import { conv3d } from "@models-genesis/kernels";
 import type { GenesisModule } from "@models-genesis/models";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
-import { Rng } from "../src/index.js";
+import { arrayBatchSource, mseLoss, Rng, SGD, StepLR, Trainer, type TrainerOptions } from "../src/index.js";
 
 export async function useCpu(): Promise<void> {
   await tf.setBackend("cpu");
@@ -156,4 +156,26 @@ export function segmentationData(
         }
   }
   return { x, y };
+}
+
+/**
+ * The fixed run of the process tests (kill -9, Ctrl-C): tiny conv net, SGD momentum + StepLR, MSE,
+ * 12 training cubes in batches of 3 (4 steps/epoch), 4 epochs, seed 7.
+ */
+export function processSetup(extra: Partial<TrainerOptions> = {}): Trainer {
+  const shape: [number, number, number] = [8, 8, 4];
+  const s = [...shape, 1];
+  const tr = restorationData(12, shape, 1);
+  const va = restorationData(6, shape, 2);
+  return new Trainer({
+    model: tinyConvNet(1),
+    optimizer: new SGD({ lr: 0.5, momentum: 0.9 }),
+    loss: mseLoss,
+    train: arrayBatchSource({ ...tr, sampleShapeX: s, sampleShapeY: s, batchSize: 3 }),
+    validation: arrayBatchSource({ ...va, sampleShapeX: s, sampleShapeY: s, batchSize: 3, shuffle: false }),
+    epochs: 4,
+    seed: 7,
+    ...extra,
+    callbacks: [new StepLR({ stepSize: 2, gamma: 0.5 }), ...(extra.callbacks ?? [])],
+  });
 }

@@ -22,6 +22,10 @@ describe("parameter counts (from shapes, nothing allocated)", () => {
     expect(countParams("genesis-unet3d", { includeNonTrainable: true })).toBe(19_073_665 + 4_672);
     expect(countParams("genesis-unet3d-keras", { includeNonTrainable: true })).toBe(16_320_257 + 4_672);
   });
+  it("2-D model: the same plan with 3×3 and 2×2 kernels", () => {
+    // Σ (9·in·out + out + 2·out) over the 14 convs + ConvTranspose 4·c² + c (c = 512, 256, 128) + 65
+    expect(countParams("genesis-unet2d")).toBe(6_821_953);
+  });
   it("width 4 matches the parity fixtures' README", () => {
     expect(countParams({ variant: "torch", width: 4 })).toBe(298_993);
     expect(countParams({ variant: "keras", width: 4 })).toBe(255_873);

@@ -144,6 +144,7 @@ export class VoxelWriter {
   private readonly inter: number;
   private readonly scaled: boolean;
   private readonly view: (buf: ArrayBuffer, n: number) => ArrayLike<number>;
+  private readonly kernel: ScatterKernel;
 
   constructor(
     layout: DiskLayout,
@@ -165,6 +166,7 @@ export class VoxelWriter {
     this.inter = layout.inter ?? 0;
     this.scaled = this.slope !== 1 || this.inter !== 0;
     this.view = makeView(layout.type);
+    this.kernel = scatterKernel(layout.type, voxelTypeOf(dst), this.scaled);
   }
 
   /** Voxels still expected. */
@@ -199,43 +201,84 @@ export class VoxelWriter {
   }
 
   private scatter(src: ArrayLike<number>, n: number): void {
-    const dst = this.dst as unknown as { [i: number]: number };
-    const sizes = this.sizes;
-    const strides = this.strides;
-    const idx = this.idx;
-    const s0 = strides[0];
-    const n0 = sizes[0];
-    const slope = this.slope;
-    const inter = this.inter;
-    let pos = this.pos;
-    let i = 0;
-    while (i < n) {
-      const run = Math.min(n0 - idx[0], n - i);
-      if (this.scaled) {
-        for (let k = 0; k < run; k++) dst[pos + k * s0] = src[i + k] * slope + inter;
-      } else if (s0 === 1) {
-        for (let k = 0; k < run; k++) dst[pos + k] = src[i + k];
-      } else {
-        for (let k = 0; k < run; k++) dst[pos + k * s0] = src[i + k];
-      }
-      i += run;
-      idx[0] += run;
-      pos += run * s0;
-      if (idx[0] === n0) {
-        idx[0] = 0;
-        pos -= n0 * s0;
-        for (let a = 1; a < sizes.length; a++) {
-          idx[a]++;
-          pos += strides[a];
-          if (idx[a] < sizes[a]) break;
-          pos -= sizes[a] * strides[a];
-          idx[a] = 0;
-        }
-      }
-    }
-    this.pos = pos;
+    this.pos = this.kernel(
+      src,
+      n,
+      this.dst,
+      this.pos,
+      this.idx,
+      this.sizes,
+      this.strides,
+      this.slope,
+      this.inter,
+    );
     this.written += n;
   }
+}
+
+type ScatterKernel = (
+  src: ArrayLike<number>,
+  n: number,
+  dst: VoxelArray,
+  pos: number,
+  idx: number[],
+  sizes: number[],
+  strides: number[],
+  slope: number,
+  inter: number,
+) => number;
+
+const KERNEL_SOURCE = `
+  const s0 = strides[0];
+  const n0 = sizes[0];
+  let i = 0;
+  while (i < n) {
+    const run = Math.min(n0 - idx[0], n - i);
+    let p = pos;
+    for (let k = 0; k < run; k++, p += s0) dst[p] = VALUE;
+    i += run;
+    idx[0] += run;
+    pos += run * s0;
+    if (idx[0] === n0) {
+      idx[0] = 0;
+      pos -= n0 * s0;
+      for (let a = 1; a < sizes.length; a++) {
+        idx[a]++;
+        pos += strides[a];
+        if (idx[a] < sizes[a]) break;
+        pos -= sizes[a] * strides[a];
+        idx[a] = 0;
+      }
+    }
+  }
+  return pos;`;
+
+const kernels = new Map<string, ScatterKernel>();
+
+/**
+ * The scatter loop, compiled once per (source type, destination type, scaled) so that each copy is
+ * monomorphic: one shared loop over many typed-array types runs several times slower in V8.
+ */
+function scatterKernel(srcType: string, dstType: string, scaled: boolean): ScatterKernel {
+  const key = `${srcType}>${dstType}:${scaled}`;
+  let k = kernels.get(key);
+  if (!k) {
+    const body = KERNEL_SOURCE.replace("VALUE", scaled ? "src[i + k] * slope + inter" : "src[i + k]");
+    k = new Function(
+      "src",
+      "n",
+      "dst",
+      "pos",
+      "idx",
+      "sizes",
+      "strides",
+      "slope",
+      "inter",
+      body,
+    ) as ScatterKernel;
+    kernels.set(key, k);
+  }
+  return k;
 }
 
 function swapBytes(u8: Uint8Array, n: number, bpe: number): void {

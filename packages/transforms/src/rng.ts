@@ -74,16 +74,19 @@ export class Rng {
   below(n: number): number {
     const gen = this.gen;
     if (n <= 2097152) {
+      // m < 2^53 is exact; its high 32 bits (< 2^21) are the result, its low 32 bits decide rejection.
       let m = (gen.next() >>> 0) * n;
-      let l = m - Math.floor(m * TWO_POW_M32) * 4294967296;
+      let hi = (m * TWO_POW_M32) | 0;
+      let l = m - hi * 4294967296;
       if (l < n) {
         const t = (4294967296 - n) % n;
         while (l < t) {
           m = (gen.next() >>> 0) * n;
-          l = m - Math.floor(m * TWO_POW_M32) * 4294967296;
+          hi = (m * TWO_POW_M32) | 0;
+          l = m - hi * 4294967296;
         }
       }
-      return Math.floor(m * TWO_POW_M32);
+      return hi;
     }
     const limit = Math.floor(4294967296 / n) * n;
     let v = gen.next() >>> 0;

@@ -20,8 +20,8 @@ export interface LocalShuffleOptions {
 }
 
 /**
- * Draw the blocks as the reference does, per block: sizes `randint(1, d // 10)` for x, y, z,
- * then corners `randint(0, d − size)` for x, y, z.
+ * Draw the blocks with the reference's distribution, per block: sizes `randint(1, d // 10)` for
+ * x, y, z, then corners `randint(0, d − size)` for x, y, z (each triple from one exact uniform draw).
  * @throws Error when an axis is shorter than 10 voxels (`MIN_AXIS.localPixelShuffle`).
  */
 export function sampleLocalShuffle(rng: Rng, shape: Shape3, numBlocks = 10000): LocalShuffleParams {
@@ -31,13 +31,25 @@ export function sampleLocalShuffle(rng: Rng, shape: Shape3, numBlocks = 10000): 
   const my = Math.floor(ny / 10);
   const mz = Math.floor(nz / 10);
   const blocks = new Int32Array(numBlocks * 6);
+  // One exact uniform draw per triple: a uniform index in [0, a·b·c) splits into independent
+  // uniform indices in [0, a), [0, b), [0, c) (mixed radix); same distribution as three randint calls.
+  const sizeRange = mx * my * mz;
   for (let b = 0, o = 0; b < numBlocks; b++, o += 6) {
-    const sx = 1 + rng.below(mx);
-    const sy = 1 + rng.below(my);
-    const sz = 1 + rng.below(mz);
-    blocks[o] = rng.below(nx - sx + 1);
-    blocks[o + 1] = rng.below(ny - sy + 1);
-    blocks[o + 2] = rng.below(nz - sz + 1);
+    let s = rng.below(sizeRange) | 0;
+    const sx = 1 + (s % mx);
+    s = ((s - (sx - 1)) / mx) | 0;
+    const sy = 1 + (s % my);
+    const sz = 1 + (((s - (sy - 1)) / my) | 0);
+    const rx = nx - sx + 1;
+    const ry = ny - sy + 1;
+    const rz = nz - sz + 1;
+    let q = rng.below(rx * ry * rz) | 0;
+    const x = q % rx;
+    q = ((q - x) / rx) | 0;
+    const y = q % ry;
+    blocks[o] = x;
+    blocks[o + 1] = y;
+    blocks[o + 2] = ((q - y) / ry) | 0;
     blocks[o + 3] = sx;
     blocks[o + 4] = sy;
     blocks[o + 5] = sz;
@@ -48,7 +60,7 @@ export function sampleLocalShuffle(rng: Rng, shape: Shape3, numBlocks = 10000): 
 /**
  * Apply local pixel shuffling: `dst` starts as a copy of `src`; for each block in order, the
  * block's voxels are read from the **original** `src`, permuted uniformly (Fisher–Yates from
- * `params.seed`) and written into `dst` (later blocks overwrite earlier ones, as in the
+ * `params.seed`, exact: two swap indices per generator draw) and written into `dst` (later blocks overwrite earlier ones, as in the
  * reference). `dst` must not alias `src`. C order (x, y, z).
  */
 export function localShuffleInto(
@@ -81,10 +93,24 @@ export function localShuffleInto(
         for (let z = 0; z < sz; z++) buf[k++] = src[base + z];
       }
     }
-    for (let i = k - 1; i > 0; i--) {
-      const j = rng.below(i + 1);
-      const t = buf[i];
-      buf[i] = buf[j];
+    // Fisher–Yates, two steps per draw: a uniform index in [0, (i+1)·i) splits exactly into
+    // j1 ∈ [0, i+1) and j2 ∈ [0, i) (mixed radix), halving the generator calls.
+    let i = k - 1;
+    for (; i > 1; i -= 2) {
+      const r = rng.below((i + 1) * i) | 0;
+      const j1 = (r % (i + 1)) | 0;
+      const j2 = ((r - j1) / (i + 1)) | 0;
+      let t = buf[i];
+      buf[i] = buf[j1];
+      buf[j1] = t;
+      t = buf[i - 1];
+      buf[i - 1] = buf[j2];
+      buf[j2] = t;
+    }
+    if (i === 1) {
+      const j = rng.below(2);
+      const t = buf[1];
+      buf[1] = buf[j];
       buf[j] = t;
     }
     k = 0;

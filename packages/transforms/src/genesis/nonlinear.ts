@@ -114,7 +114,7 @@ export function sortRunsInPlace(a: Float64Array, scratch: Float64Array): void {
 }
 
 /** Number of lookup buckets of {@link Interp1D}. */
-const BUCKETS = 1 << 16;
+const BUCKETS = 1 << 14;
 
 /**
  * Bucket table over [xp[0], xp[n−1]]: bucket b spans [edge(b), edge(b+1)) with
@@ -233,7 +233,7 @@ function interleave(xp: Float64Array, fp: Float64Array, xf: Float64Array): Float
  * slope = (fp[j+1] − fp[j]) / (xp[j+1] − xp[j]) and result = slope·(x − xp[j]) + fp[j]
  * (with NumPy's NaN fallbacks). All arithmetic in float64.
  *
- * The search for j is exact: a 65,536-bucket table over [xp[0], xp[n−1]] (bucket edges recomputed
+ * The search for j is exact: a 16,384-bucket table over [xp[0], xp[n−1]] (bucket edges recomputed
  * and re-checked at query time, so float rounding of the bucket index cannot misplace a query) narrows a binary search.
  *
  * @param xp increasing sample positions (sorted; duplicates allowed), length n ≥ 1.

@@ -240,9 +240,9 @@ export async function buildNcsSampleLayout(
 /** The ECC sample rule in words. */
 export const ECC_SAMPLE_RULE = `Pipeline check, NOT pulmonary embolism: no embolism labels exist in the shared data.
 - Volumes: the two contrast chest CTs ct/chest_cta_totalseg_pulmonary and ct/chest_cta_totalseg_aorta
-  (1.5 mm, real HU), each cut along z into a lower and an upper half written as NIfTI
-  (cta_<name>_<lower|upper>.nii.gz, geometry kept), giving 4 volumes so that 3-fold cross-validation
-  by volume is possible.
+  (1.5 mm, real HU), each cut along the first voxel axis (x, left-right) into two halves written as NIfTI
+  (cta_<name>_<a|b>.nii.gz, geometry kept), giving 4 volumes so that 3-fold cross-validation by
+  volume is possible (along z the pulmonary artery would lie in one half only).
 - Label rule: label 1 = the candidate centre lies inside the vessel mask of its volume (the
   TotalSegmentator pulmonary-artery mask for "pulmonary", the aorta mask for "aorta"); label 0 = the
   centre lies outside that mask, in soft tissue or contrast (HU > -500), at least 5 voxels from it.
@@ -280,14 +280,17 @@ export async function buildEccSampleLayout(
     const mask = await loadVolume(s.mask);
     if (ct.shape.some((v, i) => v !== mask.shape[i]))
       throw new DatasetError(s.mask, "mask shape differs from the CT");
-    const half = Math.floor(ct.shape[2] / 2);
-    for (const [tag, z0, nz] of [
-      ["lower", 0, half],
-      ["upper", half, ct.shape[2] - half],
+    // cut along the first voxel axis (x): the pulmonary trunk and the aorta reach both halves,
+    // while along z the pulmonary artery occupies only slices 67-98 of 112
+    const half = Math.floor(ct.shape[0] / 2);
+    for (const [tag, x0, nx0] of [
+      ["a", 0, half],
+      ["b", half, ct.shape[0] - half],
     ] as const) {
-      const size: Vec3 = [ct.shape[0], ct.shape[1], nz];
-      const ctPart = subVolume(ct, [0, 0, z0], size);
-      const mPart = subVolume(mask, [0, 0, z0], size);
+      const size: Vec3 = [nx0, ct.shape[1], ct.shape[2]];
+      const nz = size[2];
+      const ctPart = subVolume(ct, [x0, 0, 0], size);
+      const mPart = subVolume(mask, [x0, 0, 0], size);
       const file = `cta_${s.name}_${tag}.nii.gz`;
       await writeNiftiAs(join(outDir, file), ctPart, "int16");
       volumes++;
@@ -341,11 +344,12 @@ export async function buildEccSampleLayout(
 
 /** The LCS sample rule in words. */
 export const LCS_SAMPLE_RULE = `LiTS-style sample (volume-N.nii / segmentation-N.nii, labels 0 bg, 1 liver), no LiTS volume being available:
-- volume-0 / volume-100: ct/abdomen_totalseg_example/ct_30slices.nii.gz cut along z into slices 0-14
-  (N = 0, train) and 15-29 (N = 100, validation); segmentation = TotalSegmentator "total" label 5 (liver,
-  a model output, not manual) mapped to LiTS label 1, every other label to 0.
-- volume-115 (test): ct/abdomen_dcmqi_3slice DICOM series (3 slices, 512x512) with its liver_seg.nii.gz
-  (1 = liver), when the DICOM series can be read.
+- volume-0 / volume-100 / volume-115: ct/abdomen_totalseg_example/ct_30slices.nii.gz (3 mm, real HU) cut
+  along z into slices 0-9 (N = 0, train), 10-19 (N = 100, validation) and 20-29 (N = 115, test);
+  segmentation = TotalSegmentator "total" label 5 (liver; a model output, not manual) mapped to LiTS
+  label 1, every other label to 0. The liver is present in all 30 slices.
+- volume-116 (second test case): ct/abdomen_dcmqi_3slice DICOM series (3 slices, 512x512) with its
+  manual liver_seg.nii.gz (1 = liver), when volume-io can read that DICOM series.
 The split follows the LiTS numbering rule 0-99 / 100-114 / 115-129.`;
 
 /** Build the LCS sample layout (see {@link LCS_SAMPLE_RULE}) in `outDir`. */
@@ -360,11 +364,12 @@ export async function buildLcsSampleLayout(
   const seg = await loadVolume(join(ex, "seg_total_30slices.nii.gz"));
   const liver: Volume = { ...seg, data: Uint8Array.from(seg.data, (v) => (v === 5 ? 1 : 0)), kind: "label" };
   await mkdir(outDir, { recursive: true });
-  const half = Math.floor(ct.shape[2] / 2);
+  const third = Math.floor(ct.shape[2] / 3);
   const cases: number[] = [];
   for (const [n, z0, nz] of [
-    [0, 0, half],
-    [100, half, ct.shape[2] - half],
+    [0, 0, third],
+    [100, third, third],
+    [115, 2 * third, ct.shape[2] - 2 * third],
   ] as const) {
     const size: Vec3 = [ct.shape[0], ct.shape[1], nz];
     await writeNiftiAs(join(outDir, `volume-${n}.nii`), subVolume(ct, [0, 0, z0], size), "int16");
@@ -376,13 +381,13 @@ export async function buildLcsSampleLayout(
   try {
     const dct = await loadVolume(join(dq, "dicom"));
     const dseg = await loadVolume(join(dq, "liver_seg.nii.gz"));
-    await writeNiftiAs(join(outDir, "volume-115.nii"), dct, "int16");
+    await writeNiftiAs(join(outDir, "volume-116.nii"), dct, "int16");
     await writeNiftiAs(
-      join(outDir, "segmentation-115.nii"),
+      join(outDir, "segmentation-116.nii"),
       { ...dseg, data: Uint8Array.from(dseg.data, (v) => (v >= 1 ? 1 : 0)) },
       "uint8",
     );
-    cases.push(115);
+    cases.push(116);
   } catch (err) {
     skipped.push(`${dq}: ${(err as Error).message}`);
   }

@@ -27,19 +27,21 @@ describe.skipIf(!HAS_SHARED)(
     it("writes volume-N/segmentation-N, maps liver to label 1, and samples 64×64×32 patches with a foreground ratio", async () => {
       await withTmp(async (dir) => {
         const built = await buildLcsSampleLayout(join(DATA, "ct"), dir);
-        expect(built.cases.slice(0, 2)).toEqual([0, 100]);
+        expect(built.cases.slice(0, 3)).toEqual([0, 100, 115]);
         const { cases } = await discoverLits(dir);
         expect(cases.map((c) => c.n)).toEqual(built.cases);
-        expect(cases.map((c) => litsPart(c.n))).toEqual(["train", "val", "test"].slice(0, cases.length));
+        expect(cases.map((c) => litsPart(c.n))).toEqual(
+          ["train", "val", "test", "test"].slice(0, cases.length),
+        );
 
-        // liver voxel count: the two halves together hold exactly the label-5 voxels of the source
+        // liver voxel count: the three z-thirds together hold exactly the label-5 voxels of the source
         const src = await readVolume(join(DATA, "ct/abdomen_totalseg_example/seg_total_30slices.nii.gz"));
         let liver5 = 0;
         for (let i = 0; i < src.data.length; i++) liver5 += src.data[i] === 5 ? 1 : 0;
         expect(liver5).toBeGreaterThan(1000);
         let liver = 0;
         const prepared = [];
-        for (const c of cases.filter((x) => x.n < 115)) {
+        for (const c of cases.filter((x) => x.n <= 115)) {
           const ct = await readVolume(c.volume);
           const seg = await readVolume(c.segmentation);
           const values = new Set(seg.data);
@@ -50,7 +52,7 @@ describe.skipIf(!HAS_SHARED)(
         }
         expect(liver).toBe(liver5);
         const { image, mask } = prepared[0];
-        expect(image.shape).toEqual([256, 256, 15]);
+        expect(image.shape).toEqual([256, 256, 10]);
 
         const rng = new PyRandom(0);
         const fg = sampleWindows(image, mask, {

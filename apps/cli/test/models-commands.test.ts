@@ -140,6 +140,58 @@ describe.skipIf(!existsSync(path.join(PARITY, "README.json")))(
       expect(maxAbsDiff(y.data as Float32Array, e.data as Float32Array)).toBeLessThanOrEqual(1e-4);
     });
 
+    it("--preprocess window maps HU [-1000, 1000] to [0, 1] before the network", async () => {
+      const model = path.join(dir, "hu");
+      const c = await genesis(
+        "convert",
+        fx("keras_unet3d_w4_fullmodel.h5"),
+        "--out",
+        model,
+        "--spacing",
+        "0.7,0.7,1.25",
+      );
+      expect(c.code).toBe(0);
+      const meta = JSON.parse(await readFile(path.join(model, "model.json"), "utf8")).userDefinedMetadata
+        .modelsGenesis;
+      expect(meta).toMatchObject({
+        id: "genesis-unet3d-keras",
+        spacing: [0.7, 0.7, 1.25],
+        bnMode: "running-statistics",
+      });
+      expect(meta.provenance.format).toBe("keras-h5-whole-model");
+      const x = await readNpy(xPath);
+      const hu = Float32Array.from(x.data as Float32Array, (v) => v * 2000 - 1000);
+      const huPath = path.join(dir, "hu.npy");
+      await writeNpy(huPath, { data: hu, shape: x.shape });
+      const yPath = path.join(model, "y.npy");
+      expect(
+        (await genesis("predict", "--model", model, "--in", huPath, "--out", yPath, "--preprocess", "window"))
+          .code,
+      ).toBe(0);
+      const y = await readNpy(yPath);
+      const e = await readNpy(fx("keras_unet3d_w4_expected.npy"));
+      expect(maxAbsDiff(y.data as Float32Array, e.data as Float32Array)).toBeLessThanOrEqual(1e-4);
+    });
+
+    it("convert --head classification keeps the encoder and predicts (N, n)", async () => {
+      const model = path.join(dir, "cls");
+      const c = await genesis(
+        "convert",
+        fx("unet3d_w4_legacy.pt"),
+        "--out",
+        model,
+        "--head",
+        "classification",
+        "--n-classes",
+        "2",
+      );
+      expect(c.code).toBe(0);
+      expect(c.out).toContain("classification head (2 sigmoid)");
+      const yPath = path.join(model, "y.npy");
+      expect((await genesis("predict", "--model", model, "--in", xPath, "--out", yPath)).code).toBe(0);
+      expect((await readNpy(yPath)).shape).toEqual([2, 2]);
+    });
+
     it("reports bad inputs as one line naming the file", async () => {
       const model = path.join(dir, "bad");
       expect((await genesis("convert", fx("unet3d_w4_zip.pt"), "--out", model)).code).toBe(0);

@@ -5,6 +5,7 @@ import { unzipSync, zipSync } from "fflate";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   CheckpointFormatError,
+  createModel,
   extractStateDict,
   importTorchCheckpoint,
   permuteArray,
@@ -12,7 +13,8 @@ import {
   torchPermutation,
   WeightMismatchError,
 } from "../src/index.js";
-import { hasParity, PARITY, useBackend } from "./helpers.js";
+import { hasParity, maxAbsDiff, PARITY, useBackend } from "./helpers.js";
+import { writeTorchStateDict } from "./torch-writer.js";
 
 describe("permuteArray", () => {
   it("transposes a 2×3 matrix", () => {
@@ -44,6 +46,39 @@ describe("permuteArray", () => {
     expect(torchPermutation("convT", 5)).toEqual([2, 3, 4, 1, 0]);
     expect(torchPermutation("linear", 2)).toEqual([1, 0]);
   });
+});
+
+describe("bare state_dict without module. (synthetic checkpoints)", () => {
+  it.each(["zip", "legacy"] as const)(
+    "%s: ours → PyTorch layout → import gives the same weights",
+    async (ser) => {
+      await useBackend("cpu");
+      const m = createModel("genesis-unet3d", { width: 1, seed: 9 });
+      const ours = await m.getWeights();
+      const tensors = m.specs.map((s) => {
+        const perm = torchPermutation(s.layout, s.shape.length);
+        const inv = new Array<number>(perm.length);
+        perm.forEach((p, i) => {
+          inv[p] = i;
+        });
+        const t = permuteArray(ours.get(s.name)!.data, s.shape, inv);
+        return { name: s.name, shape: t.shape, data: t.data };
+      });
+      const bytes = writeTorchStateDict(tensors, ser);
+      const { model, provenance } = await importTorchCheckpoint(bytes, { name: `bare-${ser}.pt` });
+      expect(provenance).toMatchObject({
+        format: `torch-${ser}`,
+        wrapperKey: null,
+        strippedPrefixes: [],
+        epoch: null,
+      });
+      expect(model.architecture.width).toBe(1);
+      const back = await model.getWeights();
+      for (const [k, v] of ours) expect(maxAbsDiff(v.data, back.get(k)!.data), k).toBe(0);
+      m.dispose();
+      model.dispose();
+    },
+  );
 });
 
 describe.skipIf(!hasParity)("PyTorch checkpoints", () => {

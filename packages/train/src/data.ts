@@ -51,6 +51,18 @@ export interface ArrayBatchSourceOptions {
    * same sizes.
    */
   transform?: (x: Float32Array, y: Float32Array, rng: Rng) => { x: Float32Array; y: Float32Array };
+  /**
+   * Asynchronous per-sample transform, e.g. a {@link WorkerPool} call, run for all samples of a
+   * batch at once (so the pool's threads work in parallel, and — with the trainer's prefetch — beside
+   * the training step). Receives copies of the sample's input and target and a 32-bit seed drawn from
+   * the epoch rng in sample order, so the result does not depend on completion order. Used instead of
+   * `transform` when both are given.
+   */
+  transformAsync?: (
+    x: Float32Array,
+    y: Float32Array,
+    seed: number,
+  ) => Promise<{ x: Float32Array; y: Float32Array }>;
 }
 
 /**
@@ -77,6 +89,41 @@ export function arrayBatchSource(opts: ArrayBatchSourceOptions): BatchSource {
   const nBatches = dropLast ? Math.floor(n / opts.batchSize) : Math.ceil(n / opts.batchSize);
   if (nBatches === 0) {
     throw new TrainError(`arrayBatchSource: ${n} samples make no full batch of ${opts.batchSize} (dropLast)`);
+  }
+  const transformAsync = opts.transformAsync;
+  if (transformAsync) {
+    return {
+      length: nBatches,
+      async *batches(_epoch: number, rng: Rng) {
+        const order = Uint32Array.from({ length: n }, (_, i) => i);
+        if (opts.shuffle ?? true) rng.shuffle(order);
+        for (let b = 0; b < nBatches; b++) {
+          const idx = order.subarray(b * opts.batchSize, Math.min(n, (b + 1) * opts.batchSize));
+          const seeds = Array.from(idx, () => rng.seed());
+          const outs = await Promise.all(
+            Array.from(idx, (s, k) =>
+              transformAsync(
+                opts.x.slice(s * sx, (s + 1) * sx),
+                opts.y.slice(s * sy, (s + 1) * sy),
+                seeds[k],
+              ),
+            ),
+          );
+          const x = new Float32Array(idx.length * sx);
+          const y = new Float32Array(idx.length * sy);
+          outs.forEach((o, k) => {
+            x.set(o.x, k * sx);
+            y.set(o.y, k * sy);
+          });
+          yield {
+            x,
+            y,
+            xShape: [idx.length, ...opts.sampleShapeX],
+            yShape: [idx.length, ...opts.sampleShapeY],
+          };
+        }
+      },
+    };
   }
   return {
     length: nBatches,

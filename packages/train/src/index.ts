@@ -11,3 +11,4 @@ export * from "./rng.js";
 export * from "./schedules.js";
 export * from "./tasks.js";
 export * from "./trainer.js";
+export * from "./workers.js";

@@ -3,8 +3,9 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { GenesisModule } from "@models-genesis/models";
 import * as tf from "@tensorflow/tfjs-core";
-// gradients of the stock ops (tf.variableGrads needs them; @tensorflow/tfjs registers them, tfjs-core alone does not)
-import "@tensorflow/tfjs-core/dist/register_all_gradients.js";
+// gradients of the stock ops (tf.variableGrads needs them): @models-genesis/kernels registers them once, bundled,
+// because tfjs-core's ESM gradient files cannot be imported by Node directly
+import "@models-genesis/kernels";
 import type {
   Callback,
   EpochLog,
@@ -492,7 +493,14 @@ export class Trainer {
       if (c.name && c.setState && ckpt.header.callbacks[c.name] !== undefined)
         c.setState(ckpt.header.callbacks[c.name]);
     }
-    this.state = { ...st, history: [...st.history] };
+    // JSON turned NaN metrics (e.g. AUC of a one-class split) into null: turn them back
+    const history = st.history.map((h) => ({
+      ...h,
+      metrics: Object.fromEntries(
+        Object.entries(h.metrics).map(([k, v]) => [k, v === null ? Number.NaN : v]),
+      ),
+    }));
+    this.state = { ...st, history };
     this.rng = Rng.fromState(st.rng);
     this.opts.log?.(
       `resumed from ${path}: epoch ${st.epoch}${st.step > 0 ? `, step ${st.step} (mid-epoch)` : ""}, lr ${this.optimizer.lr}`,

@@ -360,3 +360,21 @@ describe("Trainer: logging callbacks", () => {
     expect(lines2.slice(0, startEpoch)).toEqual(lines.slice(0, startEpoch));
   });
 });
+
+describe("ProgressLogger on a TTY", () => {
+  it("draws a cli-progress bar with the loss and ETA, then the epoch line", async () => {
+    let text = "";
+    const tty = Object.assign(
+      new Writable({
+        write(chunk, _enc, cb) {
+          text += chunk.toString();
+          cb();
+        },
+      }),
+      { isTTY: true, columns: 120, cursorTo: () => true, clearLine: () => true, moveCursor: () => true },
+    ) as unknown as NodeJS.WriteStream;
+    await pretrainTrainer({ epochs: 1, callbacks: [new ProgressLogger({ stream: tty })] }).run();
+    expect(text).toMatch(/epoch 1\/1 \|.*\| \d\/4 loss [0-9.]+ \| ETA/);
+    expect(text).toMatch(/training completed after 1 epochs/);
+  });
+});

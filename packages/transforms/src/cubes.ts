@@ -133,29 +133,47 @@ export function extractCubes(
   const kMax = o.lenDepth - 1;
   const data = volume.data as ArrayLike<number>;
   const cubes = new Float32Array(o.scale * cubeSize);
-  const win = new Float64Array(depth);
   const corners: [number, number, number][] = [];
   const maxAttempts = o.attemptsPerCube * o.scale;
   let count = 0;
   let attempts = 0;
   const unit = (v: number) => ((v < huMin ? huMin : Math.min(v, huMax)) - huMin) / range;
+  // unit() is monotone, so `unit(v) ≥ thr` ⇔ `v ≥ cutoff` for integer voxel types, with cutoff the
+  // smallest integer passing the float64 test (found exactly by bisection); floats test unit() itself.
+  const isInt = !(volume.data instanceof Float32Array || volume.data instanceof Float64Array);
+  let cutoff = Number.POSITIVE_INFINITY;
+  if (isInt) {
+    let lo = -2147483648;
+    let hi = 2147483647;
+    if (unit(hi) < thr) cutoff = Number.POSITIVE_INFINITY;
+    else {
+      while (lo < hi) {
+        const mid = Math.floor((lo + hi) / 2);
+        if (unit(mid) >= thr) hi = mid;
+        else lo = mid + 1;
+      }
+      cutoff = lo;
+    }
+  }
+  const dense = new Uint8Array(depth);
 
   while (count < o.scale && attempts < maxAttempts) {
     attempts++;
     const sx = rng.randint(o.borderXY, xHi);
     const sy = rng.randint(o.borderXY, yHi);
     const sz = rng.randint(o.borderZ, zHi);
-    // content filter: accumulate 2·Σscore in integers (scores are multiples of 1/kMax)
+    // content filter: Σ score·kMax accumulated in integers (scores are multiples of 1/kMax)
     let score = 0;
     let rejected = false;
     for (let i = 0; i < rows && !rejected; i++) {
       for (let j = 0; j < cols; j++) {
         const base = ((sx + i) * ny + (sy + j)) * nz + sz;
-        for (let d = 0; d < depth; d++) win[d] = unit(data[base + d]);
+        if (isInt) for (let d = 0; d < depth; d++) dense[d] = data[base + d] >= cutoff ? 1 : 0;
+        else for (let d = 0; d < depth; d++) dense[d] = unit(data[base + d]) >= thr ? 1 : 0;
         for (let d = 0; d < deps; d++) {
           let k = kMax;
           for (let kk = 0; kk < o.lenDepth; kk++) {
-            if (win[d + kk] >= thr) {
+            if (dense[d + kk] === 1) {
               k = kk;
               break;
             }

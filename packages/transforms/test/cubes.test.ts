@@ -114,6 +114,29 @@ describe.skipIf(!HAS_SHARED)("cube extraction on real CTs = the reference genera
     }
   });
 
+  it("integer and float voxel types give the same cubes (the integer HU cutoff is exact)", async () => {
+    const vol = await readVolume(
+      path.join(SHARED, "data/ct/lidc_nodule_vois/image/LIDC-IDRI-0829_R_1.nii.gz"),
+    );
+    const asInt = { ...vol, data: Int16Array.from(vol.data as ArrayLike<number>) };
+    const asFloat = { ...vol, data: Float64Array.from(vol.data as ArrayLike<number>) };
+    const o = { scale: 4, borderXY: 0, borderZ: 0 };
+    const a = extractCubes(asInt, new Rng(3), o);
+    const b = extractCubes(asFloat, new Rng(3), o);
+    expect(a.count).toBeGreaterThan(0);
+    expect(a.corners).toEqual(b.corners);
+    expect(Buffer.from(a.cubes.buffer).equals(Buffer.from(b.cubes.buffer))).toBe(true);
+    // −150 HU itself counts as content (≥ threshold), −151 does not
+    const probe = (hu: number) => {
+      const d = new Int16Array(66 * 66 * 36).fill(-1000);
+      for (let i = 0; i < d.length; i += 36) for (let z = 0; z < 36; z++) if (z % 4 === 0) d[i + z] = hu;
+      return extractCubes({ data: d, shape: [66, 66, 36] }, new Rng(1), { ...o, scale: 1, lungMax: 0.2 })
+        .count;
+    };
+    expect(probe(-151)).toBe(1);
+    expect(probe(-150)).toBe(0);
+  });
+
   it("skips volumes too small for the borders, with the reason", async () => {
     const vol = await readVolume(path.join(SHARED, "data/ct/chest_cta_totalseg_aorta/ct.nii.gz"));
     const r = extractCubes(vol, new Rng(1));

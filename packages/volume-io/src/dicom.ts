@@ -295,12 +295,11 @@ function frameBytes(f: Frame, fmt: PixelFormat): { bytes: Uint8Array; littleEndi
     let enc: Uint8Array;
     try {
       const frags = el.fragments ?? [];
-      enc =
-        el.basicOffsetTable && el.basicOffsetTable.length
-          ? dicomParser.readEncapsulatedImageFrame(ds, el, f.index)
-          : nFrames === 1
-            ? dicomParser.readEncapsulatedPixelDataFromFragments(ds, el, 0, frags.length)
-            : dicomParser.readEncapsulatedPixelDataFromFragments(ds, el, f.index, 1);
+      enc = el.basicOffsetTable?.length
+        ? dicomParser.readEncapsulatedImageFrame(ds, el, f.index)
+        : nFrames === 1
+          ? dicomParser.readEncapsulatedPixelDataFromFragments(ds, el, 0, frags.length)
+          : dicomParser.readEncapsulatedPixelDataFromFragments(ds, el, f.index, 1);
     } catch (err) {
       throw new VolumeReadError(f.file, `cannot locate RLE frame ${f.index} (${String(err)})`, {
         cause: err,

@@ -186,13 +186,13 @@ export async function readMetaImage(path: string, opts: ReadOptions = {}): Promi
     else if (Number.isInteger(headerSize) && headerSize > 0) dataStart += headerSize;
     if (dataStart < 0 || dataStart + nbytes > dataSize)
       throw new VolumeReadError(
-        dataPath === path ? path : dataPath,
-        `data is short: ${dims.join("×")} ${etName} needs ${nbytes} bytes from offset ${Math.max(0, dataStart)}, the file has ${dataSize} bytes`,
+        path,
+        `${dataPath === path ? "data" : `data file ${dataPath}`} is short: ${dims.join("×")} ${etName} needs ${nbytes} bytes from offset ${Math.max(0, dataStart)}, the file has ${dataSize} bytes`,
       );
   } else {
     const csize = dataSize - dataStart;
     if (csize <= 0)
-      throw new VolumeReadError(dataPath, "compressed data is missing (file ends at the header)");
+      throw new VolumeReadError(path, `compressed data is missing (${dataPath} ends at the header)`);
     if (nbytes > csize * 1032 + 1024)
       throw new VolumeReadError(
         dataPath,

@@ -491,7 +491,7 @@ export function encodeNifti(vol: Volume): Uint8Array {
   const le = true;
   dv.setInt32(0, 348, le);
   const ndim = C > 1 ? 4 : 3;
-  const dims = [ndim, nx, ny, nz, C > 1 ? C : 1, 1, 1, 1];
+  const dims = [ndim, nx, ny, nz, Math.max(C, 1), 1, 1, 1];
   for (let i = 0; i < 8; i++) dv.setInt16(40 + i * 2, dims[i], le);
   dv.setInt16(70, code, le);
   dv.setInt16(72, bpe * 8, le);

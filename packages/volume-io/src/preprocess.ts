@@ -78,7 +78,7 @@ export function windowToUnit(
       out[i] = 0;
       continue;
     }
-    out[i] = ((v < min ? min : v > max ? max : v) - min) * inv;
+    out[i] = (Math.min(max, Math.max(min, v)) - min) * inv;
   }
   if (bad > 0 && opts.nonFinite !== "zero")
     throw new VolumeValueError(

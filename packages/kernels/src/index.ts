@@ -1,2 +1,3 @@
 export * from "./backend.js";
+export { installLeanBackprop, uninstallLeanBackprop } from "./lean-backprop.js";
 export * from "./ops.js";

@@ -12,6 +12,7 @@ import {
   planeConvFilterGrad,
   spaceToDepth2,
 } from "./core.js";
+import { installLeanBackprop } from "./lean-backprop.js";
 
 /**
  * The spatial operations the Genesis networks are built from. Every tensor is channels-last:
@@ -57,6 +58,9 @@ tf.registerGradient({
     return grads;
   },
 });
+
+// Free activation gradients and saved tensors as soon as the reverse pass is done with them.
+installLeanBackprop();
 
 /**
  * Concatenation along the channel (last) axis, e.g. the U-Net decoder's `[up, skip]`: like

@@ -215,7 +215,7 @@ export function cropOrPad(
   const value = opts.value ?? 0;
   const C = vol.channels;
   // start index in the input of output voxel 0 (negative = padding)
-  const start = [0, 1, 2].map((a) => Math.floor((vol.shape[a] - target[a]) / 2));
+  const start = [0, 1, 2].map((a) => Math.trunc((vol.shape[a] - target[a]) / 2));
   const data = allocVoxels(voxelTypeOf(vol.data), target[0] * target[1] * target[2] * C);
   if (value !== 0) (data as unknown as { fill(v: number): void }).fill(value);
   const src = vol.data as ArrayLike<number>;

@@ -155,7 +155,66 @@ export function extractCubes(
       cutoff = lo;
     }
   }
-  const dense = new Uint8Array(depth);
+  const isDense = (v: number) => (isInt ? v >= cutoff : unit(v) >= thr);
+  // Per-voxel filter score c(z) = kMax − (first k < lenDepth with voxel z+k dense, else kMax), summed
+  // along z in lazily built per-column prefix sums over the region crops can reach, so one attempt
+  // costs rows·cols lookups instead of rows·cols·(deps+lenDepth) voxel reads. Same integers, same
+  // decisions as the reference's loop. Falls back to direct scanning if the table would be large.
+  const rx0 = o.borderXY;
+  const ry0 = o.borderXY;
+  const rnx = xHi + rows - rx0;
+  const rny = yHi + cols - ry0;
+  const rz0 = o.borderZ;
+  const rnz = zHi - rz0 + deps;
+  const tableLen = rnx * rny * (rnz + 1);
+  const useTable = tableLen <= 64 * 1024 * 1024;
+  const prefix = useTable
+    ? kMax * rnz <= 65535
+      ? new Uint16Array(tableLen)
+      : new Uint32Array(tableLen)
+    : null;
+  const built = useTable ? new Uint8Array(rnx * rny) : null;
+  const dense = new Uint8Array(Math.max(depth, rnz + kMax));
+  /** Σ c(z) for z in [z0, z0 + deps) of column (x, y). */
+  const columnScore = (x: number, y: number, z0: number): number => {
+    const base = (x * ny + y) * nz;
+    if (!prefix || !built) {
+      for (let d = 0; d < depth; d++) dense[d] = isDense(data[base + z0 + d]) ? 1 : 0;
+      let s = 0;
+      for (let d = 0; d < deps; d++) {
+        let k = kMax;
+        for (let kk = 0; kk < o.lenDepth; kk++) {
+          if (dense[d + kk] === 1) {
+            k = kk;
+            break;
+          }
+        }
+        s += kMax - k;
+      }
+      return s;
+    }
+    const col = (x - rx0) * rny + (y - ry0);
+    const p0 = col * (rnz + 1);
+    if (built[col] === 0) {
+      const n = rnz + kMax;
+      for (let t = 0; t < n; t++) dense[t] = isDense(data[base + rz0 + t]) ? 1 : 0;
+      let acc = 0;
+      prefix[p0] = 0;
+      for (let t = 0; t < rnz; t++) {
+        let k = kMax;
+        for (let kk = 0; kk < o.lenDepth; kk++) {
+          if (dense[t + kk] === 1) {
+            k = kk;
+            break;
+          }
+        }
+        acc += kMax - k;
+        prefix[p0 + t + 1] = acc;
+      }
+      built[col] = 1;
+    }
+    return prefix[p0 + z0 - rz0 + deps] - prefix[p0 + z0 - rz0];
+  };
 
   while (count < o.scale && attempts < maxAttempts) {
     attempts++;
@@ -167,19 +226,7 @@ export function extractCubes(
     let rejected = false;
     for (let i = 0; i < rows && !rejected; i++) {
       for (let j = 0; j < cols; j++) {
-        const base = ((sx + i) * ny + (sy + j)) * nz + sz;
-        if (isInt) for (let d = 0; d < depth; d++) dense[d] = data[base + d] >= cutoff ? 1 : 0;
-        else for (let d = 0; d < depth; d++) dense[d] = unit(data[base + d]) >= thr ? 1 : 0;
-        for (let d = 0; d < deps; d++) {
-          let k = kMax;
-          for (let kk = 0; kk < o.lenDepth; kk++) {
-            if (dense[d + kk] === 1) {
-              k = kk;
-              break;
-            }
-          }
-          score += kMax - k;
-        }
+        score += columnScore(sx + i, sy + j, sz);
         if (score / kMax > limit) {
           rejected = true;
           break;

@@ -53,6 +53,11 @@ export interface TrainerOptions {
   callbacks?: Callback[];
   /** Validation metrics by name, reported in each {@link EpochLog}. */
   metrics?: Record<string, ValidationMetric>;
+  /**
+   * Weights to keep fixed (by `trainableWeights` name), e.g. `(n) => !n.startsWith("out_tr")` to train
+   * only the head on a frozen pretrained encoder-decoder. Default: train every trainable weight.
+   */
+  freeze?: (name: string) => boolean;
   /** Directory for `last.ckpt` and `best.ckpt` (created if missing). No checkpoints without it. */
   checkpointDir?: string;
   /**
@@ -299,7 +304,9 @@ export class Trainer {
    * weights, optimizer update — inside `tf.tidy`. Returns the batch loss.
    */
   async trainStep(batch: Batch): Promise<number> {
-    const names = [...this.model.trainableWeights.keys()];
+    const freeze = this.opts.freeze;
+    const names = [...this.model.trainableWeights.keys()].filter((n) => !freeze?.(n));
+    if (names.length === 0) throw new TrainError("trainStep: every trainable weight is frozen");
     const vars = names.map((n) => this.model.trainableWeights.get(n)!);
     const lossT = tf.tidy(() => {
       const x = tf.tensor(batch.x, batch.xShape, "float32");
@@ -315,7 +322,9 @@ export class Trainer {
       }, vars);
       const named = new Map<string, tf.Tensor>();
       names.forEach((n, i) => {
-        named.set(n, grads[vars[i].name]);
+        // weights the loss does not reach (e.g. an unused branch) get no gradient and stay as they are
+        const g = grads[vars[i].name];
+        if (g) named.set(n, g);
       });
       this.optimizer.applyGradients(named, this.model.trainableWeights);
       return value;

@@ -378,3 +378,20 @@ describe("ProgressLogger on a TTY", () => {
     expect(text).toMatch(/training completed after 1 epochs/);
   });
 });
+
+describe("Trainer: frozen and unreached weights", () => {
+  it("freeze keeps the named weights fixed; weights without a gradient are left alone", async () => {
+    const t = pretrainTrainer({ epochs: 1, freeze: (n) => n.startsWith("conv0") });
+    const extra = tf.variable(tf.tensor([1, 2, 3]));
+    (t.model.trainableWeights as Map<string, tf.Variable>).set("unused.weight", extra); // not used by forward
+    const before = weightsOf(t.model);
+    await t.run();
+    const after = weightsOf(t.model);
+    expect(after["conv0.weight"]).toEqual(before["conv0.weight"]);
+    expect(after["conv0.bias"]).toEqual(before["conv0.bias"]);
+    expect(after["unused.weight"]).toEqual([1, 2, 3]);
+    expect(after["out.weight"]).not.toEqual(before["out.weight"]);
+    const all = pretrainTrainer({ epochs: 1, freeze: () => true });
+    await expect(all.run()).rejects.toThrow(/every trainable weight is frozen/);
+  });
+});

@@ -6,6 +6,8 @@ export * from "./data.js";
 export * from "./errors.js";
 export * from "./losses.js";
 export * from "./optimizers.js";
+export * from "./pipelines/finetune.js";
+export * from "./pipelines/pretrain.js";
 export * from "./plot.js";
 export * from "./rng.js";
 export * from "./schedules.js";

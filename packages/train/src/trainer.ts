@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { copyFile, link, mkdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { GenesisModule } from "@models-genesis/models";
 import * as tf from "@tensorflow/tfjs-core";
@@ -479,13 +479,22 @@ export class Trainer {
       trainer: { ...this.state, history: this.state.history } as unknown as Record<string, unknown>,
       callbacks: this.callbackStates(),
     };
-    if (best) {
-      const p = this.checkpointPath("best")!;
-      await writeCheckpoint(p, content);
-      this.bestCkpt = p;
-    }
     await writeCheckpoint(last, content);
     this.lastCkpt = last;
+    if (best) {
+      // best = the same bytes: hard-link the fresh last.ckpt (a later rename replaces last.ckpt's
+      // name, not this inode), falling back to a copy; then rename into place atomically.
+      const p = this.checkpointPath("best")!;
+      const tmp = `${p}.tmp-${process.pid}`;
+      await rm(tmp, { force: true });
+      try {
+        await link(last, tmp);
+      } catch {
+        await copyFile(last, tmp);
+      }
+      await rename(tmp, p);
+      this.bestCkpt = p;
+    }
   }
 
   /**

@@ -1,0 +1,211 @@
+import { resolve } from "node:path";
+import { initBackend } from "@models-genesis/kernels";
+import { collectCubes, REFERENCE_PRETRAIN, runPretraining, splitCubesBySource } from "@models-genesis/train";
+import { type GenesisAblation, genesisAblation } from "@models-genesis/transforms";
+import { type Command, InvalidArgumentError, Option } from "commander";
+
+/** commander parser for an integer ≥ min. */
+export function intArg(name: string, min: number) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min)
+      throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
+    return n;
+  };
+}
+
+/** commander parser for a positive number. */
+export function numArg(name: string) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
+    return n;
+  };
+}
+
+/** commander parser for a cube shape `rows,cols,deps` (each a multiple of 8). */
+export function shapeArg(v: string): [number, number, number] {
+  const s = v.split(/[,x×]/).map((t) => Number(t.trim()));
+  if (s.length !== 3 || s.some((d) => !Number.isInteger(d) || d <= 0 || d % 8 !== 0)) {
+    throw new InvalidArgumentError(
+      "a cube shape is rows,cols,deps, each a positive multiple of 8 (e.g. 64,64,32)",
+    );
+  }
+  return [s[0], s[1], s[2]];
+}
+
+const ABLATIONS: GenesisAblation[] = [
+  "all",
+  "identity",
+  "flip",
+  "localShuffle",
+  "nonlinear",
+  "inPaint",
+  "outPaint",
+];
+
+/** Options of `genesis pretrain` as commander parses them. */
+interface PretrainCliOptions {
+  out: string;
+  cubeShape: [number, number, number];
+  scale: number;
+  seed: number;
+  borderXy: number;
+  borderZ: number;
+  folds?: number[];
+  valFraction: number;
+  model: string;
+  width: number;
+  batchSize: number;
+  epochs: number;
+  stepsPerEpoch?: number;
+  lr: number;
+  momentum: number;
+  schedule: "step" | "plateau" | "none";
+  stepSize: number;
+  gamma: number;
+  patience: number;
+  transforms: GenesisAblation;
+  flipMode: "reference" | "spatial";
+  flipRate?: number;
+  localRate?: number;
+  nonlinearRate?: number;
+  paintRate?: number;
+  inpaintRate?: number;
+  resume?: boolean;
+  backend?: string;
+  plain?: boolean;
+}
+
+/**
+ * `genesis pretrain <volumes, folders or cube .npy files…> --out DIR`: Models Genesis restoration
+ * pretraining with the reference's defaults (batch 6, SGD lr 1 momentum 0.9, StepLR 40/0.5, patience
+ * 50, width 32, 64×64×32 cubes), every one a flag.
+ */
+export function register(program: Command): void {
+  program
+    .command("pretrain")
+    .description(
+      "self-supervised Genesis pretraining: volumes (any format, LUNA16 subset* folders) or cube .npy files → cubes → Genesis pairs → restoration training",
+    )
+    .argument(
+      "<inputs...>",
+      "CT volumes, folders of volumes, a LUNA16 root, or cube .npy files (ours or bat_*.npy)",
+    )
+    .requiredOption(
+      "--out <dir>",
+      "output folder (model/, checkpoints/, log.jsonl, samples/, loss.svg, pretrain.json)",
+    )
+    .option("--cube-shape <r,c,d>", "cube size (rows,cols,deps)", shapeArg, [64, 64, 32])
+    .option("--scale <n>", "cubes per volume (infinite_generator_3D.py; paper 32)", intArg("--scale", 1), 32)
+    .option("--seed <n>", "seed of cubes, splits, weights and transforms", intArg("--seed", 0), 1)
+    .option("--border-xy <n>", "in-plane border of the cube sampler in voxels", intArg("--border-xy", 0), 100)
+    .option("--border-z <n>", "z border of the cube sampler in slices", intArg("--border-z", 0), 30)
+    .option("--folds <list>", "LUNA16 subsets to read (reference training folds 0-4)", (v) =>
+      v.split(",").map((s) => intArg("--folds", 0)(s.trim())),
+    )
+    .option(
+      "--val-fraction <f>",
+      "fraction of cubes (whole volumes) held out for validation",
+      numArg("--val-fraction"),
+      0.1,
+    )
+    .option("--model <id>", "architecture (genesis models)", "genesis-unet3d")
+    .option("--width <n>", "base width (reference 32)", intArg("--width", 1), 32)
+    .option("--batch-size <n>", "batch size", intArg("--batch-size", 1), REFERENCE_PRETRAIN.batchSize)
+    .option(
+      "--epochs <n>",
+      "maximum epochs (early stopping ends the run)",
+      intArg("--epochs", 1),
+      REFERENCE_PRETRAIN.epochs,
+    )
+    .option("--steps-per-epoch <n>", "cap on training steps per epoch", intArg("--steps-per-epoch", 1))
+    .option("--lr <x>", "SGD learning rate", numArg("--lr"), REFERENCE_PRETRAIN.lr)
+    .option("--momentum <x>", "SGD momentum", Number, REFERENCE_PRETRAIN.momentum)
+    .addOption(
+      new Option("--schedule <kind>", "learning-rate schedule: PyTorch StepLR or Keras ReduceLROnPlateau")
+        .choices(["step", "plateau", "none"])
+        .default("step"),
+    )
+    .option("--step-size <n>", "StepLR step in epochs", intArg("--step-size", 1), REFERENCE_PRETRAIN.stepSize)
+    .option("--gamma <x>", "StepLR factor", numArg("--gamma"), REFERENCE_PRETRAIN.gamma)
+    .option(
+      "--patience <n>",
+      "early-stopping patience in epochs",
+      intArg("--patience", 1),
+      REFERENCE_PRETRAIN.patience,
+    )
+    .addOption(
+      new Option("--transforms <which>", "the paper's ablations: all transforms, identity, or one alone")
+        .choices(ABLATIONS)
+        .default("all"),
+    )
+    .addOption(
+      new Option("--flip-mode <mode>", "reference (axis draw includes the channel no-op) or spatial")
+        .choices(["reference", "spatial"])
+        .default("reference"),
+    )
+    .option("--flip-rate <p>", "flip probability (0.4)", Number)
+    .option("--local-rate <p>", "local pixel shuffling probability (0.5)", Number)
+    .option("--nonlinear-rate <p>", "non-linear intensity probability (0.9)", Number)
+    .option("--paint-rate <p>", "painting probability (0.9)", Number)
+    .option("--inpaint-rate <p>", "in-painting share of paintings (0.2)", Number)
+    .option("--resume", "continue from OUT/checkpoints/last.ckpt")
+    .option("--backend <name>", "tensorflow | wasm | cpu (default: fastest available; env GENESIS_BACKEND)")
+    .option("--plain", "plain progress lines instead of a progress bar")
+    .action(async (inputs: string[], o: PretrainCliOptions) => {
+      const log = (l: string) => process.stderr.write(`${l}\n`);
+      const backend = await initBackend({ backend: o.backend, log });
+      const out = resolve(o.out);
+      const cubes = await collectCubes(inputs, {
+        cubeShape: o.cubeShape,
+        scale: o.scale,
+        seed: o.seed,
+        borderXY: o.borderXy,
+        borderZ: o.borderZ,
+        folds: o.folds,
+        log,
+      });
+      const { train, val } = splitCubesBySource(cubes, o.valFraction, o.seed);
+      const genesis = {
+        ...genesisAblation(o.transforms),
+        flipMode: o.flipMode,
+        ...(o.flipRate !== undefined ? { flipRate: o.flipRate } : {}),
+        ...(o.localRate !== undefined ? { localRate: o.localRate } : {}),
+        ...(o.nonlinearRate !== undefined ? { nonlinearRate: o.nonlinearRate } : {}),
+        ...(o.paintRate !== undefined ? { paintRate: o.paintRate } : {}),
+        ...(o.inpaintRate !== undefined ? { inpaintRate: o.inpaintRate } : {}),
+      };
+      const summary = await runPretraining({
+        train,
+        val,
+        out,
+        modelId: o.model,
+        width: o.width,
+        batchSize: o.batchSize,
+        epochs: o.epochs,
+        stepsPerEpoch: o.stepsPerEpoch,
+        lr: o.lr,
+        momentum: o.momentum,
+        schedule: o.schedule,
+        stepSize: o.stepSize,
+        gamma: o.gamma,
+        patience: o.patience,
+        genesis,
+        seed: o.seed,
+        resume: o.resume,
+        handleSigint: true,
+        plainProgress: o.plain,
+        log,
+      });
+      log(`backend: ${backend}`);
+      log(
+        `best validation MSE ${summary.best_val_mse.toFixed(5)} (epoch ${summary.best_epoch + 1}); identity baseline ${summary.identity_mse.toFixed(5)}, constant baseline ${summary.constant_mse.toFixed(5)}`,
+      );
+      log(`model: ${summary.model_dir}`);
+      log(
+        `log: ${resolve(out, "log.jsonl")}; samples: ${resolve(out, "samples")}; loss curve: ${resolve(out, "loss.svg")}`,
+      );
+      log(`summary: ${resolve(out, "pretrain.json")}`);
+    });
+}

@@ -1,0 +1,285 @@
+import { rm } from "node:fs/promises";
+import {
+  BinarySegmentationAccumulator,
+  KerasMeanIoUAccumulator,
+  REFERENCE_DICE_EMPTY_POLICY,
+  RocAucAccumulator,
+} from "@models-genesis/metrics";
+import {
+  CT_INTENSITY,
+  createModel,
+  type GenesisUNet,
+  type HeadActivation,
+  type IntensityPreprocessing,
+  loadModel,
+  loadPretrained,
+  saveModel,
+} from "@models-genesis/models";
+import * as tf from "@tensorflow/tfjs-core";
+import type { Callback, TrainResult } from "../callback.js";
+import { ProgressLogger } from "../callbacks.js";
+import { loadModelWeights, readCheckpoint } from "../checkpoint.js";
+import { arrayBatchSource } from "../data.js";
+import { TrainError } from "../errors.js";
+import { finetuneRecipe } from "../tasks.js";
+import { Trainer } from "../trainer.js";
+
+/** One split as arrays: `x` NDHWC (N, X, Y, Z, 1) in [0, 1]; `y` (N, X, Y, Z, 1) 0/1 masks or (N, 1) 0/1 labels. */
+export interface SplitArrays {
+  readonly x: Float32Array;
+  readonly xShape: readonly number[];
+  readonly y: Float32Array;
+  readonly yShape: readonly number[];
+}
+
+/** Where the fine-tuned network starts. */
+export type FinetuneInit =
+  /** Random weights (the paper's "train from scratch" baseline). */
+  | { kind: "scratch"; modelId?: string; width?: number }
+  /** A model directory written by `saveModel` (e.g. `genesis pretrain`'s `model/`). */
+  | { kind: "model"; dir: string }
+  /** Official weights (`Genesis_Chest_CT.pt` → `genesis-unet3d`, `.h5` → `genesis-unet3d-keras`). */
+  | { kind: "official"; weights: string };
+
+/** Options of {@link runFinetuning}. Defaults follow `keras/downstream_tasks/config.py` (NCS). */
+export interface FinetuneOptions {
+  task: "segmentation" | "classification";
+  data: { train: SplitArrays; val: SplitArrays; test: SplitArrays };
+  init: FinetuneInit;
+  /** Adam learning rate (1e-3 for NCS/NCC/ECC/BMS, 1e-2 for LCS). */
+  lr?: number;
+  batchSize?: number;
+  epochs?: number;
+  /** Early-stopping patience on validation loss. */
+  patience?: number;
+  /** ReduceLROnPlateau patience (reference 6). */
+  plateauPatience?: number;
+  stepsPerEpoch?: number;
+  seed?: number;
+  /** Where the best fine-tuned model is saved (a directory `genesis predict` accepts). */
+  modelDir: string;
+  /** Checkpoint folder (default `<modelDir>.ckpt`, removed after a successful run unless `keepCheckpoints`). */
+  checkpointDir?: string;
+  keepCheckpoints?: boolean;
+  /** Intensity preprocessing recorded in the saved model (default CT [-1000, 1000] → [0, 1]). */
+  intensity?: IntensityPreprocessing;
+  /** Voxel spacing (mm) the inputs were resampled to, if any; recorded for whole-volume predict. */
+  spacing?: number[] | null;
+  /** Extra facts stored in the saved model's metadata (task name, data). */
+  extra?: Record<string, unknown>;
+  plainProgress?: boolean;
+  callbacks?: Callback[];
+  log?: (line: string) => void;
+}
+
+/** Test-set metrics of a fine-tuned model. */
+export interface FinetuneMetrics {
+  /** Segmentation: Dice at threshold 0.5 over the whole test set (both-empty = 1, the reference's rule). */
+  dice?: number;
+  /** Segmentation: foreground IoU at threshold 0.5 over the whole test set. */
+  iou?: number;
+  /** Segmentation: the paper's IoU (Keras two-class mean IoU averaged over thresholds 0.50…0.95). */
+  paperIoU?: number;
+  /** Classification: ROC AUC of the first output (NaN when the test labels hold one class). */
+  auc?: number;
+}
+
+/** What {@link runFinetuning} returns. */
+export interface FinetuneSummary {
+  test: FinetuneMetrics;
+  result: TrainResult;
+  seconds: number;
+  modelDir: string;
+}
+
+function checkSplit(name: string, s: SplitArrays, task: FinetuneOptions["task"]): void {
+  const nx = s.xShape.reduce((a, b) => a * b, 1);
+  const ny = s.yShape.reduce((a, b) => a * b, 1);
+  if (s.x.length !== nx || s.y.length !== ny || s.xShape[0] !== s.yShape[0]) {
+    throw new TrainError(
+      `fine-tuning: ${name} arrays do not match their shapes (x [${s.xShape}] ${s.x.length} values, y [${s.yShape}] ${s.y.length} values)`,
+    );
+  }
+  if (s.xShape[0] === 0) throw new TrainError(`fine-tuning: the ${name} split is empty`);
+  if (task === "segmentation" && s.yShape.length !== s.xShape.length) {
+    throw new TrainError(
+      `fine-tuning: segmentation needs ${name} masks shaped like the images, got y [${s.yShape}]`,
+    );
+  }
+}
+
+/** Build the network for `init` with the task's head (1 output, sigmoid — the reference's binary tasks). */
+async function initialModel(
+  o: FinetuneOptions,
+  nClasses: number,
+  activation: HeadActivation,
+): Promise<GenesisUNet> {
+  const head = { kind: o.task, nClasses, activation } as const;
+  const seed = o.seed ?? 0;
+  switch (o.init.kind) {
+    case "scratch":
+      return createModel(o.init.modelId ?? "genesis-unet3d", { width: o.init.width ?? 32, seed, head });
+    case "official": {
+      const id = o.init.weights.toLowerCase().endsWith(".h5") ? "genesis-unet3d-keras" : "genesis-unet3d";
+      return (await loadPretrained(id, { weights: o.init.weights, head: o.task, nClasses, activation, seed }))
+        .model;
+    }
+    case "model": {
+      const { model: pre } = await loadModel(o.init.dir);
+      const a = pre.architecture;
+      if (a.head.kind === o.task && a.head.nClasses === nClasses && a.head.activation === activation)
+        return pre;
+      // transfer: the encoder (classification) or encoder + decoder (segmentation) by name, a fresh head
+      const model = createModel(
+        { ...a, head: { ...head, ...(o.task === "classification" ? { hiddenUnits: 1024 } : {}) } },
+        { seed },
+      );
+      const weights = await pre.getWeights();
+      pre.dispose();
+      const own = new Set(model.weights.keys());
+      const shared = new Map(
+        [...weights].filter(([k, v]) => {
+          const mine = model.weights.get(k);
+          return mine !== undefined && tf.util.arraysEqual(mine.shape, v.shape);
+        }),
+      );
+      model.setWeights(shared, {
+        source: o.init.dir,
+        allowMissing: (k) => !shared.has(k),
+        allowUnexpected: (k) => !own.has(k),
+      });
+      o.log?.(`fine-tuning: ${shared.size} of ${own.size} weights transferred from ${o.init.dir}`);
+      return model;
+    }
+  }
+}
+
+/** Predict `x` in batches (evaluation mode); returns the outputs concatenated in sample order. */
+export async function predictArrays(
+  model: GenesisUNet,
+  x: Float32Array,
+  xShape: readonly number[],
+  batchSize: number,
+): Promise<Float32Array> {
+  const n = xShape[0];
+  const per = x.length / n;
+  const parts: Float32Array[] = [];
+  for (let i = 0; i < n; i += batchSize) {
+    const m = Math.min(batchSize, n - i);
+    const out = tf.tidy(() =>
+      model.forward(tf.tensor(x.subarray(i * per, (i + m) * per), [m, ...xShape.slice(1)], "float32"), {
+        training: false,
+      }),
+    );
+    parts.push((await out.data()) as Float32Array);
+    out.dispose();
+  }
+  const total = parts.reduce((a, p) => a + p.length, 0);
+  const res = new Float32Array(total);
+  let o = 0;
+  for (const p of parts) {
+    res.set(p, o);
+    o += p.length;
+  }
+  return res;
+}
+
+/**
+ * Test-set metrics of predictions: segmentation → dataset-level Dice and IoU at 0.5 and the paper's
+ * IoU; classification → ROC AUC of the first column.
+ */
+export function evaluatePredictions(
+  task: FinetuneOptions["task"],
+  pred: Float32Array,
+  target: Float32Array,
+  targetShape: readonly number[],
+): FinetuneMetrics {
+  if (task === "segmentation") {
+    const dice = new BinarySegmentationAccumulator({ emptyPolicy: REFERENCE_DICE_EMPTY_POLICY });
+    const iou = new BinarySegmentationAccumulator({ emptyPolicy: "nan" });
+    const paper = new KerasMeanIoUAccumulator();
+    dice.update(pred, target);
+    iou.update(pred, target);
+    paper.update(pred, target);
+    return { dice: dice.compute().dice, iou: iou.compute().iou, paperIoU: paper.compute() };
+  }
+  const cols = targetShape.length > 1 ? targetShape[targetShape.length - 1] : 1;
+  const n = target.length / cols;
+  const s = new Float32Array(n);
+  const l = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s[i] = pred[i * cols];
+    l[i] = target[i * cols];
+  }
+  const auc = new RocAucAccumulator({ singleClass: "nan" });
+  auc.update(s, l);
+  return { auc: auc.compute() };
+}
+
+/**
+ * Fine-tune a Genesis network on a target task and evaluate it on the held-out test split
+ * (reference `keras/downstream_tasks/`): Adam, 1 − soft Dice (segmentation) or BCE
+ * (classification), ReduceLROnPlateau(0.5, 6), early stopping on validation loss; the weights of
+ * the best validation epoch are tested and saved to `modelDir`.
+ *
+ * @throws TrainError for arrays that do not match their shapes or an empty split.
+ */
+export async function runFinetuning(o: FinetuneOptions): Promise<FinetuneSummary> {
+  for (const k of ["train", "val", "test"] as const) checkSplit(k, o.data[k], o.task);
+  const batchSize = o.batchSize ?? 16;
+  const nClasses =
+    o.task === "segmentation" ? o.data.train.yShape[o.data.train.yShape.length - 1] : o.data.train.yShape[1];
+  const model = await initialModel(o, nClasses, "sigmoid");
+  const ckptDir = o.checkpointDir ?? `${o.modelDir}.ckpt`;
+  try {
+    const recipe = finetuneRecipe({
+      task: o.task,
+      lr: o.lr,
+      patience: o.patience,
+      plateauPatience: o.plateauPatience,
+    });
+    const src = (s: SplitArrays, train: boolean) =>
+      arrayBatchSource({
+        x: s.x,
+        y: s.y,
+        sampleShapeX: s.xShape.slice(1),
+        sampleShapeY: s.yShape.slice(1),
+        batchSize: Math.min(batchSize, s.xShape[0]),
+        shuffle: train,
+        dropLast: train,
+      });
+    const t0 = performance.now();
+    const trainer = new Trainer({
+      model,
+      optimizer: recipe.optimizer,
+      loss: recipe.loss,
+      train: src(o.data.train, true),
+      validation: src(o.data.val, false),
+      metrics: recipe.metrics,
+      epochs: o.epochs ?? 10000,
+      seed: o.seed ?? 0,
+      stepsPerEpoch: o.stepsPerEpoch,
+      callbacks: [
+        ...recipe.callbacks,
+        new ProgressLogger({ plain: o.plainProgress }),
+        ...(o.callbacks ?? []),
+      ],
+      checkpointDir: ckptDir,
+      log: o.log,
+    });
+    const result = await trainer.run();
+    const best = result.checkpoints?.best;
+    if (best) loadModelWeights(model, await readCheckpoint(best), best);
+    const pred = await predictArrays(model, o.data.test.x, o.data.test.xShape, batchSize);
+    const test = evaluatePredictions(o.task, pred, o.data.test.y, o.data.test.yShape);
+    await saveModel(o.modelDir, model, {
+      intensity: o.intensity ?? CT_INTENSITY,
+      spacing: o.spacing ?? null,
+      extra: { finetuning: { task: o.task, init: o.init, test, epochs: result.epochsCompleted, ...o.extra } },
+    });
+    if (!o.keepCheckpoints) await rm(ckptDir, { recursive: true, force: true });
+    return { test, result, seconds: (performance.now() - t0) / 1000, modelDir: o.modelDir };
+  } finally {
+    model.dispose();
+  }
+}

@@ -1,0 +1,391 @@
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { CT_INTENSITY, createModel, type GenesisUNet, saveModel } from "@models-genesis/models";
+import {
+  type CubeExtractionOptions,
+  extractCubes,
+  type GenesisConfig,
+  genesisPair,
+  listVolumeFiles,
+  readCubes,
+  type Shape3,
+  Rng as TransformRng,
+  writeSliceSheet,
+} from "@models-genesis/transforms";
+import { countNonFinite, readVolume } from "@models-genesis/volume-io";
+import { writeFileAtomic } from "../atomic.js";
+import type { Callback, EpochLog, SampleBatch, TrainResult } from "../callback.js";
+import { JsonlLogger, LossCurvePlot, ProgressLogger, SampleSheetCallback } from "../callbacks.js";
+import { loadModelWeights, readCheckpoint } from "../checkpoint.js";
+import { arrayBatchSource } from "../data.js";
+import { TrainError } from "../errors.js";
+import { pretrainRecipe, REFERENCE_PRETRAIN } from "../tasks.js";
+import { Trainer } from "../trainer.js";
+
+/** Cubes gathered for pretraining: float32 in [0, 1], C order (N, rows, cols, deps). */
+export interface CubeSet {
+  data: Float32Array;
+  count: number;
+  shape: Shape3;
+  /** Source file of each cube. */
+  sources: string[];
+}
+
+/** Options of {@link collectCubes}. */
+export interface CollectCubesOptions extends CubeExtractionOptions {
+  /** LUNA16 folds to read from a `subset0…9` root (train 0–4 in the reference). */
+  folds?: readonly number[];
+  /** Seed of the cube sampler (`infinite_generator_3D.py` seeds with 1). */
+  seed?: number;
+  /** Progress messages. */
+  log?: (line: string) => void;
+}
+
+/**
+ * Gather pretraining cubes from files and folders: cube `.npy` files (ours or the official
+ * `bat_*.npy`, shape (N, rows, cols, deps)) are read as they are; every other volume (any format
+ * `readVolume` understands; LUNA16 `subset*` roots honour `folds`) goes through
+ * {@link extractCubes} with the reference generator's semantics (HU window, borders, content
+ * filter, `scale` cubes per volume).
+ *
+ * @throws TrainError when no cube could be gathered, or a volume holds NaN/Inf voxels (named).
+ */
+export async function collectCubes(
+  inputs: readonly string[],
+  opts: CollectCubesOptions = {},
+): Promise<CubeSet> {
+  const shape: Shape3 = opts.cubeShape ?? [64, 64, 32];
+  const per = shape[0] * shape[1] * shape[2];
+  const rng = new TransformRng(opts.seed ?? 1);
+  const parts: Float32Array[] = [];
+  const sources: string[] = [];
+  const npy = inputs.filter((p) => p.toLowerCase().endsWith(".npy"));
+  const others = inputs.filter((p) => !p.toLowerCase().endsWith(".npy"));
+  for (const file of npy) {
+    const c = await readCubes(file, shape);
+    parts.push(c.data);
+    for (let i = 0; i < c.shape[0]; i++) sources.push(file);
+  }
+  const files = others.length > 0 ? await listVolumeFiles(others, opts.folds) : [];
+  for (const file of files) {
+    const vol = await readVolume(file);
+    const bad = countNonFinite(vol);
+    if (bad > 0)
+      throw new TrainError(`${file}: ${bad} voxels are NaN or infinite; refusing to train on them`);
+    const r = extractCubes(vol, rng, opts);
+    opts.log?.(
+      `${file}: ${r.count} cubes${r.skipped ? ` (skipped: ${r.skipped})` : ` in ${r.attempts} attempts`}`,
+    );
+    if (r.count > 0) {
+      parts.push(r.cubes);
+      for (let i = 0; i < r.count; i++) sources.push(file);
+    }
+  }
+  const count = sources.length;
+  if (count === 0) {
+    throw new TrainError(
+      `no pretraining cubes of ${shape.join("×")} from ${inputs.join(", ")}: volumes too small for the borders? (lower --border-xy / --border-z)`,
+    );
+  }
+  const data = new Float32Array(count * per);
+  let o = 0;
+  for (const p of parts) {
+    data.set(p, o);
+    o += p.length;
+  }
+  return { data, count, shape, sources };
+}
+
+/**
+ * Split cubes into training and validation by source file (patient level: no volume contributes to
+ * both), taking whole volumes for validation in a seeded order until at least `valFraction` of the
+ * cubes (and one volume) are held out. With a single source, cubes are split instead.
+ */
+export function splitCubesBySource(
+  cubes: CubeSet,
+  valFraction: number,
+  seed: number,
+): { train: CubeSet; val: CubeSet } {
+  const per = cubes.shape[0] * cubes.shape[1] * cubes.shape[2];
+  const uniq = [...new Set(cubes.sources)];
+  const rng = new TransformRng(seed);
+  const isVal = new Uint8Array(cubes.count);
+  if (uniq.length >= 2) {
+    const order = uniq.slice();
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = rng.randint(0, i);
+      [order[i], order[j]] = [order[j], order[i]];
+    }
+    const valSet = new Set<string>();
+    let n = 0;
+    for (const s of order) {
+      if (valSet.size >= 1 && n >= valFraction * cubes.count) break;
+      if (valSet.size === order.length - 1) break;
+      valSet.add(s);
+      n += cubes.sources.filter((x) => x === s).length;
+    }
+    cubes.sources.forEach((s, i) => {
+      isVal[i] = valSet.has(s) ? 1 : 0;
+    });
+  } else {
+    const nVal = Math.max(1, Math.round(valFraction * cubes.count));
+    const idx = Array.from({ length: cubes.count }, (_, i) => i);
+    for (let i = idx.length - 1; i > 0; i--) {
+      const j = rng.randint(0, i);
+      [idx[i], idx[j]] = [idx[j], idx[i]];
+    }
+    for (const i of idx.slice(0, nVal)) isVal[i] = 1;
+  }
+  const take = (flag: number): CubeSet => {
+    const ids = [...isVal.keys()].filter((i) => isVal[i] === flag);
+    const data = new Float32Array(ids.length * per);
+    ids.forEach((i, k) => {
+      data.set(cubes.data.subarray(i * per, (i + 1) * per), k * per);
+    });
+    return { data, count: ids.length, shape: cubes.shape, sources: ids.map((i) => cubes.sources[i]) };
+  };
+  return { train: take(0), val: take(1) };
+}
+
+/** Options of {@link runPretraining}; each optimisation default is the reference's ({@link REFERENCE_PRETRAIN}). */
+export interface PretrainOptions {
+  train: CubeSet;
+  val: CubeSet;
+  /** Output folder: `model/`, `checkpoints/`, `log.jsonl`, `samples/`, `loss.svg`, `pretrain.json`. */
+  out: string;
+  /** Zoo id of the architecture; default `genesis-unet3d` (PyTorch variant). */
+  modelId?: string;
+  /** Base width; reference 32. */
+  width?: number;
+  batchSize?: number;
+  /** Maximum epochs (reference 10000, ended by early stopping). */
+  epochs?: number;
+  lr?: number;
+  momentum?: number;
+  schedule?: "step" | "plateau" | "none";
+  stepSize?: number;
+  gamma?: number;
+  patience?: number;
+  /** Cap on steps per epoch (default: len(train) // batch, as the reference). */
+  stepsPerEpoch?: number;
+  /** Genesis transform rates and switches (ablations); default the reference's. */
+  genesis?: Partial<GenesisConfig>;
+  /** Seed of the weights, the data order and the transforms. */
+  seed?: number;
+  /** Continue from `out/checkpoints/last.ckpt`. */
+  resume?: boolean;
+  handleSigint?: boolean;
+  /** Write a sample sheet every this many epochs (0 = never). Default 1. */
+  sampleEvery?: number;
+  /** Plain progress lines instead of a bar. */
+  plainProgress?: boolean;
+  /** Extra callbacks (run after the built-in ones). */
+  callbacks?: Callback[];
+  log?: (line: string) => void;
+}
+
+/** What {@link runPretraining} writes to `pretrain.json` and returns. */
+export interface PretrainSummary {
+  /** MSE between the corrupted validation inputs and their originals: the do-nothing baseline. */
+  identity_mse: number;
+  /** MSE of predicting each validation cube's own mean: the collapse-to-constant baseline. */
+  constant_mse: number;
+  /** Validation MSE per epoch. */
+  val_mse: number[];
+  train_mse: number[];
+  cubes: { train: number; val: number; shape: Shape3 };
+  best_epoch: number;
+  best_val_mse: number;
+  stop_reason: TrainResult["stopReason"];
+  epochs: number;
+  seconds: number;
+  model_dir: string;
+  width: number;
+  model_id: string;
+}
+
+/** Genesis pairs of a fixed validation set and the two baselines (identity and constant). */
+export function validationPairs(
+  val: CubeSet,
+  seed: number,
+  genesis: Partial<GenesisConfig> = {},
+): { input: Float32Array; target: Float32Array; identityMse: number; constantMse: number } {
+  const per = val.shape[0] * val.shape[1] * val.shape[2];
+  const rng = new TransformRng(seed);
+  const input = new Float32Array(val.count * per);
+  const target = new Float32Array(val.count * per);
+  let idSum = 0;
+  let constSum = 0;
+  for (let i = 0; i < val.count; i++) {
+    const p = genesisPair(val.data.subarray(i * per, (i + 1) * per), val.shape, rng, genesis);
+    input.set(p.input, i * per);
+    target.set(p.target, i * per);
+    let mean = 0;
+    for (let k = 0; k < per; k++) mean += p.target[k];
+    mean /= per;
+    for (let k = 0; k < per; k++) {
+      const d = p.input[k] - p.target[k];
+      idSum += d * d;
+      const c = mean - p.target[k];
+      constSum += c * c;
+    }
+  }
+  const n = val.count * per;
+  return { input, target, identityMse: idSum / n, constantMse: constSum / n };
+}
+
+function sheetRows(sample: SampleBatch, per: number, max = 4): { volumes: Float32Array[] }[] {
+  const n = Math.min(max, sample.xShape[0]);
+  const rows: { volumes: Float32Array[] }[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = (a: Float32Array) => a.subarray(i * per, (i + 1) * per);
+    rows.push({ volumes: [s(sample.x), s(sample.pred), s(sample.y)] });
+  }
+  return rows;
+}
+
+/**
+ * Self-supervised restoration pretraining of a Genesis U-Net (Zhou et al. 2021, §2; reference
+ * `pytorch/Genesis_Chest_CT.py`): every training cube becomes a fresh Genesis pair each epoch
+ * (`genesisPair`), the network restores the original under MSE with SGD (lr 1, momentum 0.9),
+ * StepLR(40, 0.5) and early stopping (patience 50) — all overridable. Validation uses a fixed set of
+ * pairs so epochs compare; the identity and constant baselines are computed on the same pairs.
+ *
+ * Writes into `out`: `checkpoints/{last,best}.ckpt` (resumable), `log.jsonl`, `samples/epoch_NNNN.png`
+ * (transformed | restored | original, slices at 2/6…5/6 of depth), `loss.svg` (with both
+ * baselines), the best model as `model/` (loadable by `loadModel`, `genesis predict`, fine-tuning)
+ * and `pretrain.json` ({@link PretrainSummary}).
+ *
+ * @throws TrainError when either cube set is empty or smaller than one batch.
+ */
+export async function runPretraining(o: PretrainOptions): Promise<PretrainSummary> {
+  const R = REFERENCE_PRETRAIN;
+  const shape = o.train.shape;
+  const per = shape[0] * shape[1] * shape[2];
+  const batchSize = o.batchSize ?? R.batchSize;
+  const seed = o.seed ?? 0;
+  const modelId = o.modelId ?? "genesis-unet3d";
+  const width = o.width ?? 32;
+  if (o.val.count === 0) throw new TrainError("pretraining: the validation set has no cube");
+  if (o.train.count < batchSize) {
+    throw new TrainError(`pretraining: ${o.train.count} training cubes make no batch of ${batchSize}`);
+  }
+  const log = o.log ?? (() => {});
+  await mkdir(join(o.out, "samples"), { recursive: true });
+  const genesis = o.genesis ?? {};
+  const valPairs = validationPairs(o.val, seed + 7919, genesis);
+  log(
+    `pretraining: ${o.train.count} training / ${o.val.count} validation cubes of ${shape.join("×")}; baselines: identity MSE ${valPairs.identityMse.toFixed(5)}, constant MSE ${valPairs.constantMse.toFixed(5)}`,
+  );
+  const sampleShape = [shape[0], shape[1], shape[2], 1];
+  const train = arrayBatchSource({
+    x: o.train.data,
+    y: o.train.data,
+    sampleShapeX: sampleShape,
+    sampleShapeY: sampleShape,
+    batchSize,
+    transform: (x, _y, rng) => {
+      const p = genesisPair(x, shape, new TransformRng(rng.seed()), genesis);
+      return { x: p.input, y: p.target };
+    },
+  });
+  const validation = arrayBatchSource({
+    x: valPairs.input,
+    y: valPairs.target,
+    sampleShapeX: sampleShape,
+    sampleShapeY: sampleShape,
+    batchSize,
+    shuffle: false,
+    dropLast: false,
+  });
+  const model: GenesisUNet = createModel(modelId, {
+    width,
+    seed,
+    head: { kind: "segmentation", nClasses: 1, activation: "sigmoid" },
+  });
+  const recipe = pretrainRecipe({
+    lr: o.lr,
+    momentum: o.momentum,
+    schedule: o.schedule,
+    stepSize: o.stepSize,
+    gamma: o.gamma,
+    patience: o.patience,
+  });
+  const sampleEvery = o.sampleEvery ?? 1;
+  const callbacks: Callback[] = [
+    ...recipe.callbacks,
+    new JsonlLogger(join(o.out, "log.jsonl")),
+    new ProgressLogger({ plain: o.plainProgress }),
+    ...(sampleEvery > 0
+      ? [
+          new SampleSheetCallback(
+            (s) =>
+              writeSliceSheet(
+                join(o.out, "samples", `epoch_${String(s.epoch + 1).padStart(4, "0")}.png`),
+                sheetRows(s, per),
+                {
+                  shape,
+                },
+              ),
+            sampleEvery,
+          ),
+        ]
+      : []),
+    new LossCurvePlot(join(o.out, "loss.svg"), {
+      title: `Genesis restoration pretraining (${modelId}, width ${width})`,
+      baselines: [
+        { label: "identity (corrupted input)", value: valPairs.identityMse },
+        { label: "constant (cube mean)", value: valPairs.constantMse },
+      ],
+    }),
+    ...(o.callbacks ?? []),
+  ];
+  const t0 = performance.now();
+  const trainer = new Trainer({
+    model,
+    optimizer: recipe.optimizer,
+    loss: recipe.loss,
+    train,
+    validation,
+    epochs: o.epochs ?? R.epochs,
+    seed,
+    stepsPerEpoch: o.stepsPerEpoch,
+    callbacks,
+    checkpointDir: join(o.out, "checkpoints"),
+    resume: o.resume,
+    handleSigint: o.handleSigint,
+    log,
+  });
+  try {
+    const result = await trainer.run();
+    const seconds = (performance.now() - t0) / 1000;
+    const best = result.checkpoints?.best;
+    if (best) loadModelWeights(model, await readCheckpoint(best), best);
+    const modelDir = join(o.out, "model");
+    const history: EpochLog[] = result.history;
+    const summary: PretrainSummary = {
+      identity_mse: valPairs.identityMse,
+      constant_mse: valPairs.constantMse,
+      val_mse: history.map((h) => h.valLoss ?? Number.NaN),
+      train_mse: history.map((h) => h.trainLoss),
+      cubes: { train: o.train.count, val: o.val.count, shape },
+      best_epoch: result.bestEpoch,
+      best_val_mse: result.bestValLoss,
+      stop_reason: result.stopReason,
+      epochs: result.epochsCompleted,
+      seconds,
+      model_dir: modelDir,
+      width,
+      model_id: modelId,
+    };
+    await saveModel(modelDir, model, {
+      id: modelId,
+      intensity: CT_INTENSITY,
+      extra: { pretraining: { ...summary, model_dir: undefined } },
+    });
+    await writeFileAtomic(join(o.out, "pretrain.json"), [`${JSON.stringify(summary, null, 2)}\n`]);
+    return summary;
+  } finally {
+    model.dispose();
+  }
+}

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type * as tf from "@tensorflow/tfjs-core";
 import { type GenesisUNetConfigInput, resolveConfig } from "./config.js";
@@ -10,8 +11,9 @@ import { GenesisUNet, type NamedArray } from "./unet.js";
  * Our model directory format, readable without tfjs-node: `model.json` (tfjs `ModelArtifacts`
  * JSON: `modelTopology` = our architecture config, `userDefinedMetadata` = {@link ModelMetadata},
  * `weightsManifest` = named float32 tensors over binary shards) plus `group1-shard{i}of{n}.bin`
- * shards of at most 4 MiB (the tfjs converter's shard size). Every file is written to a temporary
- * name and renamed; `model.json` is renamed last, so a reader never sees a half-written model.
+ * shards of at most 4 MiB (the tfjs converter's shard size). A new directory is written under a
+ * temporary name and renamed into place; into an existing directory every file is written to a
+ * temporary name and renamed, `model.json` last, so a reader never sees a half-written model.json.
  */
 
 /** Identifies our `model.json` files. */
@@ -106,7 +108,20 @@ function concatWeightData(data: tf.io.WeightData): Uint8Array {
 export function fileSystemIO(dir: string): tf.io.IOHandler {
   return {
     async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
-      await mkdir(dir, { recursive: true });
+      if (!existsSync(dir)) {
+        // A new directory is built beside its final name and renamed into place in one step.
+        const parent = path.dirname(path.resolve(dir));
+        await mkdir(parent, { recursive: true });
+        const tmp = await mkdtemp(path.join(parent, `.${path.basename(dir)}.tmp-`));
+        try {
+          const result = await fileSystemIO(tmp).save!(artifacts);
+          await rename(tmp, dir);
+          return result;
+        } catch (e) {
+          await rm(tmp, { recursive: true, force: true });
+          throw e;
+        }
+      }
       const bytes = artifacts.weightData ? concatWeightData(artifacts.weightData) : new Uint8Array(0);
       const n = Math.max(1, Math.ceil(bytes.byteLength / SHARD_BYTES));
       const paths: string[] = [];

@@ -212,7 +212,8 @@ export class GenesisUNet implements GenesisModule {
     const out = new Map<string, NamedArray>();
     for (const s of this.specs) {
       const v = this.all.get(s.name)!;
-      out.set(s.name, { shape: [...s.shape], data: (await v.data()) as Float32Array });
+      // A copy: some backends hand out their own storage.
+      out.set(s.name, { shape: [...s.shape], data: ((await v.data()) as Float32Array).slice() });
     }
     return out;
   }

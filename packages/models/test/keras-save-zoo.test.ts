@@ -68,6 +68,7 @@ describe("save / load", () => {
     const out = path.join(dir, "m1");
     await saveModel(out, m, { id: "genesis-unet3d-keras", spacing: [1, 1, 2] });
     expect(readdirSync(out).sort()).toEqual(["group1-shard1of1.bin", "model.json"]);
+    expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([]);
     const { model, metadata } = await loadModel(out);
     expect(model.architecture).toEqual(m.architecture);
     expect(metadata).toMatchObject({

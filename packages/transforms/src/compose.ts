@@ -67,7 +67,23 @@ export function compose<X>(
     history(params) {
       return transforms.flatMap((t, i) => historyOf(t, params[i]));
     },
+    inverse(output, params) {
+      let x = output;
+      for (let i = transforms.length - 1; i >= 0; i--) x = invert(transforms[i], x, params[i]);
+      return x;
+    },
   };
+}
+
+/**
+ * Undo transform `t` on `output`: its `inverse` when it has one; intensity transforms are
+ * skipped (TorchIO inverts only the invertible, spatial part of a history).
+ * @throws Error when a spatial transform has no inverse.
+ */
+export function invert<X, P>(t: Transform<X, P>, output: X, params: P): X {
+  if (t.inverse) return t.inverse(output, params);
+  if (t.kind === "intensity") return output;
+  throw new Error(`transforms/invert: spatial transform "${t.name}" has no inverse`);
 }
 
 /** Params of {@link withProb}: whether the inner transform was applied and, if so, its params. */
@@ -98,6 +114,9 @@ export function withProb<X, P>(p: number, t: Transform<X, P>): Transform<X, With
     },
     history(params) {
       return params.applied ? historyOf(t, params.params as P) : [];
+    },
+    inverse(output, params) {
+      return params.applied ? invert(t, output, params.params as P) : output;
     },
   };
 }
@@ -146,6 +165,9 @@ export function oneOf<X>(
     },
     history(params) {
       return historyOf(members[params.index][1], params.params);
+    },
+    inverse(output, params) {
+      return invert(members[params.index][1], output, params.params);
     },
   };
 }

@@ -1,3 +1,4 @@
+import { invert } from "./compose.js";
 import type { Image3D, Shape3, Subject, Transform } from "./types.js";
 
 /** Options of {@link dictionary}. */
@@ -48,6 +49,15 @@ export function dictionary<P>(t: Transform<Image3D, P>, options: DictionaryOptio
         }
         if (t.kind === "intensity" && img.kind === "label") continue;
         out[k] = t.apply(img, params);
+      }
+      return out;
+    },
+    inverse(subject, params) {
+      const out: Record<string, Image3D> = { ...subject };
+      for (const k of keys) {
+        const img = subject[k];
+        if (img === undefined || (t.kind === "intensity" && img.kind === "label")) continue;
+        out[k] = invert(t, img, params);
       }
       return out;
     },

@@ -48,6 +48,12 @@ export interface Transform<X, P = unknown> {
   apply(input: X, params: P): X;
   /** Output spatial shape for the given input shape and params; identity when absent. */
   outputShape?(shape: Shape3, params: P): Shape3;
+  /**
+   * Spatial transforms: undo `apply(·, params)` on an output (e.g. map a prediction back to the
+   * input grid; MONAI `InvertibleTransform`, TorchIO `inverse`). Absent when not invertible;
+   * intensity transforms are skipped by `compose`'s inverse.
+   */
+  inverse?(output: X, params: P): X;
   /** The applied leaf transforms for these params (combinators expand; default `[{name, params}]`). */
   history?(params: P): AppliedTransform[];
 }

@@ -119,6 +119,28 @@ describe("dictionary transforms", () => {
     );
   });
 
+  it("inverting a recorded pipeline maps outputs back (spatial undone, intensity skipped)", () => {
+    const sh: Shape3 = [5, 3, 4];
+    const img: Image3D<Float32Array> = { data: Float32Array.from({ length: 60 }, (_, i) => i), shape: sh };
+    const lab: Image3D<Uint8Array> = {
+      data: Uint8Array.from({ length: 60 }, (_, i) => i % 7),
+      shape: sh,
+      kind: "label",
+    };
+    const pipeline = compose<Subject>([
+      dictionary(randFlip(), { keys: ["image", "label"] }),
+      dictionary(randRot90({ prob: 1 }), { keys: ["image", "label"] }),
+      dictionary(intensityScaleShift({ scale: [2, 2], shift: [0, 0] }), { keys: ["image", "label"] }),
+    ]);
+    for (let seed = 0; seed < 10; seed++) {
+      const r = run(pipeline, { image: img, label: lab }, sh, new Rng(seed));
+      const back = pipeline.inverse!(r.output, r.params);
+      expect(back.label.shape).toEqual(sh);
+      expect(back.label.data).toEqual(lab.data);
+      expect(Array.from(back.image.data)).toEqual(Array.from(img.data, (v) => 2 * v));
+    }
+  });
+
   it("missing keys throw unless allowed", () => {
     const t = dictionary(randFlip(), { keys: ["image", "mask"] });
     expect(() => t.apply(subject(), { axes: [true, false, false] })).toThrow(/no key "mask"/);

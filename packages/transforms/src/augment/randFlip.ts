@@ -34,5 +34,8 @@ export function randFlip(options: RandFlipOptions = {}): Transform<Image3D, Rand
       checkImage("randFlip", input);
       return { ...input, data: flip3d(input.data, input.shape, params.axes) };
     },
+    inverse(output, params) {
+      return { ...output, data: flip3d(output.data, output.shape, params.axes) };
+    },
   };
 }

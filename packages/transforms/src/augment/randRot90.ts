@@ -64,6 +64,10 @@ export function randRot90(options: RandRot90Options = {}): Transform<Image3D, Ra
       const r = rot90xy(input.data, input.shape, params.k);
       return { ...input, data: r.data, shape: r.shape };
     },
+    inverse(output, params) {
+      const r = rot90xy(output.data, output.shape, 4 - params.k);
+      return { ...output, data: r.data, shape: r.shape };
+    },
     outputShape(shape, params) {
       return params.k % 2 === 1 ? [shape[1], shape[0], shape[2]] : shape;
     },

@@ -102,5 +102,8 @@ export function genesisFlip(options: GenesisFlipOptions = {}): Transform<Image3D
       checkImage("genesisFlip", input);
       return { ...input, data: flip3d(input.data, input.shape, flippedAxes(params)) };
     },
+    inverse(output, params) {
+      return { ...output, data: flip3d(output.data, output.shape, flippedAxes(params)) };
+    },
   };
 }

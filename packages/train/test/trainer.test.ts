@@ -241,13 +241,17 @@ describe("Trainer: checkpoints and exact resume", () => {
     expect(rb.history.map((h) => h.trainLoss)).toEqual(rFull.history.map((h) => h.trainLoss));
   });
 
-  it("best.ckpt holds the epoch with the lowest validation loss", async () => {
+  it("best.ckpt holds the state after the best epoch, last.ckpt the state after the last", async () => {
     const dir = tmp();
-    const r = await pretrainTrainer({ checkpointDir: dir }).run();
+    // lr 0: the loss never improves after epoch 0, so best stays at epoch 0 while last moves on
+    const r = await pretrainTrainer({ checkpointDir: dir, epochs: 3, optimizer: new SGD({ lr: 0 }) }).run();
+    expect(r.bestEpoch).toBe(0);
     const best = await readCheckpoint(join(dir, "best.ckpt"));
-    const vals = r.history.map((h) => h.valLoss!);
-    expect(best.header.trainer.bestEpoch).toBe(vals.indexOf(Math.min(...vals)));
-    expect(r.checkpoints?.best).toBe(join(dir, "best.ckpt"));
+    const last = await readCheckpoint(join(dir, "last.ckpt"));
+    expect(best.header.trainer.epoch).toBe(1);
+    expect(last.header.trainer.epoch).toBe(3);
+    expect((best.header.trainer.history as unknown[]).length).toBe(1);
+    expect(r.checkpoints).toEqual({ last: join(dir, "last.ckpt"), best: join(dir, "best.ckpt") });
   });
 });
 

@@ -102,10 +102,11 @@ function isStringArray(v: unknown): v is string[] {
 
 /**
  * Read `file` if it exists, else create the splits with `create()` and write them there atomically.
- * A saved file is checked: the task must match and every id must be one of `knownIds` (so a stale
- * `splits.json` from another dataset is refused rather than silently reused).
+ * A saved file is checked: the task must match, every id must be one of `knownIds`, and every known
+ * id must be in some split (so a stale `splits.json` from another or a changed dataset — e.g. a
+ * `--quick` subset — is refused rather than silently reused).
  *
- * @throws DatasetError when the saved file is malformed, for another task, or names unknown ids.
+ * @throws DatasetError when the saved file is malformed, for another task, names unknown ids or misses known ones.
  */
 export async function loadOrCreateSplits(
   file: string,
@@ -155,6 +156,14 @@ export async function loadOrCreateSplits(
         );
       }
     }
+  }
+  const covered = new Set(s.folds.flatMap((f) => [...f.train, ...f.val, ...f.test]));
+  const missing = knownIds.filter((id) => !covered.has(id));
+  if (missing.length > 0) {
+    throw new DatasetError(
+      file,
+      `${missing.length} case(s) of the dataset are in no split (first: ${missing[0]}); the data changed since the split was made — delete the file to re-split`,
+    );
   }
   return { splits: s, created: false };
 }

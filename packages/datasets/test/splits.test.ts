@@ -72,6 +72,9 @@ describe("splits", () => {
       await expect(loadOrCreateSplits(file, "ncs", ids.slice(0, 5), make)).rejects.toThrow(
         /not in the dataset/,
       );
+      await expect(loadOrCreateSplits(file, "ncs", [...ids, "LIDC-IDRI-0999_R_1"], make)).rejects.toThrow(
+        /1 case\(s\) of the dataset are in no split \(first: LIDC-IDRI-0999_R_1\)/,
+      );
       const text = await readFile(file, "utf8");
       await writeFile(file, text.slice(0, 20));
       await expect(loadOrCreateSplits(file, "ncs", ids, make)).rejects.toThrow(/not valid JSON/);

@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Vec3 } from "@models-genesis/volume-io";
 import type { PreparedTask } from "./app.js";
@@ -49,6 +50,13 @@ export interface PrepareOptions {
 
 const PARTS = ["train", "val", "test"] as const;
 
+/** `OUT/sample-layout`, emptied first so that a layout from an earlier run (e.g. `--quick`) leaves nothing behind. */
+async function freshSampleDir(out: string): Promise<string> {
+  const dir = join(out, "sample-layout");
+  await rm(dir, { recursive: true, force: true });
+  return dir;
+}
+
 function needSample(o: PrepareOptions): string {
   if (!o.sampleData) throw new DatasetError(o.out, "no --data given and no sample data folder located");
   return o.sampleData;
@@ -82,7 +90,7 @@ export async function prepareNcc(
   let root = o.data;
   let sampleNote: Record<string, unknown> = {};
   if (!root) {
-    root = join(o.out, "sample-layout");
+    root = await freshSampleDir(o.out);
     const r = await buildNccSampleLayout(join(needSample(o), "ct/lidc_nodule_vois"), root, {
       seed: o.seed,
       limit: o.sampleLimit ?? (o.quick ? 40 : undefined),
@@ -190,7 +198,7 @@ export async function prepareNcs(o: PrepareOptions): Promise<PreparedTask> {
   }
   let root = o.data;
   if (!root) {
-    root = join(o.out, "sample-layout");
+    root = await freshSampleDir(o.out);
     const r = await buildNcsSampleLayout(join(needSample(o), "ct/lidc_nodule_vois"), root, {
       limit: o.sampleLimit ?? (o.quick ? 40 : undefined),
     });
@@ -244,7 +252,7 @@ export async function prepareEcc(o: PrepareOptions): Promise<PreparedTask> {
   let root = o.data;
   let sampleNote: Record<string, unknown> = {};
   if (!root) {
-    root = join(o.out, "sample-layout");
+    root = await freshSampleDir(o.out);
     const r = await buildEccSampleLayout(join(needSample(o), "ct"), root, {
       seed: o.seed,
       perClass: o.quick ? 6 : 24,
@@ -315,7 +323,7 @@ export async function prepareLcs(
   let root = o.data;
   let sampleNote: Record<string, unknown> = {};
   if (!root) {
-    root = join(o.out, "sample-layout");
+    root = await freshSampleDir(o.out);
     const r = await buildLcsSampleLayout(join(needSample(o), "ct"), root);
     sampleNote = { sampleCases: r.cases, sampleSkipped: r.skipped };
     o.log?.(
@@ -390,7 +398,7 @@ export async function prepareBms(
   const config = TASK_CONFIGS.bms;
   let root = o.data;
   if (!root) {
-    root = join(o.out, "sample-layout");
+    root = await freshSampleDir(o.out);
     const r = await buildBmsSampleLayout(join(needSample(o), "mri"), root);
     o.log?.(
       `BMS sample layout: ${r.cases.length} cases in ${root} (symlinks; BraTS 2015 data are CC BY-NC-SA)`,

@@ -3,6 +3,7 @@
 // { name, median_s, runs, ... }. Single-threaded. Run after `pnpm build` (uses dist/).
 // Usage: node bench/run.mjs [--json] [--filter SUBSTRING] [--quick]
 import { existsSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { readVolume } from "@models-genesis/volume-io";
@@ -36,17 +37,24 @@ function median(xs) {
 function timeIt(fn, { rounds = 15, inner = 20, warm = 20 } = {}) {
   for (let i = 0; i < warm; i++) fn(i);
   const per = [];
+  const cpu = [];
   for (let r = 0; r < rounds; r++) {
+    const c0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < inner; i++) fn(i);
     per.push(Number(process.hrtime.bigint() - t0) / 1e9 / inner);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1e6 / inner);
   }
-  return { median_s: median(per), min_s: Math.min(...per), runs: rounds * inner };
+  return { median_s: median(per), min_s: Math.min(...per), median_cpu_s: median(cpu), runs: rounds * inner };
 }
 
 function emit(obj) {
   if (filter && !obj.name.includes(filter)) return;
-  process.stdout.write(`${JSON.stringify(obj)}\n`);
+  // wall time on a shared machine is inflated by other processes: report the load with every line
+  process.stdout.write(
+    `${JSON.stringify({ ...obj, load_avg_1m: Number(os.loadavg()[0].toFixed(2)), cpus: os.cpus().length })}\n`,
+  );
 }
 const want = (name) => !filter || name.includes(filter);
 
@@ -94,6 +102,18 @@ if (want("genesis_pair")) {
       inner,
     }),
     note: "sampleGenesisPair + applyGenesisPairInto into preallocated batch slots",
+  });
+}
+
+if (want("genesis_pair_64x64x32_default_rates_random_float_cube")) {
+  const r = new Rng(9);
+  const noise = new Float32Array(N);
+  for (let i = 0; i < N; i++) noise[i] = r.random();
+  const rng = new Rng(1);
+  emit({
+    name: "genesis_pair_64x64x32_default_rates_random_float_cube",
+    cube: "uniform random float32 (every value distinct: worst case for the Bézier memo)",
+    ...timeIt(() => genesisPair(noise, SHAPE, rng), { rounds, inner }),
   });
 }
 

@@ -12,6 +12,7 @@ import {
   localPixelShuffle,
   MIN_AXIS,
   nonlinearIntensity,
+  nonlinearInto,
   nonlinearValues,
   outPaint,
   Rng,
@@ -218,6 +219,37 @@ describe("non-linear transform", () => {
     expect(dec[0]).toBe(1);
     expect(dec[100]).toBe(0);
     for (let i = 1; i <= 100; i++) expect(inc[i]).toBeGreaterThanOrEqual(inc[i - 1]);
+  });
+
+  it("float32 fast paths (memo, sorted walk, in place) equal the per-value np.interp path", () => {
+    const shape: Shape3 = [64, 64, 32];
+    const t = nonlinearIntensity();
+    for (const [seed, distinct] of [
+      [21, 0],
+      [22, 2001],
+    ]) {
+      const r = new Rng(seed);
+      const cube = new Float32Array(64 * 64 * 32);
+      for (let i = 0; i < cube.length; i++)
+        cube[i] = distinct ? r.below(distinct) / (distinct - 1) : r.random() * 1.2 - 0.1;
+      cube[5] = Number.NaN;
+      cube[6] = -0;
+      for (const [i, v] of [
+        [20000, Number.NaN],
+        [20001, -0],
+        [20002, 1e30],
+        [20003, -5],
+        [20004, 1],
+        [20005, 0],
+      ])
+        cube[i] = v;
+      const p = t.sample(r, shape);
+      const expected = Float32Array.from(nonlinearValues(Array.from(cube), p));
+      expect(sameBytes(t.apply({ data: cube, shape }, p).data, expected)).toBe(true);
+      const inPlace = Float32Array.from(cube);
+      nonlinearInto(inPlace, inPlace, p);
+      expect(sameBytes(inPlace, expected)).toBe(true);
+    }
   });
 
   it("the image transform skips nothing in [0, 1] and returns float32 of the same shape", () => {

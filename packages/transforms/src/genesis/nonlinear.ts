@@ -165,7 +165,15 @@ function interpOne(x: number, xf: Float64Array, n: number, bk: Buckets): number 
     if (xf[2 * mid] <= x) l = mid + 1;
     else h = mid;
   }
-  const j2 = 2 * (l - 1);
+  return atSegment(x, l - 1, xf);
+}
+
+/**
+ * NumPy's value for x on segment j (j = last index with xp[j] ≤ x, 0 ≤ j < n − 1): exact hit →
+ * fp[j], else slope·(x − xp[j]) + fp[j] with the NaN fallbacks of `arr_interp`.
+ */
+function atSegment(x: number, j: number, xf: Float64Array): number {
+  const j2 = 2 * j;
   const xj = xf[j2];
   const fj = xf[j2 + 1];
   if (xj === x) return fj;
@@ -178,6 +186,76 @@ function interpOne(x: number, xf: Float64Array, n: number, bk: Buckets): number 
     if (Number.isNaN(r) && fj === f1) r = fj;
   }
   return r;
+}
+
+/** Scratch of {@link interpSortedInto} (grown on demand, reused). */
+let sortScratch = {
+  keys: new Uint32Array(0),
+  idx: new Uint32Array(0),
+  keys2: new Uint32Array(0),
+  idx2: new Uint32Array(0),
+};
+const radixCounts = new Int32Array(256);
+const convU32 = new Uint32Array(1);
+const convF32 = new Float32Array(convU32.buffer);
+
+/**
+ * `np.interp` of a float32 array by walking the queries in ascending order (LSD radix sort on the
+ * order-preserving transform of the float32 bits) alongside the table: sequential memory access,
+ * O(m + n). Used when the input has too many distinct values for the memo. Results are identical
+ * to {@link interpOne} (same segment j, same arithmetic).
+ */
+function interpSortedInto(input: Float32Array, out: Float32Array, xf: Float64Array, n: number): void {
+  const m = input.length;
+  if (sortScratch.keys.length < m) {
+    sortScratch = {
+      keys: new Uint32Array(m),
+      idx: new Uint32Array(m),
+      keys2: new Uint32Array(m),
+      idx2: new Uint32Array(m),
+    };
+  }
+  const bits = new Uint32Array(input.buffer, input.byteOffset, m);
+  let { keys, idx, keys2, idx2 } = sortScratch;
+  for (let i = 0; i < m; i++) {
+    const b = bits[i];
+    keys[i] = (b & 0x80000000 ? ~b : b | 0x80000000) >>> 0;
+    idx[i] = i;
+  }
+  for (let shift = 0; shift < 32; shift += 8) {
+    radixCounts.fill(0);
+    for (let i = 0; i < m; i++) radixCounts[(keys[i] >>> shift) & 255]++;
+    let sum = 0;
+    for (let b = 0; b < 256; b++) {
+      const c = radixCounts[b];
+      radixCounts[b] = sum;
+      sum += c;
+    }
+    for (let i = 0; i < m; i++) {
+      const k = keys[i];
+      const p = radixCounts[(k >>> shift) & 255]++;
+      keys2[p] = k;
+      idx2[p] = idx[i];
+    }
+    [keys, keys2] = [keys2, keys];
+    [idx, idx2] = [idx2, idx];
+  }
+  const first = xf[0];
+  const last = xf[2 * n - 2];
+  let j = 0;
+  for (let q = 0; q < m; q++) {
+    const i = idx[q];
+    const k = keys[q];
+    convU32[0] = k & 0x80000000 ? k ^ 0x80000000 : ~k;
+    const x = convF32[0];
+    if (Number.isNaN(x)) out[i] = x;
+    else if (x < first) out[i] = xf[1];
+    else if (x >= last) out[i] = xf[2 * n - 1];
+    else {
+      while (xf[2 * (j + 1)] <= x) j++;
+      out[i] = atSegment(x, j, xf);
+    }
+  }
 }
 
 /** Entries of the float32 memo of {@link interpFloat32Into} (a direct-mapped cache). */
@@ -202,6 +280,10 @@ function interpFloat32Into(
   const bits = new Int32Array(input.buffer, input.byteOffset, input.length);
   memoKeys.fill(EMPTY);
   const len = input.length;
+  // Memo first; if the first 16,384 voxels miss more than a quarter of the time, the input has
+  // many distinct values and the sorted walk is cheaper than random table lookups.
+  const probe = Math.min(len, 16384);
+  let misses = 0;
   for (let i = 0; i < len; i++) {
     const k = bits[i];
     const slot = Math.imul(k ^ (k >>> 16), 0x45d9f3b) >>> 18;
@@ -212,6 +294,17 @@ function interpFloat32Into(
       memoKeys[slot] = k;
       memoVals[slot] = v;
       out[i] = v;
+      misses++;
+    }
+    if (i + 1 === probe && len > 4 * probe && misses * 4 > probe) {
+      if (input.buffer === out.buffer) {
+        // in place: the walk needs the untouched inputs, so finish the rest out of place
+        const rest = input.slice(probe);
+        interpSortedInto(rest, out.subarray(probe), xf, n);
+      } else {
+        interpSortedInto(input.subarray(probe), out.subarray(probe), xf, n);
+      }
+      return;
     }
   }
 }

@@ -123,8 +123,8 @@ export interface FinetuneResult {
 }
 
 /**
- * Run `finetune` for every initialisation × run (× fold), then write `results.json` / `results.md`
- * into `opts.out`. For cross-validated tasks (ECC) a run's value is the mean over its folds. Model
+ * Run `finetune` for every initialisation × run (× fold), writing `results.json` / `results.md`
+ * into `opts.out` after every run (atomically, so completed runs survive a crash). For cross-validated tasks (ECC) a run's value is the mean over its folds. Model
  * directories: `OUT/model/<init>-run<r>[-fold<k>]`.
  */
 export async function runTaskApp(
@@ -135,6 +135,21 @@ export async function runTaskApp(
 ): Promise<ResultsFile> {
   const runs: Record<string, number[]> = {};
   const extra: Record<string, Record<string, number[]>> = {};
+  const write = () =>
+    writeResults(opts.out, {
+      task: prepared.task,
+      metric: prepared.config.metric === "auc" ? "AUC" : "IoU (paper)",
+      runs,
+      extra,
+      notes: {
+        ...prepared.notes,
+        quick: opts.quick,
+        seed: opts.seed,
+        data: prepared.dataRoot,
+        sample: prepared.sample,
+        folds: prepared.folds.length,
+      },
+    });
   for (const init of opts.init) {
     runs[init] = [];
     extra[init] = {};
@@ -165,20 +180,8 @@ export async function runTaskApp(
       const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
       runs[init].push(mean(values));
       for (const [k, v] of Object.entries(others)) extra[init][k] = [...(extra[init][k] ?? []), mean(v)];
+      await write(); // results so far survive a crash in a later run
     }
   }
-  return writeResults(opts.out, {
-    task: prepared.task,
-    metric: prepared.config.metric === "auc" ? "AUC" : "IoU (paper)",
-    runs,
-    extra,
-    notes: {
-      ...prepared.notes,
-      quick: opts.quick,
-      seed: opts.seed,
-      data: prepared.dataRoot,
-      sample: prepared.sample,
-      folds: prepared.folds.length,
-    },
-  });
+  return write();
 }

@@ -62,6 +62,22 @@ describe.skipIf(!HAS_SHARED)("task preparation on the sample layouts (quick)", (
       expect(res.runs.scratch.values.map((v) => Number(v.toFixed(12)))).toEqual([0.6, 0.6]);
       expect(res.runs.scratch.extra?.accuracy.mean).toBe(0.25);
       expect(JSON.parse(await readFile(join(out, "ecc", "results.json"), "utf8")).metric).toBe("IoU (paper)");
+      // a failing later run leaves the completed runs in results.json
+      const partial = join(out, "partial");
+      await expect(
+        runTaskApp(
+          { out: partial, quick: true, runs: 2, init: ["scratch"], seed: 0 },
+          ncs,
+          async (req) => {
+            if (req.run === 1) throw new Error("out of memory");
+            return { value: 0.75 };
+          },
+          () => {},
+        ),
+      ).rejects.toThrow(/out of memory/);
+      expect(JSON.parse(await readFile(join(partial, "results.json"), "utf8")).runs.scratch.values).toEqual([
+        0.75,
+      ]);
     });
   });
 });

@@ -1,5 +1,5 @@
 import { access, mkdir, rm, symlink } from "node:fs/promises";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import type { Vec3, Volume } from "@models-genesis/volume-io";
 import { writeEccCandidates } from "./ecc.js";
 import { DatasetError } from "./errors.js";
@@ -451,9 +451,4 @@ export async function buildBmsSampleLayout(
     `${BMS_SAMPLE_RULE}\n\nCases: ${cases.join(", ")}.\n`,
   );
   return { cases, rule: BMS_SAMPLE_RULE };
-}
-
-/** Path of `p` relative to `from`, for messages. */
-export function rel(from: string, p: string): string {
-  return relative(from, p) || ".";
 }

@@ -1,6 +1,6 @@
 import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64";
 import { uniformInt } from "pure-rand/distribution/uniformInt";
-import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
+import { xoroshiro128plusFromState } from "pure-rand/generator/xoroshiro128plus";
 import type { RandomGenerator } from "pure-rand/types/RandomGenerator";
 
 /** 2^-24: spacing of the float32-exact uniform grid used by {@link Rng.float32}. */
@@ -33,7 +33,21 @@ export class Rng {
   constructor(seed: number) {
     if (!Number.isFinite(seed)) throw new Error(`transforms/rng: seed must be a finite number, got ${seed}`);
     this.seed = Math.trunc(seed) >>> 0;
-    this.gen = xoroshiro128plus(this.seed);
+    // Expand the seed with splitmix32 into the 128-bit state: pure-rand's `xoroshiro128plus(seed)`
+    // uses the seed bits directly, so neighbouring seeds (1, 2, 3, …) would start with nearly
+    // equal outputs.
+    let a = this.seed;
+    const mix = () => {
+      a = (a + 0x9e3779b9) | 0;
+      let t = a ^ (a >>> 16);
+      t = Math.imul(t, 0x21f0aaad);
+      t ^= t >>> 15;
+      t = Math.imul(t, 0x735a2d97);
+      return (t ^ (t >>> 15)) | 0;
+    };
+    const state = [mix(), mix(), mix(), mix()];
+    if (!state.some((v) => v !== 0)) state[0] = 1;
+    this.gen = xoroshiro128plusFromState(state);
   }
 
   /** Next raw 32-bit draw as an unsigned integer in [0, 2^32). */

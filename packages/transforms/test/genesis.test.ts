@@ -10,6 +10,7 @@ import {
   genesisPair,
   inPaint,
   localPixelShuffle,
+  localShuffleInto,
   MIN_AXIS,
   nonlinearIntensity,
   nonlinearInto,
@@ -118,6 +119,26 @@ describe("local pixel shuffling", () => {
       }),
       { numRuns: 60 },
     );
+  });
+
+  it("draws every permutation of a block equally often (3- and 4-voxel blocks)", () => {
+    for (const k of [3, 4]) {
+      const shape: Shape3 = [k, 1, 1];
+      const src = Float32Array.from({ length: k }, (_, i) => i);
+      const dst = new Float32Array(k);
+      const counts = new Map<string, number>();
+      const n = 24000;
+      for (let seed = 0; seed < n; seed++) {
+        localShuffleInto(src, dst, shape, { blocks: Int32Array.from([0, 0, 0, k, 1, 1]), seed });
+        const key = dst.join("");
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+      const perms = k === 3 ? 6 : 24;
+      expect(counts.size).toBe(perms);
+      const p = 1 / perms;
+      for (const c of counts.values())
+        expect(Math.abs(c / n - p)).toBeLessThan(4 * Math.sqrt((p * (1 - p)) / n));
+    }
   });
 
   it("reads blocks from the original: with 10,000 blocks every output value is an input value", () => {

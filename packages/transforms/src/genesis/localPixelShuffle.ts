@@ -60,7 +60,7 @@ export function sampleLocalShuffle(rng: Rng, shape: Shape3, numBlocks = 10000): 
 /**
  * Apply local pixel shuffling: `dst` starts as a copy of `src`; for each block in order, the
  * block's voxels are read from the **original** `src`, permuted uniformly (Fisher–Yates from
- * `params.seed`, exact: two swap indices per generator draw) and written into `dst` (later blocks overwrite earlier ones, as in the
+ * `params.seed`, exact inside-out Fisher–Yates, two indices per generator draw) and written into `dst` (later blocks overwrite earlier ones, as in the
  * reference). `dst` must not alias `src`. C order (x, y, z).
  */
 export function localShuffleInto(
@@ -78,7 +78,7 @@ export function localShuffleInto(
     const v = blocks[o + 3] * blocks[o + 4] * blocks[o + 5];
     if (v > maxBlock) maxBlock = v;
   }
-  const buf = new Float32Array(maxBlock);
+  const off = new Int32Array(maxBlock);
   for (let o = 0; o < blocks.length; o += 6) {
     const x0 = blocks[o];
     const y0 = blocks[o + 1];
@@ -90,35 +90,32 @@ export function localShuffleInto(
     for (let x = x0; x < x0 + sx; x++) {
       for (let y = y0; y < y0 + sy; y++) {
         const base = (x * ny + y) * nz + z0;
-        for (let z = 0; z < sz; z++) buf[k++] = src[base + z];
+        for (let z = 0; z < sz; z++) off[k++] = base + z;
       }
     }
-    // Fisher–Yates, two steps per draw: a uniform index in [0, (i+1)·i) splits exactly into
-    // j1 ∈ [0, i+1) and j2 ∈ [0, i) (mixed radix), halving the generator calls.
-    let i = k - 1;
-    for (; i > 1; i -= 2) {
-      const r = rng.below((i + 1) * i) | 0;
+    // "Inside-out" Fisher–Yates straight into dst: for i = 0…k−1, j uniform in [0, i],
+    // r[i] = r[j], r[j] = src[i]. Two steps per generator draw: a uniform index in
+    // [0, (i+1)(i+2)) splits exactly into j ∈ [0, i] and j' ∈ [0, i+1] (mixed radix).
+    dst[off[0]] = src[off[0]];
+    let i = 1;
+    for (; i + 1 < k; i += 2) {
+      const r = rng.below((i + 1) * (i + 2)) | 0;
       const j1 = (r % (i + 1)) | 0;
       const j2 = ((r - j1) / (i + 1)) | 0;
-      let t = buf[i];
-      buf[i] = buf[j1];
-      buf[j1] = t;
-      t = buf[i - 1];
-      buf[i - 1] = buf[j2];
-      buf[j2] = t;
+      let oi = off[i];
+      let oj = off[j1];
+      dst[oi] = dst[oj];
+      dst[oj] = src[oi];
+      oi = off[i + 1];
+      oj = off[j2];
+      dst[oi] = dst[oj];
+      dst[oj] = src[oi];
     }
-    if (i === 1) {
-      const j = rng.below(2);
-      const t = buf[1];
-      buf[1] = buf[j];
-      buf[j] = t;
-    }
-    k = 0;
-    for (let x = x0; x < x0 + sx; x++) {
-      for (let y = y0; y < y0 + sy; y++) {
-        const base = (x * ny + y) * nz + z0;
-        for (let z = 0; z < sz; z++) dst[base + z] = buf[k++];
-      }
+    if (i < k) {
+      const oi = off[i];
+      const oj = off[rng.below(i + 1)];
+      dst[oi] = dst[oj];
+      dst[oj] = src[oi];
     }
   }
 }

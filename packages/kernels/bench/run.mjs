@@ -1,5 +1,6 @@
 // Per-op benchmarks of @models-genesis/kernels (run after `pnpm build`): one JSON object per line
-// with name, backend, width, batch, median_s, gflops, peak_bytes (+ reps, wasm_heap_bytes).
+// with name, backend, width, batch, median_s, gflops, peak_bytes (+ cpu_s / gflops_cpu: process CPU
+// time, i.e. the time on an idle core when the machine is shared; reps, wasm_heap_bytes).
 // Flags: --json (only JSON lines, no header), --quick (fewer, smaller cases, fewer reps),
 // --backend NAME (default: initBackend's choice), --only SUBSTRING (filter case names).
 import * as tf from "@tensorflow/tfjs-core";
@@ -30,20 +31,27 @@ function wasmHeapBytes() {
 /** Runs fn reps times (+1 warm-up unless reps === 1); fn returns tensors to read and dispose. */
 function measure(fn, reps) {
   const times = [];
+  const cpus = [];
   let peak = 0;
   const total = reps === 1 ? 1 : reps + 1;
   for (let i = 0; i < total; i++) {
     const start = tf.memory().numBytes;
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     const outs = fn();
     for (const o of outs) o.dataSync();
     const dt = (performance.now() - t0) / 1000;
+    const c = process.cpuUsage(c0);
     peak = Math.max(peak, tf.memory().numBytes - start);
     tf.dispose(outs);
-    if (reps === 1 || i > 0) times.push(dt);
+    if (reps === 1 || i > 0) {
+      times.push(dt);
+      cpus.push((c.user + c.system) / 1e6);
+    }
   }
   times.sort((a, b) => a - b);
-  return { median: times[Math.floor(times.length / 2)], times };
+  cpus.sort((a, b) => a - b);
+  return { median: times[Math.floor(times.length / 2)], cpu: cpus[Math.floor(cpus.length / 2)], times };
 }
 
 async function bench(name, flops, fn, reps = quick ? 2 : 3) {
@@ -56,7 +64,7 @@ async function bench(name, flops, fn, reps = quick ? 2 : 3) {
     });
     return r.peakBytes;
   })();
-  const { median, times } = measure(fn, reps);
+  const { median, cpu, times } = measure(fn, reps);
   console.log(
     JSON.stringify({
       name,
@@ -66,6 +74,8 @@ async function bench(name, flops, fn, reps = quick ? 2 : 3) {
       median_s: +median.toFixed(4),
       gflops: flops ? +(flops / median / 1e9).toFixed(2) : null,
       peak_bytes: peak,
+      cpu_s: +cpu.toFixed(4),
+      gflops_cpu: flops ? +(flops / cpu / 1e9).toFixed(2) : null,
       reps: times.length,
       wasm_heap_bytes: wasmHeapBytes(),
     }),

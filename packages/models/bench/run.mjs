@@ -1,10 +1,11 @@
 // Whole-network benchmark (run after `pnpm build`): forward and one SGD training step of the
 // PyTorch-variant Genesis 3-D U-Net (`pytorch/unet3d.py`) at width 32, batch 2, 64×64×32, printing
 // one JSON object per line: name, backend, width, batch, median_s, gflops, peak_bytes
-// (+ reps, wasm_heap_bytes, num_tensors). Reference (PyTorch on the same 2-core machine): ≈ 3.3 s
+// (+ cpu_s and gflops_cpu: process CPU time, i.e. the time on an idle core when the machine is
+// shared; reps, wasm_heap_bytes, num_tensors). Reference (PyTorch on the same 2-core machine): ≈ 3.3 s
 // forward, ≈ 15 s per training step.
 // Flags: --json (JSON lines only), --quick (1 rep, 32×32×16), --reps N, --width W, --batch B,
-// --size R,C,D, --backend NAME, --variant torch|keras.
+// --size R,C,D, --backend NAME, --variant torch|keras, --only SUBSTRING (e.g. sgd-step).
 import { initBackend } from "@models-genesis/kernels";
 import * as tf from "@tensorflow/tfjs-core";
 import { createModelFromConfig } from "../dist/index.js";
@@ -70,18 +71,27 @@ function trainStep() {
   tf.dispose([value, ...Object.values(grads)]);
 }
 
+const only = argVal("--only");
+
 async function bench(name, flops, fn) {
+  if (only && !name.includes(only)) return;
   const times = [];
+  const cpus = [];
   let peak = 0;
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     const info = await tf.profile(fn);
     times.push((performance.now() - t0) / 1000);
+    const c = process.cpuUsage(c0);
+    cpus.push((c.user + c.system) / 1e6);
     peak = Math.max(peak, info.peakBytes);
     log(`${name}: rep ${i + 1} ${times.at(-1).toFixed(2)} s`);
   }
   times.sort((a, b) => a - b);
+  cpus.sort((a, b) => a - b);
   const median = times[Math.floor(times.length / 2)];
+  const cpuMedian = cpus[Math.floor(cpus.length / 2)];
   console.log(
     JSON.stringify({
       name,
@@ -91,6 +101,9 @@ async function bench(name, flops, fn) {
       median_s: +median.toFixed(3),
       gflops: +(flops / median / 1e9).toFixed(2),
       peak_bytes: peak,
+      // CPU seconds of this (single-threaded) process: the wall time on an otherwise idle core
+      cpu_s: +cpuMedian.toFixed(3),
+      gflops_cpu: +(flops / cpuMedian / 1e9).toFixed(2),
       reps: times.length,
       size: size.join("x"),
       wasm_heap_bytes: wasmHeap(),

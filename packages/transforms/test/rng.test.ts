@@ -12,6 +12,14 @@ describe("Rng", () => {
     expect(Array.from({ length: 20 }, () => c.random())).not.toEqual(sa);
   });
 
+  it("neighbouring seeds give independent-looking first draws (seed expansion)", () => {
+    const n = 20000;
+    const bins = new Array(10).fill(0);
+    for (let seed = 0; seed < n; seed++) bins[Math.floor(new Rng(seed).random() * 10)]++;
+    const sigma = Math.sqrt(0.1 * 0.9 * n);
+    for (const b of bins) expect(Math.abs(b - n / 10)).toBeLessThan(4 * sigma);
+  });
+
   it("randint includes both ends, like Python's random.randint, with uniform frequencies", () => {
     const r = new Rng(1);
     const counts = new Map<number, number>();

@@ -202,7 +202,9 @@ export function planeConvFilterGrad(x: tf.Tensor, dy: tf.Tensor, kd: number, k: 
       const s = p > 0 ? tf.slice(xp, [0, bb, c, 0], [b * d, h, wd, cin]) : xp;
       const xs = tf.reshape(s, [m, cin]);
       drop(s, xp);
-      parts.push(tf.reshape(tf.matMul(dyStack, xs), [kd, 1, cout, cin])); // (kd, 1, Cout, Cin)
+      const g = tf.matMul(dyStack, xs);
+      parts.push(tf.reshape(g, [kd, 1, cout, cin])); // (kd, 1, Cout, Cin)
+      g.dispose();
       xs.dispose();
     }
   }
@@ -210,8 +212,10 @@ export function planeConvFilterGrad(x: tf.Tensor, dy: tf.Tensor, kd: number, k: 
   dyStack.dispose();
   const st = tf.concat(parts, 1); // (kd, k·k, Cout, Cin)
   for (const t of parts) t.dispose();
-  const tr = tf.transpose(tf.reshape(st, [kd * k * k, cout, cin]), [0, 2, 1]);
+  const st3 = tf.reshape(st, [kd * k * k, cout, cin]);
   st.dispose();
+  const tr = tf.transpose(st3, [0, 2, 1]);
+  st3.dispose();
   const out = tf.reshape(tr, outShape);
   tr.dispose();
   return out;

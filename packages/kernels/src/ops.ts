@@ -121,13 +121,40 @@ function checkConv(op: string, x: tf.Tensor, w: tf.Tensor, bias: tf.Tensor | und
   }
 }
 
+/** {@link planeConvFilterGrad} summed over batch elements (rank-2 row slices; no copy when N = 1). */
+function planeConvFilterGradChunked(x: tf.Tensor, dy: tf.Tensor, kd: number, k: number): tf.Tensor {
+  const n = x.shape[0];
+  if (n === 1 || k === 1) return planeConvFilterGrad(x, dy, kd, k);
+  const x2 = tf.reshape(x, [n, x.size / n]);
+  const dy2 = tf.reshape(dy, [n, dy.size / n]);
+  let acc: tf.Tensor | null = null;
+  for (let i = 0; i < n; i++) {
+    const xs = tf.slice(x2, [i, 0], [1, x.size / n]);
+    const dys = tf.slice(dy2, [i, 0], [1, dy.size / n]);
+    const xi = tf.reshape(xs, [1, ...x.shape.slice(1)]);
+    const dyi = tf.reshape(dys, [1, ...dy.shape.slice(1)]);
+    const g = planeConvFilterGrad(xi, dyi, kd, k);
+    tf.dispose([xs, dys, xi, dyi]);
+    if (acc === null) acc = g;
+    else {
+      const sum: tf.Tensor = tf.add(acc, g);
+      tf.dispose([acc, g]);
+      acc = sum;
+    }
+  }
+  tf.dispose([x2, dy2]);
+  return acc as tf.Tensor;
+}
+
 function convGradFuncs(x: tf.Tensor, w: tf.Tensor, dy: tf.Tensor): [tf.Tensor, tf.Tensor] {
   const k = w.shape[0];
   const kd = w.rank === 5 ? k : 1;
+  // Filter gradient first, one batch element at a time, so that its shifted copies of x and dy
+  // never coexist with dx: this bounds the peak of the largest decoder layer's backward.
+  const dw = planeConvFilterGradChunked(x, dy, kd, k);
   const wf = flipFilter(w);
   const dx = planeConv(dy, wf);
   wf.dispose();
-  const dw = planeConvFilterGrad(x, dy, kd, k);
   return [dx, dw];
 }
 

@@ -1,6 +1,62 @@
+import { randomBytes } from "node:crypto";
+import { open, rename, unlink } from "node:fs/promises";
 import { extractCubes, listVolumeFiles, Rng } from "@models-genesis/transforms";
-import { readVolume, writeNpy } from "@models-genesis/volume-io";
+import { readVolume } from "@models-genesis/volume-io";
 import { type Command, InvalidArgumentError } from "commander";
+
+/** NumPy .npy v1.0 header for little-endian float32 C-order data, padded to a fixed 128 bytes. */
+function npyHeader(shape: number[]): Buffer {
+  const dict = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(", ")}), }`;
+  const total = 128;
+  const body = dict.padEnd(total - 10 - 1, " ") + "\n";
+  if (body.length !== total - 10) throw new Error(`npy header too long for shape (${shape.join(", ")})`);
+  const head = Buffer.alloc(10);
+  head.write("\x93NUMPY", 0, "latin1");
+  head[6] = 1;
+  head[7] = 0;
+  head.writeUInt16LE(body.length, 8);
+  return Buffer.concat([head, Buffer.from(body, "latin1")]);
+}
+
+/**
+ * Streams cubes into a float32 (N, 64, 64, 32) .npy: a temporary file with a fixed-size header,
+ * cubes appended as volumes are processed (memory stays at one volume's cubes), the header
+ * rewritten with the final N, then renamed into place (atomic).
+ */
+class CubeWriter {
+  private count = 0;
+  private constructor(
+    private readonly file: string,
+    private readonly tmp: string,
+    private readonly fh: Awaited<ReturnType<typeof open>>,
+  ) {}
+
+  static async create(file: string): Promise<CubeWriter> {
+    const tmp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
+    const fh = await open(tmp, "w").catch((err) => {
+      throw new Error(`${file}: cannot create output (${(err as Error).message})`);
+    });
+    await fh.write(npyHeader([0, 64, 64, 32]), 0, 128, 0);
+    return new CubeWriter(file, tmp, fh);
+  }
+
+  async append(cubes: Float32Array): Promise<void> {
+    const bytes = Buffer.from(cubes.buffer, cubes.byteOffset, cubes.byteLength);
+    await this.fh.write(bytes, 0, bytes.length, 128 + this.count * 64 * 64 * 32 * 4);
+    this.count += cubes.length / (64 * 64 * 32);
+  }
+
+  async finish(): Promise<void> {
+    await this.fh.write(npyHeader([this.count, 64, 64, 32]), 0, 128, 0);
+    await this.fh.close();
+    await rename(this.tmp, this.file);
+  }
+
+  async abort(): Promise<void> {
+    await this.fh.close().catch(() => {});
+    await unlink(this.tmp).catch(() => {});
+  }
+}
 
 function int(name: string, min: number) {
   return (v: string) => {
@@ -41,31 +97,35 @@ export async function runCubes(inputs: string[], opts: CubesOptions): Promise<nu
   if (files.length === 0)
     throw new Error(`no volume files (.mhd, .mha, .nii, .nii.gz, .hdr) found in ${inputs.join(", ")}`);
   const rng = new Rng(opts.seed);
-  const parts: Float32Array[] = [];
   let total = 0;
+  const skipped: string[] = [];
   const log = (s: string) => {
     if (!opts.quiet) process.stderr.write(`${s}\n`);
   };
-  for (const [i, file] of files.entries()) {
-    const vol = await readVolume(file);
-    const r = extractCubes(vol, rng, { scale: opts.scale, borderXY: opts.borderXy, borderZ: opts.borderZ });
-    if (r.skipped) log(`[${i + 1}/${files.length}] ${file}: skipped, ${r.skipped}`);
-    else log(`[${i + 1}/${files.length}] ${file}: ${r.count} cubes in ${r.attempts} attempts`);
-    if (r.count > 0) parts.push(r.cubes);
-    total += r.count;
+  const out = await CubeWriter.create(opts.out);
+  try {
+    for (const [i, file] of files.entries()) {
+      const vol = await readVolume(file);
+      const r = extractCubes(vol, rng, { scale: opts.scale, borderXY: opts.borderXy, borderZ: opts.borderZ });
+      if (r.skipped) {
+        skipped.push(`${file}: ${r.skipped}`);
+        log(`[${i + 1}/${files.length}] ${file}: skipped, ${r.skipped}`);
+      } else log(`[${i + 1}/${files.length}] ${file}: ${r.count} cubes in ${r.attempts} attempts`);
+      if (r.count > 0) await out.append(r.cubes);
+      total += r.count;
+    }
+    if (total === 0) {
+      throw new Error(
+        skipped.length === files.length
+          ? `every volume is too small for the borders (${skipped[0]}${files.length > 1 ? ", …" : ""}); reduce --border-xy / --border-z`
+          : `no cube passed the content filter (at most 15 % of voxels ≥ -150 HU) in ${files.length - skipped.length} volume(s)`,
+      );
+    }
+    await out.finish();
+  } catch (err) {
+    await out.abort();
+    throw err;
   }
-  if (total === 0) {
-    throw new Error(
-      `no cube passed the content filter in ${files.length} volume(s); for small volumes reduce --border-xy / --border-z`,
-    );
-  }
-  const data = new Float32Array(total * 64 * 64 * 32);
-  let o = 0;
-  for (const p of parts) {
-    data.set(p, o);
-    o += p.length;
-  }
-  await writeNpy(opts.out, { data, shape: [total, 64, 64, 32] });
   log(`wrote ${total} cubes (float32 (${total}, 64, 64, 32)) to ${opts.out}`);
   return total;
 }

@@ -13,20 +13,24 @@
  *   RescaleSlope + RescaleIntercept — HU for CT. Per-slice rescale values are honoured.
  * - World coordinates: DICOM patient coordinates are LPS+; they are converted to RAS+.
  * - Transfer syntaxes: implicit/explicit VR little endian, explicit big endian, deflated explicit
- *   little endian and RLE Lossless are decoded; JPEG, JPEG-LS and JPEG 2000 are refused with a
- *   message naming the transfer syntax.
+ *   little endian and RLE Lossless are decoded here; JPEG 2000, JPEG-LS and JPEG Lossless (process
+ *   14) through maintained codec libraries (`codecs.ts`); lossy baseline/extended JPEG and
+ *   High-Throughput JPEG 2000 are refused with a message naming the transfer syntax.
  */
 import { readdir, readFile, stat } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { join } from "node:path";
-import * as dicomParser from "dicom-parser";
 import { inflateSync } from "fflate";
+import { decodeFrame, hasCodec, loadCodecs } from "./codecs.js";
 import { allocVoxels, cOrderStrides, type DiskTypeName, destinationType, VoxelWriter } from "./decode.js";
 import { VolumeReadError } from "./errors.js";
 import { lpsToRas } from "./geometry.js";
 import { MAX_VOXELS, type ReadOptions } from "./nifti.js";
 import type { Matrix3, Vec3, Volume } from "./volume.js";
 
-type DataSet = dicomParser.DataSet;
+// dicom-parser ships a UMD bundle: load it through require so Node's ESM loader sees its exports
+const dicomParser = createRequire(import.meta.url)("dicom-parser") as typeof import("dicom-parser");
+type DataSet = import("dicom-parser").DataSet;
 
 /** Transfer syntax UIDs and their names (DICOM PS3.6 Annex A). */
 export const TRANSFER_SYNTAXES: Record<string, string> = {
@@ -101,7 +105,8 @@ function parseFile(file: string, bytes: Uint8Array, strict: boolean): DataSet | 
     return full;
   };
   try {
-    if (hasPreamble) return dicomParser.parseDicom(bytes, { inflater } as dicomParser.ParseDicomOptions);
+    if (hasPreamble)
+      return dicomParser.parseDicom(bytes, { inflater } as import("dicom-parser").ParseDicomOptions);
     // a raw data set without preamble/meta header (allowed by some writers): guess explicit vs implicit VR
     const looksExplicit = bytes.length > 6 && /^[A-Z]{2}$/.test(String.fromCharCode(bytes[4], bytes[5]));
     const groupOk = bytes.length > 2 && (bytes[0] === 0x08 || bytes[0] === 0x02) && bytes[1] === 0x00;
@@ -290,27 +295,52 @@ function frameBytes(f: Frame, fmt: PixelFormat): { bytes: Uint8Array; littleEndi
     return { bytes: ds.byteArray.subarray(start, end), littleEndian: f.ts !== "1.2.840.10008.1.2.2" };
   }
   const name = TRANSFER_SYNTAXES[f.ts] ?? "unknown";
-  if (f.ts === RLE) {
-    const nFrames = Math.max(1, ds.intString("x00280008") ?? 1);
-    let enc: Uint8Array;
-    try {
-      const frags = el.fragments ?? [];
-      enc = el.basicOffsetTable?.length
-        ? dicomParser.readEncapsulatedImageFrame(ds, el, f.index)
-        : nFrames === 1
-          ? dicomParser.readEncapsulatedPixelDataFromFragments(ds, el, 0, frags.length)
-          : dicomParser.readEncapsulatedPixelDataFromFragments(ds, el, f.index, 1);
-    } catch (err) {
-      throw new VolumeReadError(f.file, `cannot locate RLE frame ${f.index} (${String(err)})`, {
-        cause: err,
-      });
-    }
-    return { bytes: decodeRle(f.file, enc, f.rows, f.cols, fmt.bitsAllocated), littleEndian: hostLE };
+  if (f.ts !== RLE && !hasCodec(f.ts))
+    throw new VolumeReadError(
+      f.file,
+      `compressed transfer syntax ${f.ts} (${name}) is not supported; convert the series to uncompressed DICOM first (e.g. gdcmconv --raw or dcmdjpeg)`,
+    );
+  if (!el.encapsulatedPixelData) throw new VolumeReadError(f.file, `${name} pixel data is not encapsulated`);
+  const nFrames = Math.max(1, ds.intString("x00280008") ?? 1);
+  let enc: Uint8Array;
+  try {
+    const frags = el.fragments ?? [];
+    enc = el.basicOffsetTable?.length
+      ? dicomParser.readEncapsulatedImageFrame(ds, el, f.index)
+      : nFrames === 1
+        ? dicomParser.readEncapsulatedPixelDataFromFragments(ds, el, 0, frags.length)
+        : dicomParser.readEncapsulatedPixelDataFromFragments(ds, el, f.index, 1);
+  } catch (err) {
+    throw new VolumeReadError(f.file, `cannot locate ${name} frame ${f.index} (${String(err)})`, {
+      cause: err,
+    });
   }
-  throw new VolumeReadError(
-    f.file,
-    `compressed transfer syntax ${f.ts} (${name}) is not supported; convert the series to uncompressed DICOM first (e.g. gdcmconv --raw or dcmdjpeg)`,
-  );
+  if (f.ts === RLE)
+    return { bytes: decodeRle(f.file, enc, f.rows, f.cols, fmt.bitsAllocated), littleEndian: hostLE };
+  let out: ReturnType<typeof decodeFrame>;
+  try {
+    out = decodeFrame(f.ts, enc, fmt.bitsAllocated);
+  } catch (err) {
+    throw new VolumeReadError(
+      f.file,
+      `${name} frame ${f.index} could not be decoded (${err instanceof Error ? err.message : String(err)})`,
+      {
+        cause: err,
+      },
+    );
+  }
+  const need = npx * (fmt.bitsAllocated / 8);
+  if (out.comps > 1)
+    throw new VolumeReadError(
+      f.file,
+      `${name} frame has ${out.comps} components: only greyscale is supported`,
+    );
+  if (out.samples.length !== need)
+    throw new VolumeReadError(
+      f.file,
+      `${name} frame ${f.index} decoded to ${out.samples.length} bytes, expected ${need} (${f.cols}×${f.rows}×${fmt.bitsAllocated} bits)`,
+    );
+  return { bytes: out.samples, littleEndian: hostLE };
 }
 
 /** Mask to BitsStored and sign-extend, in place on a host-order typed copy. */
@@ -430,6 +460,7 @@ export async function readDicom(path: string, opts: ReadOptions = {}): Promise<V
   const nvals = shape[0] * shape[1] * shape[2];
   if (nvals > MAX_VOXELS) throw new VolumeReadError(path, `absurd size ${shape.join("×")}`);
   const fmt = pixelFormat(f0);
+  await loadCodecs(new Set(frames.map((f) => f.ts)));
   const scaled = frames.some((f) => f.slope !== 1 || f.inter !== 0);
   const data = allocVoxels(destinationType(fmt.type, scaled, opts.dtype === "float32"), nvals);
   const [stx, sty, stz] = cOrderStrides(shape, 1);

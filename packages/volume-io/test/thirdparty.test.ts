@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import {
   affineOf,
   countNonFinite,
+  orientationCode,
   readVolume,
   reorientToCanonical,
   VolumeReadError,
@@ -31,13 +32,6 @@ describe.skipIf(!HAVE_SHARED)("third-party NIfTI / MetaImage / DICOM edge cases"
   const refused: Record<string, RegExp> = {
     "formats/nifti/niivue/complex.nii.gz": /datatype 32 \(complex64\) is not supported/,
     "formats/dicom/pydicom/JPEG-lossy.dcm": /1\.2\.840\.10008\.1\.2\.4\.51 \(JPEG Extended/,
-    "formats/dicom/pydicom/JPEG2000.dcm": /1\.2\.840\.10008\.1\.2\.4\.91 \(JPEG 2000\)/,
-    "formats/dicom/pydicom/MR_small_jp2klossless.dcm": /1\.2\.840\.10008\.1\.2\.4\.90 \(JPEG 2000 Lossless\)/,
-    "formats/dicom/pydicom/MR_small_jpeg_ls_lossless.dcm":
-      /1\.2\.840\.10008\.1\.2\.4\.80 \(JPEG-LS Lossless\)/,
-    "formats/dicom/dwv/nema-ct1_jpll.dcm": /1\.2\.840\.10008\.1\.2\.4\.70 \(JPEG Lossless/,
-    "formats/dicom/dwv/osirix-toutatix-100.dcm": /JPEG 2000/,
-    "formats/dicom/dwv/osirix-toutatix-101.dcm": /JPEG 2000/,
   };
 
   it("has the edge-case files", () => {
@@ -119,6 +113,21 @@ describe.skipIf(!HAVE_SHARED)("third-party NIfTI / MetaImage / DICOM edge cases"
     for (let r = 0; r < 3; r++) for (let c = 0; c < 4; c++) expect(a[r][c]).toBeCloseTo(b[r][c], 2);
   });
 
+  it("the JPEG 2000 CT series (uint16 + RescaleIntercept −1024) lies on the grid of its TotalSegmentator label map", async () => {
+    const ct = await readVolume(resolve(DATA, "ct/abdomen_totalseg_dicom_j2k/dicom"));
+    const seg = await readVolume(resolve(DATA, "ct/abdomen_totalseg_dicom_j2k/seg_total.nii.gz"), {
+      kind: "label",
+    });
+    expect(ct.meta.transferSyntax).toBe("1.2.840.10008.1.2.4.90");
+    expect(ct.shape).toEqual(seg.shape);
+    // the label map was stored LAS (dcm2niix flips rows); the same grid once reoriented
+    expect(orientationCode(seg)).toBe("LAS");
+    const a = affineOf(reorientToCanonical(ct, "LAS"));
+    const b = affineOf(seg);
+    for (let r = 0; r < 3; r++) for (let c = 0; c < 4; c++) expect(a[r][c]).toBeCloseTo(b[r][c], 3);
+    expect(volumeStats(ct).min).toBe(-1024);
+  });
+
   it("the dcmqi 3-slice series is sorted by ImagePositionPatient, not by file name", async () => {
     const v = await readVolume(resolve(DATA, "ct/abdomen_dcmqi_3slice/dicom"));
     const files = v.meta.files as string[];
@@ -127,9 +136,15 @@ describe.skipIf(!HAVE_SHARED)("third-party NIfTI / MetaImage / DICOM edge cases"
     expect(v.direction[2][2]).toBeGreaterThan(0.99);
   });
 
-  it("RLE, big-endian, implicit-VR and explicit-VR MR_small decode to identical pixels", async () => {
+  it("RLE, JPEG 2000 lossless, JPEG-LS lossless, big-endian and implicit-VR MR_small decode to identical pixels", async () => {
     const ref = await readVolume(F("dicom/pydicom/MR_small.dcm"));
-    for (const name of ["MR_small_RLE", "MR_small_bigendian", "MR_small_implicit"]) {
+    for (const name of [
+      "MR_small_RLE",
+      "MR_small_jp2klossless",
+      "MR_small_jpeg_ls_lossless",
+      "MR_small_bigendian",
+      "MR_small_implicit",
+    ]) {
       const v = await readVolume(F(`dicom/pydicom/${name}.dcm`));
       expect(Array.from(v.data), name).toEqual(Array.from(ref.data));
     }

@@ -132,9 +132,10 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<string
 }
 
 /**
- * The tfjs kernels the Genesis networks run on: forward ops and the kernels their gradients use.
- * On `wasm` the fast ops of this package avoid `Conv3D`, `Conv2DBackpropFilter` etc., so the
- * list depends on the backend (see {@link requiredKernels}).
+ * The tfjs kernels the Genesis networks (and their gradients) run on with this package's ops.
+ * On `tensorflow` (tfjs-node) the stock 3-D kernels are used; on every other backend the fast ops
+ * of this package, which need `Conv2D` but neither `Conv3D*` nor `Conv2DBackprop*`.
+ * @param backend a tfjs backend name (default: the active one)
  */
 export function requiredKernels(backend: string = tf.getBackend()): string[] {
   const common = [
@@ -147,8 +148,10 @@ export function requiredKernels(backend: string = tf.getBackend()): string[] {
     "Multiply",
     "RealDiv",
     "Sum",
+    "Mean",
     "Max",
     "Relu",
+    "Step",
     "Sigmoid",
     "Square",
     "Sqrt",
@@ -159,16 +162,22 @@ export function requiredKernels(backend: string = tf.getBackend()): string[] {
     "Cast",
     "Fill",
     "Tile",
-  ];
-  if (backend === "wasm") return [...common, "Conv2D"];
-  return [
-    ...common,
-    "Conv3D",
-    "Conv3DBackpropInputV2",
-    "Conv3DBackpropFilterV2",
     "MaxPool3D",
     "MaxPool3DGrad",
+    "MaxPool",
+    "MaxPoolGrad",
   ];
+  if (backend === "tensorflow") {
+    return [
+      ...common,
+      "Conv3D",
+      "Conv3DBackpropInputV2",
+      "Conv3DBackpropFilterV2",
+      "Conv2D",
+      "Conv2DBackpropFilter",
+    ];
+  }
+  return [...common, "Conv2D", "FusedConv2D", "_FusedMatMul", "OneHot", "Reverse"];
 }
 
 /**

@@ -39,7 +39,7 @@ export function rocAuc(
     if (Number.isNaN(scores[i])) throw new MetricInputError(`rocAuc: scores[${i}] is NaN`);
     idx[i] = i;
   }
-  idx.sort((a, b) => scores[a] - scores[b]);
+  idx.sort((a, b) => (scores[a] < scores[b] ? -1 : scores[a] > scores[b] ? 1 : 0)); // ±Infinity-safe
   let nPos = 0;
   let rankSumPos = 0;
   let i = 0;

@@ -94,6 +94,10 @@ describe("known answers", () => {
     expect(rocAuc([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1])).toBe(1);
     expect(rocAuc([0.9, 0.8, 0.2, 0.1], [0, 0, 1, 1])).toBe(0);
     expect(rocAuc([0.5, 0.5, 0.5, 0.5], [0, 1, 0, 1])).toBe(0.5);
+    // infinite logits sort and tie correctly
+    expect(
+      rocAuc([Number.NEGATIVE_INFINITY, 0, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY], [0, 1, 1, 0]),
+    ).toBe(0.625);
   });
   it("kerasMeanIoU: perfect prediction = 1, thresholds are the float32 arange(0.5, 1, 0.05)", () => {
     expect(KERAS_MEAN_IOU_THRESHOLDS.length).toBe(10);

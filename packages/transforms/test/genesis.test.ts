@@ -7,6 +7,7 @@ import {
   flippedAxes,
   GENESIS_DEFAULTS,
   genesisAblation,
+  genesisBatch,
   genesisPair,
   inPaint,
   localPixelShuffle,
@@ -88,6 +89,31 @@ describe("genesisPair properties (fast-check)", () => {
       "nonlinearIntensity",
       all.params.paint!.kind,
     ]);
+  });
+});
+
+describe("genesisBatch", () => {
+  it("draws distinct cubes per batch and equals pair-by-pair generation from the same stream", () => {
+    const shape: Shape3 = [16, 16, 16];
+    const n = 5;
+    const cubes = randomCube(3, [n * 16, 16, 16]);
+    const b = genesisBatch(cubes, new Rng(8), { batchSize: 3, shape, config: { localBlocks: 50 } });
+    expect(new Set(b.indices).size).toBe(3);
+    expect(b.input.length).toBe(3 * 4096);
+    const rng = new Rng(8);
+    rng.shuffle(Array.from({ length: n }, (_, i) => i));
+    b.indices.forEach((c, k) => {
+      const p = sampleGenesisPair(rng, shape, { localBlocks: 50 });
+      const ref = applyGenesisPair(cubes.subarray(c * 4096, (c + 1) * 4096), p);
+      expect(sameBytes(b.input.subarray(k * 4096, (k + 1) * 4096), ref.input)).toBe(true);
+      expect(sameBytes(b.target.subarray(k * 4096, (k + 1) * 4096), ref.target)).toBe(true);
+    });
+    expect(() => genesisBatch(cubes, new Rng(1), { batchSize: 6, shape })).toThrow(
+      /batchSize must be an integer in \[1, 5\]/,
+    );
+    expect(() => genesisBatch(cubes.subarray(1), new Rng(1), { batchSize: 1, shape })).toThrow(
+      /whole number/,
+    );
   });
 });
 

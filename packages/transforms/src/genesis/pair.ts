@@ -227,3 +227,64 @@ export function genesisPair(
   const params = sampleGenesisPair(rng, shape, config);
   return { ...applyGenesisPair(cube, params), params, history: genesisHistory(params) };
 }
+
+/** Options of {@link genesisBatch}. */
+export interface GenesisBatchOptions {
+  /** Pairs per batch (reference `batch_size` 6 for pretraining, `pytorch/config.py`). */
+  batchSize: number;
+  /** Cube shape (x, y, z); default (64, 64, 32). */
+  shape?: Shape3;
+  /** Pair-generation config; defaults {@link GENESIS_DEFAULTS}. */
+  config?: Partial<GenesisConfig>;
+  /** Reuse these buffers (length batchSize · cube size) instead of allocating. */
+  out?: { input: Float32Array; target: Float32Array };
+}
+
+/**
+ * One pretraining batch as `generate_pair` builds it (`pytorch/utils.py`): shuffle the cube
+ * indices (`random.shuffle(index)`), take the first `batchSize`, and make one Genesis pair per
+ * cube. Cubes are taken without replacement within a batch.
+ *
+ * @param cubes float32 (N, x, y, z) in C order, e.g. from `readCubes`.
+ * @returns `input` and `target` float32 (batchSize, x, y, z) — NDHWC with C = 1 for tfjs — and
+ *   the cube `indices` used, in batch order.
+ * @throws Error when `cubes` is not a whole number of cubes or holds fewer than `batchSize`.
+ */
+export function genesisBatch(
+  cubes: Float32Array,
+  rng: Rng,
+  options: GenesisBatchOptions,
+): { input: Float32Array; target: Float32Array; indices: number[]; params: GenesisPairParams[] } {
+  const shape = options.shape ?? [64, 64, 32];
+  const size = numel(shape);
+  const { batchSize } = options;
+  if (cubes.length % size !== 0) {
+    throw new Error(
+      `transforms/genesisBatch: ${cubes.length} values is not a whole number of [${shape.join(", ")}] cubes`,
+    );
+  }
+  const n = cubes.length / size;
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > n) {
+    throw new Error(
+      `transforms/genesisBatch: batchSize must be an integer in [1, ${n}] (the cube count), got ${batchSize}`,
+    );
+  }
+  const input = options.out?.input ?? new Float32Array(batchSize * size);
+  const target = options.out?.target ?? new Float32Array(batchSize * size);
+  if (input.length !== batchSize * size || target.length !== batchSize * size) {
+    throw new Error(`transforms/genesisBatch: out buffers must hold ${batchSize * size} values`);
+  }
+  const order = rng.shuffle(Array.from({ length: n }, (_, i) => i));
+  const indices = order.slice(0, batchSize);
+  const params = indices.map((c, b) => {
+    const p = sampleGenesisPair(rng, shape, options.config);
+    applyGenesisPairInto(
+      cubes.subarray(c * size, (c + 1) * size),
+      p,
+      input.subarray(b * size, (b + 1) * size),
+      target.subarray(b * size, (b + 1) * size),
+    );
+    return p;
+  });
+  return { input, target, indices, params };
+}

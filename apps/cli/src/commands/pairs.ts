@@ -42,9 +42,13 @@ export async function runPairs(opts: PairsOptions): Promise<{ input: string; tar
   const input = new Float32Array(opts.n * CUBE);
   const target = new Float32Array(opts.n * CUBE);
   let order: number[] = [];
+  let next = 0;
   for (let i = 0; i < opts.n; i++) {
-    if (order.length === 0) order = rng.shuffle([...Array(count).keys()]);
-    const c = order.shift()!;
+    if (next === order.length) {
+      order = rng.shuffle([...Array(count).keys()]);
+      next = 0;
+    }
+    const c = order[next++];
     const params = sampleGenesisPair(rng, [64, 64, 32], config);
     applyGenesisPairInto(
       cubes.data.subarray(c * CUBE, (c + 1) * CUBE),

@@ -75,21 +75,46 @@ export function inPaintInPlace(data: Float32Array, shape: Shape3, params: PaintP
 }
 
 /**
- * Out-paint `src` into `dst` (no aliasing): `dst` becomes uniform [0, 1) noise from `seed`
- * everywhere, then every box is copied back from `src`.
+ * Out-paint in place: every voxel outside all boxes becomes uniform [0, 1) noise (drawn from
+ * `seed` in C order over the uncovered voxels); voxels inside a box keep their value. Same result
+ * as the reference's "noise everywhere, then copy the boxes back from the original".
  */
-export function outPaintInto(src: Float32Array, dst: Float32Array, shape: Shape3, params: PaintParams): void {
-  const [, ny, nz] = shape;
+export function outPaintInPlace(data: Float32Array, shape: Shape3, params: PaintParams): void {
+  const [nx, ny, nz] = shape;
   const rng = new Rng(params.seed);
-  for (let i = 0; i < dst.length; i++) dst[i] = rng.float32();
-  for (const [x0, y0, z0, sx, sy, sz] of params.boxes) {
-    for (let x = x0; x < x0 + sx; x++) {
-      for (let y = y0; y < y0 + sy; y++) {
-        const base = (x * ny + y) * nz + z0;
-        dst.set(src.subarray(base, base + sz), base);
+  const boxes = params.boxes;
+  const starts = new Int32Array(boxes.length);
+  const ends = new Int32Array(boxes.length);
+  for (let x = 0; x < nx; x++) {
+    for (let y = 0; y < ny; y++) {
+      // z-intervals of the boxes covering (x, y), sorted by start (insertion sort, ≤ 5 boxes)
+      let m = 0;
+      for (const [bx, by, bz, sx, sy, sz] of boxes) {
+        if (x < bx || x >= bx + sx || y < by || y >= by + sy || sz <= 0) continue;
+        let p = m++;
+        while (p > 0 && starts[p - 1] > bz) {
+          starts[p] = starts[p - 1];
+          ends[p] = ends[p - 1];
+          p--;
+        }
+        starts[p] = bz;
+        ends[p] = bz + sz;
       }
+      const base = (x * ny + y) * nz;
+      let z = 0;
+      for (let k = 0; k < m; k++) {
+        for (; z < starts[k]; z++) data[base + z] = rng.float32();
+        if (ends[k] > z) z = ends[k];
+      }
+      for (; z < nz; z++) data[base + z] = rng.float32();
     }
   }
+}
+
+/** Out-paint `src` into `dst` (no aliasing): `dst` = `src`, then {@link outPaintInPlace}. */
+export function outPaintInto(src: Float32Array, dst: Float32Array, shape: Shape3, params: PaintParams): void {
+  dst.set(src);
+  outPaintInPlace(dst, shape, params);
 }
 
 /**

@@ -4,7 +4,7 @@ import { numel } from "../types.js";
 import { type FlipMode, flip3d, flippedAxes, type GenesisFlipParams, sampleGenesisFlip } from "./flip.js";
 import { type LocalShuffleParams, localShuffleInto, sampleLocalShuffle } from "./localPixelShuffle.js";
 import { type NonlinearParams, nonlinearInto, sampleNonlinear } from "./nonlinear.js";
-import { inPaintInPlace, outPaintInto, type PaintParams, sampleInPaint, sampleOutPaint } from "./paint.js";
+import { inPaintInPlace, outPaintInPlace, type PaintParams, sampleInPaint, sampleOutPaint } from "./paint.js";
 import { checkMinSize, MIN_AXIS } from "./sizes.js";
 
 /**
@@ -151,8 +151,6 @@ export function genesisHistory(p: GenesisPairParams): AppliedTransform[] {
   return h;
 }
 
-let paintScratch = new Float32Array(0);
-
 /**
  * Deterministically build the pair from a cube and drawn params into caller-owned buffers
  * (e.g. `subarray` views of a batch): target = flip(cube); input = paint(nonlinear(shuffle(target))).
@@ -184,12 +182,7 @@ export function applyGenesisPairInto(
   else input.set(target);
   if (params.nonlinear) nonlinearInto(input, input, params.nonlinear);
   if (params.paint?.kind === "inPaint") inPaintInPlace(input, shape, params.paint.params);
-  else if (params.paint?.kind === "outPaint") {
-    if (paintScratch.length < n) paintScratch = new Float32Array(n);
-    const copy = paintScratch.subarray(0, n);
-    copy.set(input);
-    outPaintInto(copy, input, shape, params.paint.params);
-  }
+  else if (params.paint?.kind === "outPaint") outPaintInPlace(input, shape, params.paint.params);
 }
 
 /**

@@ -56,7 +56,7 @@ function emit(obj) {
     `${JSON.stringify({ ...obj, load_avg_1m: Number(os.loadavg()[0].toFixed(2)), cpus: os.cpus().length })}\n`,
   );
 }
-const want = (name) => !filter || name.includes(filter);
+const want = (name) => !filter || name.includes(filter) || filter.includes(name);
 
 const SHAPE = [64, 64, 32];
 const N = 64 * 64 * 32;

@@ -1,15 +1,19 @@
 import type { FinetuneRequest, FinetuneResult } from "@models-genesis/datasets";
+import { initBackend } from "@models-genesis/kernels";
+import { finetuneTask } from "@models-genesis/train";
+
+let backend: Promise<string> | undefined;
 
 /**
- * Fine-tune one model for the NCS task and evaluate it on the test arrays.
- *
- * Receives the prepared arrays (`req.data.{train,val,test}`: x NDHWC `(N, X, Y, Z, 1)` in [0, 1];
- * y `(N, X, Y, Z, 1)` masks), the reference recipe `req.config` (Adam, lr, batch, patience,
- * ReduceLROnPlateau), the initialisation (`scratch`, `genesis` or `official` with `req.weights`),
- * the run seed, and `req.modelDir` where the fine-tuned model is saved for `genesis predict`.
+ * Fine-tune one model for the NCS task and evaluate it on the test arrays, with the task's
+ * reference recipe (`keras/downstream_tasks/config.py`) through `finetuneTask` of
+ * `@models-genesis/train`. The first call starts the fastest available tfjs backend
+ * (`GENESIS_BACKEND` overrides) and logs which one runs.
  *
  * @returns the test-set paper IoU (Keras mean IoU over thresholds 0.50…0.95; fraction), with `dice` and plain `iou` in metrics.
  */
-export async function runFinetune(_req: FinetuneRequest): Promise<FinetuneResult> {
-  throw new Error("training wiring lands with the train package");
+export async function runFinetune(req: FinetuneRequest): Promise<FinetuneResult> {
+  backend ??= initBackend({ log: req.log });
+  await backend;
+  return finetuneTask(req);
 }

@@ -8,6 +8,7 @@ export * from "./losses.js";
 export * from "./optimizers.js";
 export * from "./pipelines/finetune.js";
 export * from "./pipelines/pretrain.js";
+export * from "./pipelines/task.js";
 export * from "./plot.js";
 export * from "./rng.js";
 export * from "./schedules.js";

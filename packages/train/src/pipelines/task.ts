@@ -1,0 +1,109 @@
+import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { loadModel } from "@models-genesis/models";
+import { TrainError } from "../errors.js";
+import { type FinetuneInit, type FinetuneMetrics, runFinetuning, type SplitArrays } from "./finetune.js";
+
+/**
+ * One fine-tuning run of a target-task app (the shape of `@models-genesis/datasets`' `FinetuneRequest`,
+ * restated here so that this package does not depend on the datasets package).
+ */
+export interface TaskRunRequest {
+  readonly task: string;
+  readonly config: {
+    readonly kind: "classification" | "segmentation";
+    readonly lr: number;
+    readonly batchSize: number;
+    readonly patience: number;
+    readonly reduceLrOnPlateau: { readonly patience: number };
+    readonly metric: "auc" | "iou";
+    readonly intensityWindow: { readonly min: number; readonly max: number };
+  };
+  readonly data: { readonly train: SplitArrays; readonly val: SplitArrays; readonly test: SplitArrays };
+  readonly init: "scratch" | "genesis" | "official";
+  readonly weights?: string;
+  readonly seed: number;
+  readonly quick: boolean;
+  readonly modelDir: string;
+  readonly log: (line: string) => void;
+}
+
+/** Budget of {@link finetuneTask}: the reference's (early stopping decides) or a quick one. */
+export interface TaskBudget {
+  /** Maximum epochs; default 10000 (early stopping ends the run), quick 3. */
+  epochs?: number;
+  /** Steps per epoch cap; default none, quick 8. */
+  stepsPerEpoch?: number;
+  /** Width of a from-scratch model when no pretrained model fixes it; default 32, quick 8. */
+  scratchWidth?: number;
+  /** Batch size override (quick runs use at most 4). */
+  batchSize?: number;
+}
+
+/** Width of a saved model directory, or undefined for official weight files. */
+async function widthOf(weights: string | undefined): Promise<number | undefined> {
+  if (!weights || !existsSync(weights) || !statSync(weights).isDirectory()) return undefined;
+  const { model, metadata } = await loadModel(weights);
+  model.dispose();
+  return metadata.width;
+}
+
+/**
+ * Fine-tune and test one model for a target task with the task's reference recipe (optimiser Adam,
+ * lr, batch, early-stopping patience, ReduceLROnPlateau — `keras/downstream_tasks/config.py`):
+ * `scratch` = random init (the width of `weights`' model when a model directory is given, so the
+ * comparison is like for like), `genesis` = our pretrained model directory (`genesis pretrain`'s
+ * `OUT/model`), `official` = `Genesis_Chest_CT.pt` / `.h5`.
+ *
+ * @returns `value`: the paper's metric on the test split (AUC, or the paper's IoU = Keras mean IoU);
+ *   `metrics`: the others (Dice, foreground IoU).
+ * @throws TrainError when `genesis` is asked for without a model directory in `weights`.
+ */
+export async function finetuneTask(
+  req: TaskRunRequest,
+  budget: TaskBudget = {},
+): Promise<{ value: number; metrics: Record<string, number> }> {
+  const quick = req.quick;
+  let init: FinetuneInit;
+  if (req.init === "genesis") {
+    if (!req.weights || !existsSync(join(req.weights, "model.json"))) {
+      throw new TrainError(
+        `--init genesis needs --weights <model directory> written by genesis pretrain (no model.json in ${req.weights ?? "(none)"})`,
+      );
+    }
+    init = { kind: "model", dir: req.weights };
+  } else if (req.init === "official") {
+    if (!req.weights) throw new TrainError("--init official needs --weights Genesis_Chest_CT.pt or .h5");
+    init = { kind: "official", weights: req.weights };
+  } else {
+    const w = (await widthOf(req.weights)) ?? budget.scratchWidth ?? (quick ? 8 : 32);
+    init = { kind: "scratch", width: w };
+  }
+  const summary = await runFinetuning({
+    task: req.config.kind,
+    data: req.data,
+    init,
+    lr: req.config.lr,
+    batchSize: budget.batchSize ?? (quick ? Math.min(4, req.config.batchSize) : req.config.batchSize),
+    epochs: budget.epochs ?? (quick ? 3 : 10000),
+    stepsPerEpoch: budget.stepsPerEpoch ?? (quick ? 8 : undefined),
+    patience: req.config.patience,
+    plateauPatience: req.config.reduceLrOnPlateau.patience,
+    seed: req.seed,
+    modelDir: req.modelDir,
+    intensity: {
+      modality: req.config.intensityWindow.min < 0 ? "CT" : "MRI",
+      window: [req.config.intensityWindow.min, req.config.intensityWindow.max],
+      range: [0, 1],
+    },
+    extra: { task: req.task, init: req.init },
+    plainProgress: true,
+    log: req.log,
+  });
+  const t: FinetuneMetrics = summary.test;
+  if (req.config.metric === "auc") return { value: t.auc ?? Number.NaN, metrics: {} };
+  return {
+    value: t.paperIoU ?? Number.NaN,
+    metrics: { dice: t.dice ?? Number.NaN, iou: t.iou ?? Number.NaN },
+  };
+}

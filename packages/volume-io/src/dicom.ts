@@ -17,7 +17,7 @@
  *   14) through maintained codec libraries (`codecs.ts`); lossy baseline/extended JPEG and
  *   High-Throughput JPEG 2000 are refused with a message naming the transfer syntax.
  */
-import { readdir, readFile, stat } from "node:fs/promises";
+import { open, readdir, readFile, stat } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { inflateSync } from "fflate";
@@ -359,6 +359,20 @@ function fixBits(
   }
 }
 
+/** DICM at byte 128, or a raw data set starting with a group 0x0002/0x0008 tag. */
+async function looksLikeDicom(file: string): Promise<boolean> {
+  const fh = await open(file, "r");
+  try {
+    const b = new Uint8Array(132);
+    const { bytesRead } = await fh.read(b, 0, 132, 0);
+    if (bytesRead >= 132 && b[128] === 0x44 && b[129] === 0x49 && b[130] === 0x43 && b[131] === 0x4d)
+      return true;
+    return bytesRead >= 8 && (b[0] === 0x08 || b[0] === 0x02) && b[1] === 0x00 && b[3] === 0x00;
+  } finally {
+    await fh.close();
+  }
+}
+
 async function listFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
   const walk = async (d: string, depth: number) => {
@@ -398,6 +412,8 @@ export async function readDicom(path: string, opts: ReadOptions = {}): Promise<V
   const files = isDir ? await listFiles(path) : [path];
   let frames: Frame[] = [];
   for (const file of files) {
+    // in a folder, look at the first 132 bytes before reading a whole file
+    if (isDir && !(await looksLikeDicom(file))) continue;
     const bytes = await readFile(file);
     if (bytes.length === 0) {
       if (!isDir) throw new VolumeReadError(file, "is empty");

@@ -58,6 +58,9 @@ export function geometryFromAffine(a: Matrix4 | number[][]): Geometry {
   return { spacing, origin: [a[0][3], a[1][3], a[2][3]], direction };
 }
 
+/** Negation that never produces −0 (keeps printed matrices clean). */
+const neg = (v: number) => (v === 0 ? 0 : -v);
+
 /**
  * Convert between LPS+ (DICOM, MetaImage, ITK, LUNA16 CSVs) and RAS+ (NIfTI, this package):
  * negate the first two world components. Accepts a world point (`Vec3`), a direction matrix
@@ -70,9 +73,9 @@ export function lpsToRas(m: Matrix4): Matrix4;
 export function lpsToRas(x: Vec3 | Matrix3 | Matrix4): Vec3 | Matrix3 | Matrix4 {
   if (typeof x[0] === "number") {
     const p = x as Vec3;
-    return [-p[0], -p[1], p[2]];
+    return [neg(p[0]), neg(p[1]), p[2]];
   }
-  const m = (x as number[][]).map((row, r) => (r < 2 ? row.map((v) => -v) : row.slice()));
+  const m = (x as number[][]).map((row, r) => (r < 2 ? row.map(neg) : row.slice()));
   return m as Matrix3 | Matrix4;
 }
 

@@ -524,20 +524,21 @@ export function encodeNifti(vol: Volume): Uint8Array {
     for (let c = 0; c < 4; c++) dv.setFloat32(280 + (r * 4 + c) * 4, affine[r][c], le);
   if (vol.kind === "label") dv.setInt16(68, 1002, le);
   out.set([0x6e, 0x2b, 0x31, 0], 344);
-  // voxels: x fastest, then y, z, c
+  // voxels: x fastest, then y, z, c — the in-memory C order (c fastest) streamed through the
+  // same monomorphic scatter kernels the readers use
   const hostLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
   const Ctor = vol.data.constructor as { new (b: ArrayBuffer, o: number, n: number): VoxelArray };
-  const dst = new Ctor(out.buffer, 352, nvals) as unknown as { [i: number]: number };
-  const src = vol.data as unknown as { [i: number]: number };
-  const sx = ny * nz * C;
-  const sy = nz * C;
-  let o = 0;
-  for (let c = 0; c < C; c++)
-    for (let z = 0; z < nz; z++)
-      for (let y = 0; y < ny; y++) {
-        let p = y * sy + z * C + c;
-        for (let x = 0; x < nx; x++, p += sx) dst[o++] = src[p];
-      }
+  const dst = new Ctor(out.buffer, 352, nvals);
+  const writer = new VoxelWriter(
+    {
+      type: type as DiskTypeName,
+      littleEndian: hostLE,
+      sizes: [C, nz, ny, nx],
+      strides: [nx * ny * nz, nx * ny, nx, 1],
+    },
+    dst,
+  );
+  writer.push(new Uint8Array(vol.data.buffer, vol.data.byteOffset, vol.data.byteLength));
   if (!hostLE && bpe > 1) {
     for (let i = 352; i < out.length; i += bpe) out.subarray(i, i + bpe).reverse();
   }

@@ -27,6 +27,25 @@ export function customGrad(f: GradFn): (...inputs: tf.Tensor[]) => tf.Tensor {
   ) => tf.Tensor;
 }
 
+/**
+ * Input + output elements above which {@link planeConv} and the filter gradient work one batch
+ * element at a time (2^23 floats = 32 MiB): bounds their temporaries by one sample.
+ */
+let chunkElements = 2 ** 23;
+
+/** Current threshold of {@link setBatchChunkThreshold}. */
+export function batchChunkThreshold(): number {
+  return chunkElements;
+}
+
+/**
+ * Sets the input + output element count above which convolutions (forward, input and filter
+ * gradients) run one batch element at a time (default 2^23). 0 always chunks, Infinity never.
+ */
+export function setBatchChunkThreshold(elements: number): void {
+  chunkElements = elements;
+}
+
 /** Disposes `t` unless it is one of `keep`. */
 function drop(t: tf.Tensor, ...keep: tf.Tensor[]): void {
   if (!keep.includes(t)) t.dispose();
@@ -52,6 +71,27 @@ function accumulate(acc: tf.Tensor | null, t: tf.Tensor): tf.Tensor {
  * @returns (B, D, H, W, Cout) with x's rank (a rank-4 x is read as D = 1).
  */
 export function planeConv(x: tf.Tensor, w: tf.Tensor, bias?: tf.Tensor): tf.Tensor {
+  const n = x.shape[0];
+  if (n > 1 && x.size + (x.size / x.shape[x.rank - 1]) * w.shape[w.rank - 1] >= chunkElements) {
+    // One batch element at a time: the shifted copies and partial sums then cost one sample,
+    // not the batch (the output is assembled by a rank-2 concat).
+    const x2 = tf.reshape(x, [n, x.size / n]);
+    const parts: tf.Tensor[] = [];
+    for (let i = 0; i < n; i++) {
+      const xs = tf.slice(x2, [i, 0], [1, x.size / n]);
+      const xi = tf.reshape(xs, [1, ...x.shape.slice(1)]);
+      const yi = planeConv(xi, w, bias);
+      tf.dispose([xs, xi]);
+      parts.push(tf.reshape(yi, [1, yi.size]));
+      yi.dispose();
+    }
+    x2.dispose();
+    const y2 = tf.concat(parts, 0);
+    tf.dispose(parts);
+    const y = tf.reshape(y2, [n, ...x.shape.slice(1, -1), w.shape[w.rank - 1]]);
+    y2.dispose();
+    return y;
+  }
   const [b, d, h, wd, cin] = dims5(x);
   const kd = w.rank === 5 ? w.shape[0] : 1;
   const k = w.shape[w.rank - 3];

@@ -1,3 +1,4 @@
 export * from "./backend.js";
+export { batchChunkThreshold, setBatchChunkThreshold } from "./core.js";
 export { installLeanBackprop, uninstallLeanBackprop } from "./lean-backprop.js";
 export * from "./ops.js";

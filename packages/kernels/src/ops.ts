@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs-core";
 // tfjs-core alone registers no gradients (the `@tensorflow/tfjs` union package does): training needs them.
 import "@tensorflow/tfjs-core/dist/register_all_gradients.js";
 import {
+  batchChunkThreshold,
   channelSum,
   concatLastAxis,
   customGrad,
@@ -124,7 +125,8 @@ function checkConv(op: string, x: tf.Tensor, w: tf.Tensor, bias: tf.Tensor | und
 /** {@link planeConvFilterGrad} summed over batch elements (rank-2 row slices; no copy when N = 1). */
 function planeConvFilterGradChunked(x: tf.Tensor, dy: tf.Tensor, kd: number, k: number): tf.Tensor {
   const n = x.shape[0];
-  if (n === 1 || k === 1) return planeConvFilterGrad(x, dy, kd, k);
+  if (n === 1 || k === 1 || x.size + dy.size < batchChunkThreshold())
+    return planeConvFilterGrad(x, dy, kd, k);
   const x2 = tf.reshape(x, [n, x.size / n]);
   const dy2 = tf.reshape(dy, [n, dy.size / n]);
   let acc: tf.Tensor | null = null;

@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type BatchNormMode,
+  batchChunkThreshold,
   batchNormRelu,
   conv2d,
   conv3d,
@@ -10,6 +11,7 @@ import {
   initBackend,
   maxPool2d,
   maxPool3d,
+  setBatchChunkThreshold,
   setKernelImpl,
   upsampleNearest2d,
   upsampleNearest3d,
@@ -127,6 +129,46 @@ describe.each(["cpu", "wasm"])("ops on %s", (backend) => {
     );
     compareGradsWithStock((xx, ww) => conv3d(xx as tf.Tensor5D, ww as tf.Tensor5D), [x, w], 1e-4);
     tf.dispose([x, w, b]);
+  });
+
+  it("conv3d and conv2d give the same values and gradients one batch element at a time", () => {
+    const cases: [tf.Tensor, tf.Tensor, tf.Tensor, (...t: tf.Tensor[]) => tf.Tensor][] = [
+      [
+        rand([3, 4, 3, 2, 2], 91),
+        rand([3, 3, 3, 2, 3], 92),
+        rand([3], 93),
+        (a, b, c) => conv3d(a as tf.Tensor5D, b as tf.Tensor5D, c as tf.Tensor1D),
+      ],
+      [
+        rand([2, 4, 3, 2], 94),
+        rand([3, 3, 2, 3], 95),
+        rand([3], 96),
+        (a, b, c) => conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor1D),
+      ],
+    ];
+    setKernelImpl("fast");
+    for (const [x, w, b, f] of cases) {
+      const run = () =>
+        tf.tidy(() => {
+          const r = rand(f(x, w, b).shape, 97);
+          const g = tf.grads((p: tf.Tensor, q: tf.Tensor, s: tf.Tensor) => tf.sum(tf.mul(f(p, q, s), r)))([
+            x,
+            w,
+            b,
+          ]);
+          return [f(x, w, b), ...g];
+        });
+      const whole = run();
+      const before = batchChunkThreshold();
+      setBatchChunkThreshold(0);
+      const chunked = run();
+      setBatchChunkThreshold(before);
+      whole.forEach((t, i) => {
+        expect(maxAbsDiff(t, chunked[i]), `output ${i}`).toBeLessThan(1e-5);
+      });
+      tf.dispose([x, w, b, ...whole, ...chunked]);
+    }
+    setKernelImpl("auto");
   });
 
   it("conv3d gradients match finite differences", () => {

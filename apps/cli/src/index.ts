@@ -1,6 +1,18 @@
 import { Command, CommanderError } from "commander";
 import { commands } from "./commands/registry.js";
 
+export { type PredictArrayOptions, predictArray } from "./commands/predict.js";
+export {
+  applyIntensityWindow,
+  DEFAULT_PATCH_SIZE,
+  type PredictVolumeInfo,
+  type PredictVolumeOptions,
+  parsePatchSize,
+  patchSizeFromMetadata,
+  predictVolume,
+  resampleToGrid,
+} from "./lib/predict-volume.js";
+
 /**
  * Build the `genesis` command-line program. Each subcommand lives in its own file under
  * `src/commands/` and is listed once in `src/commands/registry.ts`.

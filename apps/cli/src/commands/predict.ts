@@ -1,8 +1,10 @@
 import { initBackend } from "@models-genesis/kernels";
 import { type GenesisUNet, loadModel, type ModelMetadata } from "@models-genesis/models";
-import { readNpy, writeNpy } from "@models-genesis/volume-io";
+import { readNpy, readVolume, type Volume, writeNifti, writeNpy } from "@models-genesis/volume-io";
 import * as tf from "@tensorflow/tfjs-core";
+import cliProgress from "cli-progress";
 import type { Command } from "commander";
+import { parsePatchSize, predictVolume } from "../lib/predict-volume.js";
 
 /** Options of {@link predictArray}. */
 export interface PredictArrayOptions {
@@ -82,38 +84,54 @@ export async function predictArray(
 }
 
 /**
- * `genesis predict --model <dir> --in x.npy --out y.npy [--batch-size N]`: run a saved model over
- * an array of cubes (N, rows, cols, deps) and write (N, rows, cols, deps[, C]) float32
- * (classification models: (N, nClasses)).
+ * `genesis predict`, two modes:
+ * - array: `genesis predict --model <dir> --in x.npy --out y.npy [--batch-size N]` runs a saved
+ *   model over an array of cubes (N, rows, cols, deps) and writes (N, rows, cols, deps[, C])
+ *   float32 (classification models: (N, nClasses));
+ * - volume: `genesis predict --model <dir> <volume> --out <mask.nii.gz> [--probabilities]
+ *   [--threshold 0.5] [--overlap 0.5] [--patch r,c,d]` segments a whole volume (NIfTI, MetaImage,
+ *   DICOM folder, .npy) with {@link predictVolume} and writes NIfTI in the input's geometry.
  */
 export function register(program: Command): void {
   program
     .command("predict")
     .description(
-      "Run a saved model over a .npy array of cubes (N, rows, cols, deps) → (N, rows, cols, deps[, C])",
+      "Segment a whole volume (NIfTI/MetaImage/DICOM → NIfTI mask in the input's geometry) or run a model over a .npy array of cubes (--in)",
     )
+    .argument("[volume]", "volume to segment: .nii(.gz), .mhd/.mha, a DICOM folder or file, or .npy")
     .requiredOption("--model <dir>", "model directory written by `genesis convert` or training")
-    .requiredOption(
+    .option(
       "--in <file>",
-      "input .npy (N, rows, cols, deps), intensities already in the model's range unless --preprocess window",
+      "array mode: input .npy (N, rows, cols, deps), intensities already in the model's range unless --preprocess window",
     )
-    .requiredOption("--out <file>", "output .npy (float32)")
+    .requiredOption(
+      "--out <file>",
+      "volume mode: output .nii or .nii.gz (uint8 labels, or float32 with --probabilities); array mode: output .npy (float32)",
+    )
     .option(
       "--batch-size <n>",
-      "cubes per forward pass; with batch-statistics BatchNorm the outputs depend on it",
+      "cubes/patches per forward pass; with batch-statistics BatchNorm the outputs depend on it",
       "1",
     )
     .option("--bn-mode <mode>", "override the model's BatchNorm mode: batch-statistics or running-statistics")
     .option(
       "--preprocess <kind>",
-      "none (default) or window: clip to the model's intensity window (e.g. HU [-1000, 1000]) and scale to [0, 1]",
+      "array mode: none (default) or window: clip to the model's intensity window (e.g. HU [-1000, 1000]) and scale to [0, 1]",
       "none",
     )
+    .option("--probabilities", "volume mode: write float32 probabilities instead of a label map")
+    .option("--threshold <p>", "volume mode: probability ≥ p → label 1 (softmax heads: argmax)", "0.5")
+    .option("--overlap <f>", "volume mode: fraction in [0, 1) shared by neighbouring patches", "0.5")
+    .option(
+      "--patch <r,c,d>",
+      "volume mode: patch size in voxels, multiples of 8 (default: the model metadata's, else 64,64,32)",
+    )
+    .option("--blend <mode>", "volume mode: gaussian (default) or constant patch weights", "gaussian")
     .option(
       "--backend <name>",
       "tfjs backend: wasm, cpu or tensorflow (default: GENESIS_BACKEND or the fastest available)",
     )
-    .action(async (o: Record<string, string | undefined>) => {
+    .action(async (volumePath: string | undefined, o: Record<string, string | boolean | undefined>) => {
       const batchSize = Number(o.batchSize);
       if (!(Number.isInteger(batchSize) && batchSize > 0)) {
         throw new Error(`--batch-size must be a positive integer, got ${o.batchSize}`);
@@ -126,18 +144,27 @@ export function register(program: Command): void {
           `--bn-mode must be batch-statistics or running-statistics, got ${JSON.stringify(o.bnMode)}`,
         );
       }
-      await initBackend({ backend: o.backend, log: () => {} });
-      const x = await readNpy(o.in!);
-      if (x.data instanceof BigInt64Array || x.data instanceof BigUint64Array) {
-        throw new Error(`${o.in}: 64-bit integer arrays are not supported as model input; save float32`);
+      if (volumePath !== undefined && o.in !== undefined) {
+        throw new Error("give either a volume (whole-volume mode) or --in <file.npy> (array mode), not both");
       }
-      const loaded = await loadModel(o.model!);
+      if (volumePath === undefined && o.in === undefined) {
+        throw new Error("nothing to predict: give a volume path, or --in <file.npy> for an array of cubes");
+      }
+      const out = String(o.out);
+      if (volumePath !== undefined) {
+        await runVolumeMode(volumePath, out, o, batchSize);
+        return;
+      }
+      const inFile = String(o.in);
+      await initBackend({ backend: o.backend as string | undefined, log: () => {} });
+      const x = await readNpy(inFile);
+      if (x.data instanceof BigInt64Array || x.data instanceof BigUint64Array) {
+        throw new Error(`${inFile}: 64-bit integer arrays are not supported as model input; save float32`);
+      }
+      const loaded = await loadModel(String(o.model));
       let { model } = loaded;
       try {
-        if (o.bnMode !== undefined && o.bnMode !== model.architecture.bnMode) {
-          model = await withBnMode(model, o.bnMode as GenesisUNet["architecture"]["bnMode"]);
-          loaded.model.dispose();
-        }
+        model = await applyBnMode(loaded.model, o.bnMode as string | undefined);
         const t0 = Date.now();
         const y = await predictArray(
           model,
@@ -146,18 +173,129 @@ export function register(program: Command): void {
           {
             batchSize,
             preprocess: o.preprocess,
-            source: o.in,
+            source: inFile,
           },
         );
-        await writeNpy(o.out!, y);
+        await writeNpy(out, y);
         process.stdout.write(
-          `${o.in} (${x.shape.join("×")}) → ${o.out} (${y.shape.join("×")}), BN ${model.architecture.bnMode}, ` +
+          `${inFile} (${x.shape.join("×")}) → ${out} (${y.shape.join("×")}), BN ${model.architecture.bnMode}, ` +
             `batch ${batchSize}, ${((Date.now() - t0) / 1000).toFixed(1)} s on ${tf.getBackend()}\n`,
         );
       } finally {
         model.dispose();
       }
     });
+}
+
+/** The model with `--bn-mode` applied (disposes the original when a copy is made). */
+async function applyBnMode(model: GenesisUNet, bnMode: string | undefined): Promise<GenesisUNet> {
+  if (bnMode === undefined || bnMode === model.architecture.bnMode) return model;
+  const copy = await withBnMode(model, bnMode as GenesisUNet["architecture"]["bnMode"]);
+  model.dispose();
+  return copy;
+}
+
+/** `genesis predict --model <dir> <volume> --out <mask.nii.gz>`: see {@link predictVolume}. */
+async function runVolumeMode(
+  volumePath: string,
+  out: string,
+  o: Record<string, string | boolean | undefined>,
+  batchSize: number,
+): Promise<void> {
+  const low = out.toLowerCase();
+  if (!low.endsWith(".nii") && !low.endsWith(".nii.gz")) {
+    throw new Error(
+      `--out ${out}: whole-volume predictions are written as NIfTI; the name must end in .nii or .nii.gz`,
+    );
+  }
+  const threshold = Number(o.threshold);
+  if (!Number.isFinite(threshold))
+    throw new Error(`--threshold must be a number, got ${JSON.stringify(o.threshold)}`);
+  const overlap = Number(o.overlap);
+  if (!(overlap >= 0 && overlap < 1))
+    throw new Error(`--overlap must be in [0, 1), got ${JSON.stringify(o.overlap)}`);
+  if (o.blend !== "gaussian" && o.blend !== "constant") {
+    throw new Error(`--blend must be gaussian or constant, got ${JSON.stringify(o.blend)}`);
+  }
+  const patchSize = typeof o.patch === "string" ? parsePatchSize(o.patch) : undefined;
+  await initBackend({ backend: o.backend as string | undefined, log: () => {} });
+  let vol: Volume;
+  try {
+    vol = await readVolume(volumePath);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new Error(msg.includes(volumePath) ? msg : `${volumePath}: ${msg}`);
+  }
+  const loaded = await loadModel(String(o.model));
+  const model = await applyBnMode(loaded.model, o.bnMode as string | undefined);
+  const progress = new PatchProgress(process.stderr);
+  try {
+    const t0 = Date.now();
+    const { volume: y, info } = await predictVolume(model, loaded.metadata, vol, {
+      batchSize,
+      overlap,
+      threshold,
+      patchSize,
+      blend: o.blend,
+      output: o.probabilities ? "probabilities" : "labels",
+      source: volumePath,
+      onProgress: (done, total) => progress.update(done, total),
+    });
+    progress.stop();
+    await writeNifti(out, y);
+    const seconds = (Date.now() - t0) / 1000;
+    let summary = "";
+    if (y.kind === "label") {
+      let fg = 0;
+      for (let i = 0; i < y.data.length; i++) if (y.data[i] > 0) fg++;
+      summary = `, ${fg} foreground voxels`;
+    }
+    process.stdout.write(
+      `${volumePath} (${vol.shape.join("×")}, ${vol.spacing.map((s) => s.toFixed(2)).join("×")} mm) → ${out} ` +
+        `(${y.kind === "label" ? "uint8 labels" : `float32 probabilities, ${y.channels} channel(s)`}${summary}); ` +
+        `${info.patches} patches ${info.patchSize.join("×")} on a ${info.modelGridShape.join("×")} grid` +
+        `${info.resampled ? ` at ${loaded.metadata.spacing?.join("×")} mm` : ""}, overlap ${overlap}, ` +
+        `batch ${batchSize}, BN ${model.architecture.bnMode}, ${seconds.toFixed(1)} s on ${tf.getBackend()}\n`,
+    );
+  } finally {
+    progress.stop();
+    model.dispose();
+  }
+}
+
+/** Patch progress: a cli-progress bar on a TTY, otherwise a plain line about every 10 %. */
+class PatchProgress {
+  private bar?: cliProgress.SingleBar;
+  private lastTenth = -1;
+  constructor(private readonly stream: NodeJS.WriteStream) {}
+
+  update(done: number, total: number): void {
+    if (this.stream.isTTY) {
+      if (!this.bar) {
+        this.bar = new cliProgress.SingleBar(
+          {
+            stream: this.stream,
+            format: "predict |{bar}| {value}/{total} patches | ETA {eta_formatted}",
+            hideCursor: true,
+            clearOnComplete: true,
+          },
+          cliProgress.Presets.shades_classic,
+        );
+        this.bar.start(total, 0);
+      }
+      this.bar.update(done);
+      return;
+    }
+    const tenth = Math.floor((10 * done) / total);
+    if (tenth <= this.lastTenth) return;
+    this.lastTenth = tenth;
+    this.stream.write(`predict: ${done}/${total} patches\n`);
+  }
+
+  stop(): void {
+    this.bar?.stop();
+    this.bar = undefined;
+  }
 }
 
 /** A copy of `model` with another BatchNorm mode (same weights). */

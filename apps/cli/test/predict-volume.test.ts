@@ -1,0 +1,436 @@
+/**
+ * @vitest-environment node
+ * Whole-volume inference (`predictVolume`, `genesis predict <volume>`) on real CT from
+ * ../shared/data with width-4 models on the wasm backend (≈ 0.9 s per 64×64×32 patch here).
+ */
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { initBackend } from "@models-genesis/kernels";
+import {
+  createModel,
+  type GenesisUNet,
+  loadModel,
+  type ModelMetadata,
+  saveModel,
+} from "@models-genesis/models";
+import { gridPatchCorners, PatchStitcher, type Shape3 } from "@models-genesis/transforms";
+import {
+  affineOf,
+  readNifti,
+  readVolume,
+  resampleToSpacing,
+  type Vec3,
+  type Volume,
+  writeNifti,
+} from "@models-genesis/volume-io";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { predictArray } from "../src/commands/predict.js";
+import { main } from "../src/index.js";
+import { patchSizeFromMetadata, predictVolume, resampleToGrid } from "../src/lib/predict-volume.js";
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+const SHARED = process.env.GENESIS_SHARED_DIR ?? path.resolve(repoRoot, "../shared");
+const CT64 = path.join(SHARED, "data/ct/chest_copdgene_cip_ct64");
+const LIDC = path.join(SHARED, "data/ct/lidc_nodule_vois/image");
+
+async function genesis(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const o = vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => {
+    out += String(s);
+    return true;
+  });
+  const e = vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => {
+    err += String(s);
+    return true;
+  });
+  try {
+    const code = await main(["node", "genesis", ...args]);
+    return { code, out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+/** The box [start, start + size) of a scalar volume with its geometry (origin moved to `start`). */
+function crop(vol: Volume, start: Vec3, size: Vec3): Volume<Float32Array> {
+  const [, ny, nz] = vol.shape;
+  const data = new Float32Array(size[0] * size[1] * size[2]);
+  let k = 0;
+  for (let x = 0; x < size[0]; x++)
+    for (let y = 0; y < size[1]; y++)
+      for (let z = 0; z < size[2]; z++)
+        data[k++] = vol.data[((start[0] + x) * ny + start[1] + y) * nz + start[2] + z] as number;
+  const origin = [0, 1, 2].map(
+    (r) => vol.origin[r] + [0, 1, 2].reduce((s, c) => s + vol.direction[r][c] * vol.spacing[c] * start[c], 0),
+  ) as Vec3;
+  return { ...vol, data, shape: [...size] as Vec3, origin };
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+function expectSameGeometry(out: Volume, ref: Volume): void {
+  expect(out.shape).toEqual(ref.shape);
+  const A = affineOf(out);
+  const B = affineOf(ref);
+  for (let r = 0; r < 4; r++) for (let c = 0; c < 4; c++) expect(A[r][c]).toBeCloseTo(B[r][c], 4);
+}
+
+describe("patch helpers", () => {
+  it("the grid sampler gives every voxel of an odd-sized volume a weight", () => {
+    for (const [shape, patch] of [
+      [
+        [37, 45, 23],
+        [16, 16, 8],
+      ],
+      [
+        [37, 45, 23],
+        [64, 64, 32],
+      ],
+      [
+        [65, 9, 33],
+        [64, 8, 32],
+      ],
+    ] as [Shape3, Shape3][]) {
+      const s = new PatchStitcher(shape, patch);
+      const ones = new Float32Array(patch[0] * patch[1] * patch[2]).fill(1);
+      for (const c of gridPatchCorners(shape, patch, 0.5)) s.add(c, ones);
+      // the blend of all-ones patches is 1 where covered and 0 where no patch reached
+      expect(Math.min(...s.result())).toBe(1);
+    }
+  });
+
+  it("resampleToGrid undoes a 2× linear upsampling exactly at the input voxels", () => {
+    const shape: Vec3 = [5, 4, 3];
+    const data = Float32Array.from({ length: 60 }, (_, i) => Math.sin(i * 0.7) * 100);
+    const vol: Volume = {
+      data,
+      shape,
+      channels: 1,
+      spacing: [2, 3, 4],
+      origin: [0, 0, 0],
+      direction: [
+        [1, 0, 0],
+        [0, 1, 0],
+        [0, 0, 1],
+      ],
+      kind: "intensity",
+      meta: {},
+    };
+    const up = resampleToSpacing(vol, [1, 1.5, 2]);
+    expect(up.shape).toEqual([10, 8, 6]);
+    const back = resampleToGrid(up.data as Float32Array, up.shape, up.spacing, shape, vol.spacing);
+    expect(maxAbsDiff(back, data)).toBeLessThan(1e-4);
+  });
+
+  it("reads the patch size from the metadata, else 64×64×32", () => {
+    const base = { spacing: null } as unknown as ModelMetadata;
+    expect(patchSizeFromMetadata(base)).toEqual([64, 64, 32]);
+    expect(patchSizeFromMetadata({ ...base, extra: { patchSize: [32, 32, 16] } })).toEqual([32, 32, 16]);
+    expect(patchSizeFromMetadata({ ...base, extra: { finetuning: { inputSize: [64, 64, 64] } } })).toEqual([
+      64, 64, 64,
+    ]);
+  });
+});
+
+describe.skipIf(!existsSync(CT64))("whole-volume predict on real CT", () => {
+  let dir: string;
+  let modelDir: string;
+  let model: GenesisUNet;
+  let metadata: ModelMetadata;
+  let ct: Volume;
+
+  beforeAll(async () => {
+    await initBackend({ backend: "wasm", log: () => {} });
+    dir = mkdtempSync(path.join(tmpdir(), "genesis-predict-volume-"));
+    modelDir = path.join(dir, "model");
+    const m = createModel("genesis-unet3d", { width: 4, seed: 7 });
+    await saveModel(modelDir, m);
+    m.dispose();
+    ({ model, metadata } = await loadModel(modelDir));
+    ct = await readVolume(path.join(CT64, "ct.nii.gz"));
+  });
+
+  afterAll(() => {
+    model?.dispose();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("genesis predict writes a label map and probabilities in the input's geometry (64×64×79 chest CT)", async () => {
+    const input = path.join(CT64, "ct.nii.gz");
+    const maskFile = path.join(dir, "mask.nii.gz");
+    const r = await genesis("predict", "--model", modelDir, input, "--out", maskFile, "--backend", "wasm");
+    expect(r.err).toContain("predict: 4/4 patches");
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("4 patches 64×64×32");
+    const mask = await readNifti(maskFile);
+    expectSameGeometry(mask, ct);
+    expect(mask.data).toBeInstanceOf(Uint8Array);
+    expect(mask.channels).toBe(1);
+    expect([...new Set(mask.data)].every((v) => v === 0 || v === 1)).toBe(true);
+
+    const probFile = path.join(dir, "prob.nii.gz");
+    const rp = await genesis(
+      "predict",
+      "--model",
+      modelDir,
+      input,
+      "--out",
+      probFile,
+      "--probabilities",
+      "--backend",
+      "wasm",
+    );
+    expect(rp.code).toBe(0);
+    const prob = await readNifti(probFile);
+    expectSameGeometry(prob, ct);
+    expect(prob.data).toBeInstanceOf(Float32Array);
+    let lo = 1;
+    let hi = 0;
+    for (const v of prob.data as Float32Array) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+    // sigmoid output: strictly inside (0, 1) everywhere, i.e. every voxel was covered
+    expect(lo).toBeGreaterThan(0);
+    expect(hi).toBeLessThan(1);
+    // the label map is the probability map thresholded at 0.5
+    let disagree = 0;
+    for (let i = 0; i < mask.data.length; i++) if ((prob.data[i] >= 0.5 ? 1 : 0) !== mask.data[i]) disagree++;
+    expect(disagree).toBe(0);
+  });
+
+  it("reads a DICOM folder and writes the mask in the series' geometry", async () => {
+    const dcm = path.join(CT64, "dicom");
+    const series = await readVolume(dcm);
+    const out = path.join(dir, "dicom-mask.nii");
+    const r = await genesis("predict", "--model", modelDir, dcm, "--out", out, "--backend", "wasm");
+    expect(r.code).toBe(0);
+    const mask = await readNifti(out);
+    expectSameGeometry(mask, series);
+  });
+
+  it("a patch-size input gives the array predict's output on the windowed array (1e-5)", async () => {
+    const cube = crop(ct, [0, 0, 24], [64, 64, 32]);
+    const { volume: y, info } = await predictVolume(model, metadata, cube, { output: "probabilities" });
+    expect(info.patches).toBe(1);
+    const ref = await predictArray(
+      model,
+      metadata,
+      { data: cube.data, shape: [1, 64, 64, 32] },
+      {
+        preprocess: "window",
+      },
+    );
+    expect(ref.shape).toEqual([1, 64, 64, 32]);
+    expect(maxAbsDiff(y.data as Float32Array, ref.data)).toBeLessThan(1e-5);
+    // and not trivially: the prediction varies over the cube
+    let lo = Number.POSITIVE_INFINITY;
+    let hi = Number.NEGATIVE_INFINITY;
+    for (const v of ref.data) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+    expect(hi - lo).toBeGreaterThan(1e-3);
+  });
+
+  it("covers an odd-sized volume completely (37×45×23, 16×16×8 patches, batches of 3)", async () => {
+    const vol = crop(ct, [11, 7, 30], [37, 45, 23]);
+    const seen: number[] = [];
+    const { volume: y, info } = await predictVolume(model, metadata, vol, {
+      output: "probabilities",
+      patchSize: [16, 16, 8],
+      batchSize: 3,
+      onProgress: (done) => seen.push(done),
+    });
+    expect(info.patches).toBe(gridPatchCorners([37, 45, 23], [16, 16, 8], 0.5).length);
+    expect(seen[seen.length - 1]).toBe(info.patches);
+    expectSameGeometry(y, vol);
+    // sigmoid probabilities are > 0; an uncovered voxel would be exactly 0
+    expect((y.data as Float32Array).reduce((m, v) => Math.min(m, v), 1)).toBeGreaterThan(0);
+  });
+
+  it.skipIf(!existsSync(LIDC))(
+    "segments LIDC nodule VOIs smaller than a patch in the input's geometry",
+    async () => {
+      const files = readdirSync(LIDC)
+        .filter((f) => f.endsWith(".nii.gz"))
+        .sort()
+        .slice(0, 2);
+      expect(files.length).toBe(2);
+      for (const f of files) {
+        const voi = await readVolume(path.join(LIDC, f));
+        const { volume: y } = await predictVolume(model, metadata, voi, { patchSize: [32, 32, 16] });
+        expectSameGeometry(y, voi);
+        expect(y.kind).toBe("label");
+        expect(y.data).toBeInstanceOf(Uint8Array);
+      }
+    },
+  );
+
+  it("resamples to the model's spacing and back (round trip to the input grid)", async () => {
+    const vol = crop(ct, [10, 10, 20], [20, 18, 14]);
+    const half = vol.spacing.map((s) => s / 2);
+    const md: ModelMetadata = { ...metadata, spacing: half };
+    const { volume: y, info } = await predictVolume(model, md, vol, {
+      output: "probabilities",
+      patchSize: [16, 16, 8],
+    });
+    expect(info.resampled).toBe(true);
+    expect(info.modelGridShape).toEqual([40, 36, 28]);
+    expectSameGeometry(y, vol);
+    // the same pipeline by hand: resample, predict at the model spacing, sample back at the input voxels
+    const fine = resampleToSpacing(vol, half);
+    const { volume: yFine, info: fineInfo } = await predictVolume(
+      model,
+      { ...metadata, spacing: null },
+      fine,
+      {
+        output: "probabilities",
+        patchSize: [16, 16, 8],
+      },
+    );
+    expect(fineInfo.resampled).toBe(false);
+    const back = resampleToGrid(yFine.data as Float32Array, fine.shape, fine.spacing, vol.shape, vol.spacing);
+    expect(maxAbsDiff(y.data as Float32Array, back)).toBeLessThan(1e-6);
+    // input voxel i sits on fine voxel 2i: the output there is the fine prediction itself
+    const [, fy, fz] = fine.shape;
+    const [, ny, nz] = vol.shape;
+    for (const [x, yy, z] of [
+      [0, 0, 0],
+      [3, 5, 7],
+      [19, 17, 13],
+    ]) {
+      expect(y.data[(x * ny + yy) * nz + z]).toBeCloseTo(
+        yFine.data[(2 * x * fy + 2 * yy) * fz + 2 * z] as number,
+        6,
+      );
+    }
+    // the metadata spacing equal to the volume's means no resampling
+    const same = await predictVolume(model, { ...metadata, spacing: [...vol.spacing] }, vol, {
+      patchSize: [16, 16, 8],
+    });
+    expect(same.info.resampled).toBe(false);
+  });
+
+  it("softmax heads give an argmax label map; multi-channel probabilities keep one channel per class", async () => {
+    const m3 = createModel("genesis-unet3d", {
+      width: 4,
+      seed: 3,
+      head: { kind: "segmentation", nClasses: 3, activation: "softmax" },
+    });
+    try {
+      const vol = crop(ct, [0, 0, 0], [24, 20, 12]);
+      const opts = { patchSize: [16, 16, 8] as Shape3 };
+      const p = await predictVolume(m3, metadata, vol, { ...opts, output: "probabilities" });
+      expect(p.volume.channels).toBe(3);
+      const l = await predictVolume(m3, metadata, vol, opts);
+      expect(l.volume.channels).toBe(1);
+      const pd = p.volume.data as Float32Array;
+      for (let i = 0; i < l.volume.data.length; i++) {
+        const probs = [pd[i * 3], pd[i * 3 + 1], pd[i * 3 + 2]];
+        expect(probs[l.volume.data[i] as number]).toBe(Math.max(...probs));
+      }
+      expect(Math.abs(pd[0] + pd[1] + pd[2] - 1)).toBeLessThan(1e-5);
+    } finally {
+      m3.dispose();
+    }
+  });
+
+  it("bad input gives a clear error naming the file", async () => {
+    const missing = path.join(dir, "no-such-volume.nii.gz");
+    const r1 = await genesis("predict", "--model", modelDir, missing, "--out", path.join(dir, "o.nii.gz"));
+    expect(r1.code).toBe(1);
+    expect(r1.err).toContain(missing);
+
+    const junk = path.join(dir, "junk.nii.gz");
+    writeFileSync(junk, "this is not a NIfTI file");
+    const r2 = await genesis("predict", "--model", modelDir, junk, "--out", path.join(dir, "o.nii.gz"));
+    expect(r2.code).toBe(1);
+    expect(r2.err).toContain(junk);
+
+    const r3 = await genesis(
+      "predict",
+      "--model",
+      modelDir,
+      path.join(CT64, "ct.nii.gz"),
+      "--out",
+      path.join(dir, "o.nii.gz"),
+      "--patch",
+      "60,64,32",
+    );
+    expect(r3.code).toBe(1);
+    expect(r3.err).toMatch(/multiples of 8/);
+
+    const r4 = await genesis("predict", "--model", modelDir, path.join(CT64, "ct.nii.gz"), "--out", "o.npy");
+    expect(r4.code).toBe(1);
+    expect(r4.err).toContain(".nii");
+
+    const r5 = await genesis("predict", "--model", modelDir, "--out", path.join(dir, "o.nii.gz"));
+    expect(r5.code).toBe(1);
+    expect(r5.err).toContain("nothing to predict");
+
+    const lung = await readNifti(path.join(CT64, "lung_mask.nii.gz"));
+    const label = { ...lung, kind: "label" as const };
+    await expect(predictVolume(model, metadata, label, { source: "lung_mask.nii.gz" })).rejects.toThrow(
+      /lung_mask\.nii\.gz.*label map/,
+    );
+  });
+
+  it("array mode still runs (--in x.npy --out y.npy)", async () => {
+    const { writeNpy, readNpy } = await import("@models-genesis/volume-io");
+    const cube = crop(ct, [0, 0, 0], [16, 16, 8]);
+    const x = path.join(dir, "x.npy");
+    const yFile = path.join(dir, "y.npy");
+    await writeNpy(x, { data: cube.data, shape: [1, 16, 16, 8] });
+    const r = await genesis(
+      "predict",
+      "--model",
+      modelDir,
+      "--in",
+      x,
+      "--out",
+      yFile,
+      "--preprocess",
+      "window",
+      "--backend",
+      "wasm",
+    );
+    expect(r.code).toBe(0);
+    const y = await readNpy(yFile);
+    expect(y.shape).toEqual([1, 16, 16, 8]);
+    const lib = await predictVolume(model, metadata, cube, {
+      output: "probabilities",
+      patchSize: [16, 16, 8],
+    });
+    expect(maxAbsDiff(y.data as Float32Array, lib.volume.data as Float32Array)).toBeLessThan(1e-5);
+    // write a NIfTI of the cube for the volume mode and compare the CLI against the library
+    const cubeFile = path.join(dir, "cube.nii.gz");
+    await writeNifti(cubeFile, cube);
+    const probFile = path.join(dir, "cube-prob.nii.gz");
+    const rv = await genesis(
+      "predict",
+      "--model",
+      modelDir,
+      cubeFile,
+      "--out",
+      probFile,
+      "--probabilities",
+      "--patch",
+      "16,16,8",
+      "--backend",
+      "wasm",
+    );
+    expect(rv.code).toBe(0);
+    const prob = await readNifti(probFile);
+    expect(maxAbsDiff(prob.data as Float32Array, y.data as Float32Array)).toBeLessThan(1e-5);
+  });
+});

@@ -153,11 +153,13 @@ export function flipFilter(w: tf.Tensor): tf.Tensor {
     const cout = w.shape[w.rank - 1];
     const taps = w.size / (cin * cout);
     // Reversing the tap axis as a matMul with the anti-identity: wasm's Reverse, GatherV2 and
-    // Slice+Concat take 10–20× longer on (27, Cin·Cout) filters.
-    const anti = tf.reverse(tf.eye(taps), 0);
-    const rev = tf.matMul(anti, tf.reshape(w, [taps, cin * cout]));
-    const r = tf.transpose(tf.reshape(rev, [taps, cin, cout]), [0, 2, 1]);
-    return tf.reshape(r, [...w.shape.slice(0, w.rank - 2), cout, cin]);
+    // Slice+Concat take 10–20× longer on (27, Cin·Cout) filters. The right operand is a fresh
+    // copy: wasm caches XNNPACK matMul operators by the right operand's buffer, and w's buffer
+    // also enters {@link selectRow} with another shape (a shared buffer there corrupts the heap).
+    const fresh = tf.add(tf.reshape(w, [taps, cin * cout]), 0);
+    const rev = tf.matMul(tf.reverse(tf.eye(taps), 0), fresh);
+    const t = tf.transpose(tf.reshape(rev, [taps, cin, cout]), [0, 2, 1]);
+    return tf.reshape(t, [...w.shape.slice(0, w.rank - 2), cout, cin]);
   });
 }
 

@@ -68,6 +68,37 @@ function filterTape(tape: TapeNode[], xs: tf.Tensor[], y: tf.Tensor): TapeNode[]
 
 let original: EngineInternals["gradients"] | null = null;
 
+/** Tensors held by {@link holdForBackward} and not yet released: freed when the reverse pass ends. */
+const held = new Set<tf.Tensor>();
+
+/**
+ * Keeps tensors for a custom gradient without copying them. tfjs's `save` clones through the
+ * `Identity` kernel, which on wasm copies the buffer (≈ 1 GB per step for the width-32 U-Net at
+ * batch 2); a reshape view shares it. The views live outside every tidy scope until
+ * {@link releaseHeld} (the op's backward) or the end of the current reverse pass, whichever is first.
+ * Caution (wasm): XNNPACK matMul operators are cached by the right operand's buffer, so a held
+ * view must not enter a matMul as right operand with a shape other than its original's.
+ * @returns the views, or null when no gradient is being recorded or the lean reverse pass is not
+ *   installed (then use `save`).
+ */
+export function holdForBackward(ts: tf.Tensor[]): tf.Tensor[] | null {
+  const engine = tf.engine() as unknown as EngineInternals;
+  if (!original || engine.state.gradientDepth === 0) return null;
+  return ts.map((t) => {
+    const v = tf.keep(tf.reshape(t, t.shape));
+    held.add(v);
+    return v;
+  });
+}
+
+/** Releases tensors returned by {@link holdForBackward}. */
+export function releaseHeld(ts: tf.Tensor[]): void {
+  for (const t of ts) {
+    held.delete(t);
+    t.dispose();
+  }
+}
+
 /**
  * Installs the lean reverse pass into the tfjs engine (idempotent). Done when this package loads.
  * Same results as tfjs's own (tested), lower peak memory.
@@ -153,6 +184,8 @@ export function installLeanBackprop(): void {
       if (firstOrder) {
         for (const node of tape) for (const t of node.saved ?? []) t.dispose();
         this.state.activeTape = null;
+        // views held by custom ops whose backward did not run (not on a path from xs to y)
+        releaseHeld([...held]);
       }
       return { value: y, grads };
     });

@@ -13,7 +13,7 @@ import {
   planeConvFilterGrad,
   spaceToDepth2,
 } from "./core.js";
-import { installLeanBackprop } from "./lean-backprop.js";
+import { holdForBackward, installLeanBackprop, releaseHeld } from "./lean-backprop.js";
 
 /**
  * The spatial operations the Genesis networks are built from. Every tensor is channels-last:
@@ -160,22 +160,44 @@ function convGradFuncs(x: tf.Tensor, w: tf.Tensor, dy: tf.Tensor): [tf.Tensor, t
   return [dx, dw];
 }
 
+/**
+ * Keeps `ts` for the backward of a custom op — shared views when possible (see
+ * `holdForBackward`), else tfjs's `save` (a copy on wasm) — and returns the getter/releaser pair.
+ */
+function keepForBackward(ts: tf.Tensor[], save: tf.GradSaveFunc) {
+  const views = holdForBackward(ts);
+  if (!views) save(ts);
+  return {
+    get: (saved: tf.Tensor[]) => views ?? saved,
+    done: () => {
+      if (views) releaseHeld(views);
+    },
+  };
+}
+
 const fastConv = customGrad(((x: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
-  save([x, w]);
+  const kept = keepForBackward([x, w], save);
   return {
     value: planeConv(x, w),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => convGradFuncs(saved[0], saved[1], dy),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sx, sw] = kept.get(saved);
+      const g = convGradFuncs(sx, sw, dy);
+      kept.done();
+      return g;
+    },
   };
 }) as GradFn);
 
 const fastConvBias = customGrad(((x: tf.Tensor, w: tf.Tensor, bias: tf.Tensor, save: tf.GradSaveFunc) => {
-  save([x, w]);
+  const kept = keepForBackward([x, w], save);
   return {
     value: planeConv(x, w, bias),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
-      ...convGradFuncs(saved[0], saved[1], dy),
-      channelSum(dy),
-    ],
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sx, sw] = kept.get(saved);
+      const g = [...convGradFuncs(sx, sw, dy), channelSum(dy)];
+      kept.done();
+      return g;
+    },
   };
 }) as GradFn);
 
@@ -458,12 +480,12 @@ export function batchNormRelu<T extends tf.Tensor = tf.Tensor5D>(
     const shift = tf.sub(beta, tf.mul(mean, scale));
     const z = tf.add(tf.mul(x2, scale), shift);
     const y = relu ? tf.relu(z) : z;
-    save([xx, mean, invStd, gamma, beta]);
+    const kept = keepForBackward([xx, mean, invStd, gamma, beta], save);
     return {
       value: tf.reshape(y, xx.shape),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
         tf.tidy(() => {
-          const [sx, sMean, sInvStd, sGamma, sBeta] = saved;
+          const [sx, sMean, sInvStd, sGamma, sBeta] = kept.get(saved);
           const xhat = tf.mul(tf.sub(tf.reshape(sx, [m, ch]), sMean), sInvStd);
           let g = tf.reshape(dy, [m, ch]);
           if (relu) g = tf.mul(g, tf.step(tf.add(tf.mul(xhat, sGamma), sBeta)));
@@ -477,7 +499,9 @@ export function batchNormRelu<T extends tf.Tensor = tf.Tensor5D>(
           } else {
             dx = tf.mul(g, tf.mul(sGamma, sInvStd));
           }
-          return [tf.reshape(dx, sx.shape), dGamma, dBeta];
+          const out = [tf.reshape(dx, sx.shape), dGamma, dBeta];
+          kept.done();
+          return out;
         }),
     };
   }) as GradFn);

@@ -38,6 +38,22 @@ describe.each(["cpu", "wasm"])("training on %s", (backend) => {
     tf.dispose([a, b, y, w, g0]);
   });
 
+  it("views held for backward are released even when an op is off the gradient path", () => {
+    const x = tf.randomUniform([1, 3, 3, 3, 2], -1, 1, "float32", 3) as tf.Tensor5D;
+    const w = tf.variable(tf.randomUniform([3, 3, 3, 2, 2], -1, 1, "float32", 4));
+    const constW = tf.randomUniform([3, 3, 3, 2, 2], -1, 1, "float32", 5) as tf.Tensor5D;
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) {
+      const { value, grads } = tf.variableGrads(() => {
+        conv3d(x, constW); // recorded on the tape, never backpropagated
+        return tf.sum(conv3d(x, w as tf.Tensor5D)) as tf.Scalar;
+      }, [w]);
+      tf.dispose([value, ...Object.values(grads)]);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, w, constW]);
+  });
+
   it("a small U-Net-like stack trains without leaking tensors and lowers its loss", async () => {
     const width = 2;
     const init = (shape: number[], seed: number) =>

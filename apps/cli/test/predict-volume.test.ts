@@ -345,6 +345,37 @@ describe.skipIf(!existsSync(CT64))("whole-volume predict on real CT", () => {
     }
   });
 
+  it("2-D (slice-wise) models predict each axial slice as the array predict does", async () => {
+    const m2 = createModel("genesis-unet2d", { width: 4, seed: 5 });
+    try {
+      const vol = crop(ct, [8, 8, 30], [16, 24, 3]);
+      const { volume: y, info } = await predictVolume(m2, metadata, vol, {
+        output: "probabilities",
+        patchSize: [16, 24, 32],
+      });
+      expect(info.patchSize).toEqual([16, 24, 1]);
+      expect(info.patches).toBe(3);
+      expectSameGeometry(y, vol);
+      // the same slices as an array (N = z, rows, cols)
+      const [nx, ny, nz] = vol.shape;
+      const slices = new Float32Array(nx * ny * nz);
+      for (let z = 0; z < nz; z++)
+        for (let i = 0; i < nx * ny; i++) slices[z * nx * ny + i] = vol.data[i * nz + z];
+      const ref = await predictArray(
+        m2,
+        metadata,
+        { data: slices, shape: [nz, nx, ny] },
+        { preprocess: "window" },
+      );
+      const back = new Float32Array(nx * ny * nz);
+      for (let z = 0; z < nz; z++)
+        for (let i = 0; i < nx * ny; i++) back[i * nz + z] = ref.data[z * nx * ny + i];
+      expect(maxAbsDiff(y.data as Float32Array, back)).toBeLessThan(1e-5);
+    } finally {
+      m2.dispose();
+    }
+  });
+
   it("bad input gives a clear error naming the file", async () => {
     const missing = path.join(dir, "no-such-volume.nii.gz");
     const r1 = await genesis("predict", "--model", modelDir, missing, "--out", path.join(dir, "o.nii.gz"));

@@ -12,6 +12,7 @@ export {
   predictVolume,
   resampleToGrid,
 } from "./lib/predict-volume.js";
+export * from "./lib/segmentation-data.js";
 
 /**
  * Build the `genesis` command-line program. Each subcommand lives in its own file under

@@ -42,6 +42,7 @@ export interface DemoOptions {
   pretrainEpochs: number;
   pretrainSteps: number;
   pretrainBatch: number;
+  pretrainOptimizer: "sgd" | "adam";
   pretrainLr: number;
   /** Fine-tuning epochs (same budget for both initialisations). */
   finetuneEpochs: number;
@@ -137,6 +138,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     batchSize: o.pretrainBatch,
     epochs: o.pretrainEpochs,
     stepsPerEpoch: o.pretrainSteps,
+    optimizer: o.pretrainOptimizer,
     lr: o.pretrainLr,
     schedule: "none",
     patience: o.pretrainEpochs,
@@ -229,7 +231,8 @@ export function register(program: Command): void {
     .option("--pretrain-epochs <n>", "pretraining epochs", intArg("--pretrain-epochs", 1), 8)
     .option("--pretrain-steps <n>", "pretraining steps per epoch", intArg("--pretrain-steps", 1), 20)
     .option("--pretrain-batch <n>", "pretraining batch size", intArg("--pretrain-batch", 1), 6)
-    .option("--pretrain-lr <x>", "pretraining SGD learning rate", Number, 0.1)
+    .option("--pretrain-optimizer <name>", "pretraining optimizer: adam or sgd (the reference's)", "adam")
+    .option("--pretrain-lr <x>", "pretraining learning rate", Number, 2e-3)
     .option("--finetune-epochs <n>", "fine-tuning epochs", intArg("--finetune-epochs", 1), 8)
     .option("--finetune-batch <n>", "fine-tuning batch size", intArg("--finetune-batch", 1), 8)
     .option("--seed <n>", "seed", intArg("--seed", 0), 1)

@@ -59,7 +59,8 @@ interface PretrainCliOptions {
   batchSize: number;
   epochs: number;
   stepsPerEpoch?: number;
-  lr: number;
+  optimizer: "sgd" | "adam";
+  lr?: number;
   momentum: number;
   schedule: "step" | "plateau" | "none";
   stepSize: number;
@@ -120,7 +121,12 @@ export function register(program: Command): void {
       REFERENCE_PRETRAIN.epochs,
     )
     .option("--steps-per-epoch <n>", "cap on training steps per epoch", intArg("--steps-per-epoch", 1))
-    .option("--lr <x>", "SGD learning rate", numArg("--lr"), REFERENCE_PRETRAIN.lr)
+    .addOption(
+      new Option("--optimizer <name>", "sgd (the reference: momentum, lr 1) or adam (lr 1e-3)")
+        .choices(["sgd", "adam"])
+        .default("sgd"),
+    )
+    .option("--lr <x>", "learning rate (default: 1 for sgd, 1e-3 for adam)", numArg("--lr"))
     .option("--momentum <x>", "SGD momentum", Number, REFERENCE_PRETRAIN.momentum)
     .addOption(
       new Option("--schedule <kind>", "learning-rate schedule: PyTorch StepLR or Keras ReduceLROnPlateau")
@@ -185,7 +191,8 @@ export function register(program: Command): void {
         batchSize: o.batchSize,
         epochs: o.epochs,
         stepsPerEpoch: o.stepsPerEpoch,
-        lr: o.lr,
+        optimizer: o.optimizer,
+        lr: o.lr ?? (o.optimizer === "adam" ? 1e-3 : REFERENCE_PRETRAIN.lr),
         momentum: o.momentum,
         schedule: o.schedule,
         stepSize: o.stepSize,

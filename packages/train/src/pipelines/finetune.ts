@@ -275,7 +275,10 @@ export async function runFinetuning(o: FinetuneOptions): Promise<FinetuneSummary
     await saveModel(o.modelDir, model, {
       intensity: o.intensity ?? CT_INTENSITY,
       spacing: o.spacing ?? null,
-      extra: { finetuning: { task: o.task, init: o.init, test, epochs: result.epochsCompleted, ...o.extra } },
+      extra: {
+        patchSize: o.data.train.xShape.slice(1, -1),
+        finetuning: { task: o.task, init: o.init, test, epochs: result.epochsCompleted, ...o.extra },
+      },
     });
     if (!o.keepCheckpoints) await rm(ckptDir, { recursive: true, force: true });
     return { test, result, seconds: (performance.now() - t0) / 1000, modelDir: o.modelDir };

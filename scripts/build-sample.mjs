@@ -16,8 +16,14 @@ const lastPatient = 149;
 
 for (const d of ["chest-ct", "lidc-voi"]) rmSync(join(out, d), { recursive: true, force: true });
 mkdirSync(join(out, "chest-ct"), { recursive: true });
-copyFileSync(join(shared, "data/ct/chest_copdgene_cip_ct64/ct.nii.gz"), join(out, "chest-ct/copdgene_10002K_ct64.nii.gz"));
-copyFileSync(join(shared, "data/ct/chest_copdgene_cip_testinput/ct.nii.gz"), join(out, "chest-ct/copdgene_testinput.nii.gz"));
+copyFileSync(
+  join(shared, "data/ct/chest_copdgene_cip_ct64/ct.nii.gz"),
+  join(out, "chest-ct/copdgene_10002K_ct64.nii.gz"),
+);
+copyFileSync(
+  join(shared, "data/ct/chest_copdgene_cip_testinput/ct.nii.gz"),
+  join(out, "chest-ct/copdgene_testinput.nii.gz"),
+);
 
 const voiDir = join(shared, "data/ct/lidc_nodule_vois");
 let n = 0;
@@ -25,7 +31,8 @@ for (const sub of ["image", "mask"]) mkdirSync(join(out, "lidc-voi", sub), { rec
 for (const name of readdirSync(join(voiDir, "image")).sort()) {
   const m = /^LIDC-IDRI-(\d{4})_/.exec(name);
   if (!m || Number(m[1]) > lastPatient) continue;
-  for (const sub of ["image", "mask"]) copyFileSync(join(voiDir, sub, name), join(out, "lidc-voi", sub, name));
+  for (const sub of ["image", "mask"])
+    copyFileSync(join(voiDir, sub, name), join(out, "lidc-voi", sub, name));
   n++;
 }
 process.stderr.write(`sample: 2 chest CTs and ${n} LIDC VOIs (+ masks) written to ${out}\n`);

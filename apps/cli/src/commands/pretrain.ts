@@ -52,6 +52,7 @@ interface PretrainCliOptions {
   seed: number;
   borderXy: number;
   borderZ: number;
+  lungMax: number;
   folds?: number[];
   valFraction: number;
   model: string;
@@ -102,6 +103,12 @@ export function register(program: Command): void {
     .option("--seed <n>", "seed of cubes, splits, weights and transforms", intArg("--seed", 0), 1)
     .option("--border-xy <n>", "in-plane border of the cube sampler in voxels", intArg("--border-xy", 0), 100)
     .option("--border-z <n>", "z border of the cube sampler in slices", intArg("--border-z", 0), 30)
+    .option(
+      "--lung-max <f>",
+      "content filter: reject a crop whose tissue score exceeds this fraction (reference 0.15)",
+      numArg("--lung-max"),
+      0.15,
+    )
     .option("--folds <list>", "LUNA16 subsets to read (reference training folds 0-4)", (v) =>
       v.split(",").map((s) => intArg("--folds", 0)(s.trim())),
     )
@@ -169,6 +176,7 @@ export function register(program: Command): void {
         seed: o.seed,
         borderXY: o.borderXy,
         borderZ: o.borderZ,
+        lungMax: o.lungMax,
         folds: o.folds,
         log,
       });

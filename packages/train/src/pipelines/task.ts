@@ -30,13 +30,13 @@ export interface TaskRunRequest {
 
 /** Budget of {@link finetuneTask}: the reference's (early stopping decides) or a quick one. */
 export interface TaskBudget {
-  /** Maximum epochs; default 10000 (early stopping ends the run), quick 3. */
+  /** Maximum epochs; default 10000 (early stopping ends the run), quick 2. */
   epochs?: number;
-  /** Steps per epoch cap; default none, quick 8. */
+  /** Steps per epoch cap; default none, quick 4. */
   stepsPerEpoch?: number;
-  /** Width of a from-scratch model when no pretrained model fixes it; default 32, quick 8. */
+  /** Width of a from-scratch model when no pretrained model fixes it; default 32, quick 4. */
   scratchWidth?: number;
-  /** Batch size override (quick runs use at most 4). */
+  /** Batch size override (quick runs use at most 2). */
   batchSize?: number;
 }
 
@@ -76,7 +76,7 @@ export async function finetuneTask(
     if (!req.weights) throw new TrainError("--init official needs --weights Genesis_Chest_CT.pt or .h5");
     init = { kind: "official", weights: req.weights };
   } else {
-    const w = (await widthOf(req.weights)) ?? budget.scratchWidth ?? (quick ? 8 : 32);
+    const w = (await widthOf(req.weights)) ?? budget.scratchWidth ?? (quick ? 4 : 32);
     init = { kind: "scratch", width: w };
   }
   const summary = await runFinetuning({
@@ -84,9 +84,9 @@ export async function finetuneTask(
     data: req.data,
     init,
     lr: req.config.lr,
-    batchSize: budget.batchSize ?? (quick ? Math.min(4, req.config.batchSize) : req.config.batchSize),
-    epochs: budget.epochs ?? (quick ? 3 : 10000),
-    stepsPerEpoch: budget.stepsPerEpoch ?? (quick ? 8 : undefined),
+    batchSize: budget.batchSize ?? (quick ? Math.min(2, req.config.batchSize) : req.config.batchSize),
+    epochs: budget.epochs ?? (quick ? 2 : 10000),
+    stepsPerEpoch: budget.stepsPerEpoch ?? (quick ? 4 : undefined),
     patience: req.config.patience,
     plateauPatience: req.config.reduceLrOnPlateau.patience,
     seed: req.seed,

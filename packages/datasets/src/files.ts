@@ -1,23 +1,15 @@
-import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { readFile } from "node:fs/promises";
+import { writeFileAtomic as writeAtomic } from "@models-genesis/volume-io";
 import { parse } from "csv-parse/sync";
 import { DatasetError } from "./errors.js";
 
 /**
- * Write `data` to `path` atomically: write a temporary file in the same folder, then rename it over
- * the target, so a reader never sees a half-written file (also after `kill -9`).
+ * Write `data` to `path` atomically, creating its folder first: `writeFileAtomic` of
+ * `@models-genesis/volume-io` (temp file + fsync + rename), so a reader never sees a half-written
+ * file (also after `kill -9`).
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  try {
-    await writeFile(tmp, data);
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  await writeAtomic(path, data, { mkdir: true });
 }
 
 /**

@@ -17,4 +17,5 @@ export * from "./results.js";
 export * from "./samples.js";
 export * from "./sampling.js";
 export * from "./splits.js";
+export * from "./task-main.js";
 export * from "./tasks.js";

@@ -1,7 +1,7 @@
-import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rename, rm } from "node:fs/promises";
 import path from "node:path";
+import { writeFileAtomic as writeAtomic } from "@models-genesis/volume-io";
 import type * as tf from "@tensorflow/tfjs-core";
 import { type GenesisUNetConfigInput, resolveConfig } from "./config.js";
 import type { WeightProvenance } from "./import.js";
@@ -76,17 +76,6 @@ export function defaultMetadata(model: GenesisUNet, extra: Partial<ModelMetadata
     spacing: null,
     ...extra,
   };
-}
-
-async function writeAtomic(file: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
-  try {
-    await writeFile(tmp, data);
-    await rename(tmp, file);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
 }
 
 function concatWeightData(data: tf.io.WeightData): Uint8Array {

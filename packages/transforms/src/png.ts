@@ -1,5 +1,4 @@
-import { randomBytes } from "node:crypto";
-import { rename, unlink, writeFile } from "node:fs/promises";
+import { writeFileAtomic } from "@models-genesis/volume-io";
 import { PNG } from "pngjs";
 import type { Shape3 } from "./types.js";
 
@@ -90,12 +89,9 @@ export async function writeSliceSheet(
   options: SliceSheetOptions = {},
 ): Promise<void> {
   const bytes = PNG.sync.write(renderSliceSheet(rows, options));
-  const tmp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
   try {
-    await writeFile(tmp, bytes);
-    await rename(tmp, file);
+    await writeFileAtomic(file, bytes);
   } catch (err) {
-    await unlink(tmp).catch(() => {});
     throw new Error(`${file}: cannot write PNG (${(err as Error).message})`, { cause: err });
   }
 }

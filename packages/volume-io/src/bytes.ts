@@ -3,7 +3,7 @@
  * fflate, so readers can parse a header first, validate its declared sizes against the file, and
  * only then allocate the voxel array and stream the rest into it. Decompression uses Node's zlib.
  */
-import { open, rename, rm, stat } from "node:fs/promises";
+import { open, stat } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { createGunzip, createInflate } from "node:zlib";
 import { VolumeReadError } from "./errors.js";
@@ -248,26 +248,4 @@ export async function openMaybeGzip(
     throw new VolumeReadError(path, "is named .gz but is not gzip-compressed (no 1f 8b magic)");
   const src = gzip ? inflateChunks(fileChunks(path), path, "gzip") : fileChunks(path);
   return { reader: ByteReader.of(src, path), gzip };
-}
-
-/**
- * Write a file atomically: the bytes go to a temporary file beside `path`, which is then renamed
- * over it, so readers never see a half-written file.
- */
-export async function writeFileAtomic(path: string, chunks: Uint8Array | Uint8Array[]): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-  const parts = Array.isArray(chunks) ? chunks : [chunks];
-  try {
-    const fh = await open(tmp, "w");
-    try {
-      for (const p of parts) await fh.write(p);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
 }

@@ -1,3 +1,4 @@
+export { type WriteAtomicOptions, writeFileAtomic } from "./atomic.js";
 export { readDicom, TRANSFER_SYNTAXES } from "./dicom.js";
 export { VolumeReadError, VolumeValueError } from "./errors.js";
 export {

@@ -8,7 +8,8 @@
  */
 import { gzipSync } from "fflate";
 import { NIFTI1, NIFTI2 } from "nifti-reader-js";
-import { ByteReader, fileChunks, fileSize, inflateChunks, openMaybeGzip, writeFileAtomic } from "./bytes.js";
+import { writeFileAtomic } from "./atomic.js";
+import { ByteReader, fileChunks, fileSize, inflateChunks, openMaybeGzip } from "./bytes.js";
 import {
   allocVoxels,
   BYTES_PER_ELEMENT,

@@ -4,7 +4,7 @@
  * `bat_32_s_64x64x32_N.npy` are float64 arrays of shape (N, 64, 64, 32).
  */
 import { readFile } from "node:fs/promises";
-import { writeFileAtomic } from "./bytes.js";
+import { writeFileAtomic } from "./atomic.js";
 import { VolumeReadError } from "./errors.js";
 
 /** Typed arrays an `.npy` array may decode to. */

@@ -232,7 +232,7 @@ export function register(program: Command): void {
     .option("--pretrain-steps <n>", "pretraining steps per epoch", intArg("--pretrain-steps", 1), 8)
     .option("--pretrain-batch <n>", "pretraining batch size", intArg("--pretrain-batch", 1), 4)
     .option("--pretrain-optimizer <name>", "pretraining optimizer: adam or sgd (the reference's)", "adam")
-    .option("--pretrain-lr <x>", "pretraining learning rate", Number, 2e-3)
+    .option("--pretrain-lr <x>", "pretraining learning rate", Number, 3e-3)
     .option("--finetune-epochs <n>", "fine-tuning epochs", intArg("--finetune-epochs", 1), 4)
     .option("--finetune-batch <n>", "fine-tuning batch size", intArg("--finetune-batch", 1), 8)
     .option("--seed <n>", "seed", intArg("--seed", 0), 1)

@@ -24,11 +24,11 @@ if (build.status !== 0) {
   process.stderr.write("genesis: building the CLI failed (see the output above)\n");
   process.exit(build.status ?? 1);
 }
-const run = spawnSync(
-  process.execPath,
-  [join(root, "apps", "cli", "dist", "bin.js"), ...process.argv.slice(2)],
-  {
-    stdio: "inherit",
-  },
-);
+// `pnpm demo -- --flag` and `pnpm genesis -- info …` hand a literal `--` through: drop it
+const args = process.argv.slice(2);
+const sep = args.indexOf("--");
+if (sep >= 0 && sep <= 1) args.splice(sep, 1);
+const run = spawnSync(process.execPath, [join(root, "apps", "cli", "dist", "bin.js"), ...args], {
+  stdio: "inherit",
+});
 process.exit(run.status ?? 1);

@@ -23,7 +23,11 @@ export function buildProgram(): Command {
   program
     .name("genesis")
     .description("Models Genesis in TypeScript: read volumes, pretrain, convert, fine-tune and predict")
-    .showHelpAfterError()
+    .showHelpAfterError("(add --help for usage)")
+    .configureOutput({
+      // usage errors as one `genesis: …` line (commander prefixes them with "error: ")
+      outputError: (str, write) => write(`genesis: ${str.replace(/^error: /, "")}`),
+    })
     .exitOverride();
   for (const register of commands) register(program);
   return program;

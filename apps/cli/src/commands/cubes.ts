@@ -82,6 +82,8 @@ export interface CubesOptions {
   seed: number;
   borderXy: number;
   borderZ: number;
+  /** Content filter limit (reference `lung_max` 0.15, `infinite_generator_3D.py`). */
+  lungMax?: number;
   folds?: number[];
   quiet?: boolean;
 }
@@ -106,7 +108,12 @@ export async function runCubes(inputs: string[], opts: CubesOptions): Promise<nu
   try {
     for (const [i, file] of files.entries()) {
       const vol = await readVolume(file);
-      const r = extractCubes(vol, rng, { scale: opts.scale, borderXY: opts.borderXy, borderZ: opts.borderZ });
+      const r = extractCubes(vol, rng, {
+        scale: opts.scale,
+        borderXY: opts.borderXy,
+        borderZ: opts.borderZ,
+        lungMax: opts.lungMax,
+      });
       if (r.skipped) {
         skipped.push(`${file}: ${r.skipped}`);
         log(`[${i + 1}/${files.length}] ${file}: skipped, ${r.skipped}`);
@@ -118,7 +125,7 @@ export async function runCubes(inputs: string[], opts: CubesOptions): Promise<nu
       throw new Error(
         skipped.length === files.length
           ? `every volume is too small for the borders (${skipped[0]}${files.length > 1 ? ", …" : ""}); reduce --border-xy / --border-z`
-          : `no cube passed the content filter (at most 15 % of voxels ≥ -150 HU) in ${files.length - skipped.length} volume(s)`,
+          : `no cube passed the content filter (a tissue score of at most ${Math.round(100 * (opts.lungMax ?? 0.15))} % of voxels ≥ -150 HU) in ${files.length - skipped.length} volume(s); for cubes outside the lungs raise --lung-max`,
       );
     }
     await out.finish();
@@ -150,6 +157,16 @@ export function register(program: Command): void {
     .option("--seed <n>", "random seed (the reference uses 1)", int("--seed", 0), 1)
     .option("--border-xy <n>", "in-plane border in voxels (reference 100)", int("--border-xy", 0), 100)
     .option("--border-z <n>", "border in slices (reference 30)", int("--border-z", 0), 30)
+    .option(
+      "--lung-max <f>",
+      "content filter: reject crops whose tissue score exceeds this fraction (reference 0.15)",
+      (v: string) => {
+        const n = Number(v);
+        if (!(n > 0 && n <= 1)) throw new InvalidArgumentError("--lung-max must be in (0, 1]");
+        return n;
+      },
+      0.15,
+    )
     .option("--folds <list>", "LUNA16 subsets to read, e.g. 0,1,2,3,4 (train); default all found", folds)
     .option("--quiet", "no per-volume progress on stderr")
     .action(async (inputs: string[], opts: CubesOptions) => {

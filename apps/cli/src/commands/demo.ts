@@ -209,8 +209,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     "",
     "| init    | Dice   | IoU    | paper IoU |",
     "|---------|--------|--------|-----------|",
-    `| genesis | ${pct(g.test.dice)} | ${pct(g.test.iou)} | ${pct(g.test.paperIoU)}     |`,
-    `| scratch | ${pct(s.test.dice)} | ${pct(s.test.iou)} | ${pct(s.test.paperIoU)}     |`,
+    `| genesis | ${pct(g.test.dice)} | ${pct(g.test.iou)} |    ${pct(g.test.paperIoU)} |`,
+    `| scratch | ${pct(s.test.dice)} | ${pct(s.test.iou)} |    ${pct(s.test.paperIoU)} |`,
     "",
     `test set: ${inner.test.length} nodules of held-out patients; everything is in ${out} (summary.json, pretrain/, finetune-*/)`,
   ];

@@ -231,8 +231,9 @@ export async function runFinetuning(o: FinetuneOptions): Promise<FinetuneSummary
     o.task === "segmentation" ? o.data.train.yShape[o.data.train.yShape.length - 1] : o.data.train.yShape[1];
   const model = await initialModel(o, nClasses, "sigmoid");
   const ckptDir = o.checkpointDir ?? `${o.modelDir}.ckpt`;
+  let recipe: ReturnType<typeof finetuneRecipe> | undefined;
   try {
-    const recipe = finetuneRecipe({
+    recipe = finetuneRecipe({
       task: o.task,
       lr: o.lr,
       patience: o.patience,
@@ -283,6 +284,7 @@ export async function runFinetuning(o: FinetuneOptions): Promise<FinetuneSummary
     if (!o.keepCheckpoints) await rm(ckptDir, { recursive: true, force: true });
     return { test, result, seconds: (performance.now() - t0) / 1000, modelDir: o.modelDir };
   } finally {
+    recipe?.optimizer.dispose();
     model.dispose();
   }
 }

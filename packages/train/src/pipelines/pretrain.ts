@@ -68,6 +68,9 @@ export async function collectCubes(
     for (let i = 0; i < c.shape[0]; i++) sources.push(file);
   }
   const files = others.length > 0 ? await listVolumeFiles(others, opts.folds) : [];
+  if (others.length > 0 && files.length === 0) {
+    throw new TrainError(`no volume files (.mhd, .mha, .nii, .nii.gz, .hdr) found in ${others.join(", ")}`);
+  }
   for (const file of files) {
     const vol = await readVolume(file);
     const bad = countNonFinite(vol);
@@ -317,6 +320,8 @@ export async function runPretraining(o: PretrainOptions): Promise<PretrainSummar
     gamma: o.gamma,
     patience: o.patience,
   });
+  const optimizer = o.optimizer === "adam" ? new Adam({ lr: o.lr ?? 1e-3 }) : recipe.optimizer;
+  if (optimizer !== recipe.optimizer) recipe.optimizer.dispose();
   const sampleEvery = o.sampleEvery ?? 1;
   const callbacks: Callback[] = [
     ...recipe.callbacks,
@@ -349,7 +354,7 @@ export async function runPretraining(o: PretrainOptions): Promise<PretrainSummar
   const t0 = performance.now();
   const trainer = new Trainer({
     model,
-    optimizer: o.optimizer === "adam" ? new Adam({ lr: o.lr ?? 1e-3 }) : recipe.optimizer,
+    optimizer,
     loss: recipe.loss,
     train,
     validation,
@@ -392,6 +397,7 @@ export async function runPretraining(o: PretrainOptions): Promise<PretrainSummar
     await writeFileAtomic(join(o.out, "pretrain.json"), [`${JSON.stringify(summary, null, 2)}\n`]);
     return summary;
   } finally {
+    optimizer.dispose();
     model.dispose();
   }
 }

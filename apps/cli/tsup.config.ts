@@ -1,11 +1,3 @@
-import { defineConfig } from "tsup";
+import { buildConfig } from "../../tsup.shared";
 
-export default defineConfig({
-  entry: ["src/index.ts", "src/bin.ts"],
-  format: ["esm"],
-  dts: { entry: "src/index.ts" },
-  sourcemap: true,
-  clean: true,
-  target: "node20",
-  platform: "node",
-});
+export default buildConfig({ entry: ["src/index.ts", "src/bin.ts"], dts: { entry: "src/index.ts" } });

@@ -1,10 +1,3 @@
-import { defineConfig } from "tsup";
+import { buildConfig } from "../../tsup.shared";
 
-export default defineConfig({
-  entry: ["src/main.ts"],
-  format: ["esm"],
-  sourcemap: true,
-  clean: true,
-  target: "node20",
-  platform: "node",
-});
+export default buildConfig({ entry: ["src/main.ts"], dts: false });

@@ -1,13 +1,6 @@
-import { defineConfig } from "tsup";
+import { buildConfig } from "../../tsup.shared";
 
-export default defineConfig({
-  entry: ["src/index.ts"],
-  format: ["esm"],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: "node20",
-  platform: "node",
+export default buildConfig({
   // tfjs-core's gradient registrations exist only as extension-less ES modules that Node cannot
   // import directly from a CommonJS-typed package: bundle them (they register into tfjs-core's
   // global gradient registry, shared with the package's own `main` build).

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `pnpm bench [--json] [--filter NAME]`: builds the packages, then runs every package's
+// `pnpm bench [--json] [--quick]`: builds the packages, then runs every package's
 // `bench` script in turn. Each benchmark prints one JSON object per line on stdout.
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";

@@ -201,7 +201,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   };
   await writeFileAtomic(join(out, "summary.json"), [`${JSON.stringify(summary, null, 2)}\n`]);
   const pct = (v: number | undefined) =>
-    v === undefined || Number.isNaN(v) ? "  n/a" : `${(100 * v).toFixed(1)}%`;
+    (v === undefined || Number.isNaN(v) ? "n/a" : `${(100 * v).toFixed(1)}%`).padStart(6);
   const lines = [
     "",
     `Models Genesis demo (backend ${backend}, width ${o.width}, cubes ${o.cube.join("×")})`,

@@ -9,34 +9,13 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { readNpy, writeNpy } from "@models-genesis/volume-io";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { main } from "../src/index.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { genesis } from "./run-cli.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const SHARED = process.env.GENESIS_SHARED_DIR ?? path.resolve(repoRoot, "../shared");
 const PARITY = path.join(SHARED, "fixtures", "parity");
 const fx = (f: string) => path.join(PARITY, f);
-
-/** Run the CLI in-process; returns exit code and captured stdout/stderr. */
-async function genesis(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const o = vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => {
-    out += String(s);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    const code = await main(["node", "genesis", ...args]);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);

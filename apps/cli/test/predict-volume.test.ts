@@ -25,35 +25,15 @@ import {
   type Volume,
   writeNifti,
 } from "@models-genesis/volume-io";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { predictArray } from "../src/commands/predict.js";
-import { main } from "../src/index.js";
 import { patchSizeFromMetadata, predictVolume, resampleToGrid } from "../src/lib/predict-volume.js";
+import { genesis } from "./run-cli.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const SHARED = process.env.GENESIS_SHARED_DIR ?? path.resolve(repoRoot, "../shared");
 const CT64 = path.join(SHARED, "data/ct/chest_copdgene_cip_ct64");
 const LIDC = path.join(SHARED, "data/ct/lidc_nodule_vois/image");
-
-async function genesis(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const o = vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => {
-    out += String(s);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    const code = await main(["node", "genesis", ...args]);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
 
 /** The box [start, start + size) of a scalar volume with its geometry (origin moved to `start`). */
 function crop(vol: Volume, start: Vec3, size: Vec3): Volume<Float32Array> {

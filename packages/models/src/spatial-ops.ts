@@ -36,10 +36,62 @@ export const ops3d: SpatialOps = {
   batchNormRelu: (x, p, mode, relu) => batchNormRelu(x as tf.Tensor5D, p, mode, relu),
 };
 
+/**
+ * 2-D convolution, stride 1, "same" padding, odd square kernels, with its gradient written out so
+ * that it runs on every backend: tfjs-backend-wasm 4.22 has no `Conv2DBackpropFilter` kernel, so the
+ * stock `tf.conv2d` cannot be trained there. Forward: `tf.conv2d`. Input gradient: the same-padded
+ * convolution of dy with the kernel rotated by 180° and its in/out channels swapped. Filter
+ * gradient: for each kernel offset (i, j), `xpadᵀ[shifted by (i, j)] · dy` as one matMul
+ * (Cin × Cout), with xpad the input zero-padded by (k − 1) / 2.
+ *
+ * @param x (N, H, W, Cin) NHWC.
+ * @param w (k, k, Cin, Cout), k odd.
+ * @returns (N, H, W, Cout).
+ */
+export function conv2dSame(x: tf.Tensor4D, w: tf.Tensor4D): tf.Tensor4D {
+  const f = tf.customGrad((xi, wi, save) => {
+    const xt = xi as tf.Tensor4D;
+    const wt = wi as tf.Tensor4D;
+    (save as tf.GradSaveFunc)([xt, wt]);
+    return {
+      value: tf.conv2d(xt, wt, 1, "same"),
+      gradFunc: (dy, saved) => {
+        const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
+        const g = dy as tf.Tensor4D;
+        const [kh, kw, cin, cout] = ws.shape;
+        const [n, h, wd] = xs.shape;
+        const dx = tf.conv2d(g, tf.transpose(tf.reverse(ws, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D, 1, "same");
+        const ph = (kh - 1) / 2;
+        const pw = (kw - 1) / 2;
+        const xp = tf.pad(xs, [
+          [0, 0],
+          [ph, ph],
+          [pw, pw],
+          [0, 0],
+        ]);
+        const g2 = tf.reshape(g, [n * h * wd, cout]) as tf.Tensor2D;
+        const taps: tf.Tensor[] = [];
+        for (let i = 0; i < kh; i++) {
+          for (let j = 0; j < kw; j++) {
+            const xs2 = tf.reshape(tf.slice(xp, [0, i, j, 0], [n, h, wd, cin]), [
+              n * h * wd,
+              cin,
+            ]) as tf.Tensor2D;
+            taps.push(tf.matMul(xs2, g2, true, false));
+          }
+        }
+        const dw = tf.reshape(tf.stack(taps), [kh, kw, cin, cout]);
+        return [dx, dw];
+      },
+    };
+  });
+  return f(x, w) as tf.Tensor4D;
+}
+
 export const ops2d: SpatialOps = {
   conv: (x, w, b) =>
     tf.tidy(() => {
-      const y = tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, "same");
+      const y = conv2dSame(x as tf.Tensor4D, w as tf.Tensor4D);
       return b ? tf.add(y, b) : y;
     }),
   convTranspose2: (x, w, b) =>

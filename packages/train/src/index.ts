@@ -12,6 +12,7 @@ export * from "./pipelines/task.js";
 export * from "./plot.js";
 export * from "./rng.js";
 export * from "./schedules.js";
+export * from "./slices.js";
 export * from "./tasks.js";
 export * from "./trainer.js";
 export * from "./workers.js";

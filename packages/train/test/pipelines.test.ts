@@ -9,10 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type CubeSet,
   collectCubes,
+  evaluatePredictions,
+  finetuneTask,
+  predictSlicewise,
   runFinetuning,
   runPretraining,
   splitCubesBySource,
   validationPairs,
+  validationSlicePairs,
 } from "../src/index.js";
 
 const SHARED = process.env.GENESIS_SHARED_DIR ?? resolve(__dirname, "../../../../shared");
@@ -148,6 +152,116 @@ describe.skipIf(!existsSync(CT64))("pretraining and fine-tuning on real CT", () 
     expect(existsSync(join(dir, "ft", "model", "model.json"))).toBe(true);
     expect(existsSync(join(dir, "ft", "model.ckpt"))).toBe(false);
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it("Genesis 2D: pretrains a width-2 2-D U-Net on axial slices of the pairs, then fine-tunes it slice-wise on 3-D patches", async () => {
+    const cubes = await collectCubes([CT64], {
+      cubeShape: CUBE,
+      scale: 8,
+      borderXY: 2,
+      borderZ: 2,
+      lungMax: 1,
+      seed: 3,
+    });
+    expect(cubes.count).toBe(8);
+    const { train, val } = splitCubesBySource(cubes, 0.25, 1);
+    const out = join(dir, "pre2d");
+    const before = tf.memory().numTensors;
+    const s = await runPretraining({
+      train,
+      val,
+      out,
+      modelId: "genesis-unet2d",
+      slicesPerCube: 4,
+      width: 2,
+      batchSize: 4,
+      epochs: 2,
+      stepsPerEpoch: 3,
+      optimizer: "adam",
+      lr: 0.01,
+      seed: 1,
+      plainProgress: true,
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(s.spatial_dims).toBe(2);
+    expect(s.model_id).toBe("genesis-unet2d");
+    expect(s.slices).toEqual({ train_per_epoch: train.count * 4, val: val.count * CUBE[2], per_cube: 4 });
+    expect(s.val_mse).toHaveLength(2);
+    // the baselines are the slices': identity as on the cubes, constant = per-slice mean
+    const v2 = validationSlicePairs(val, 1 + 7919);
+    const v3 = validationPairs(val, 1 + 7919);
+    expect(s.identity_mse).toBeCloseTo(v2.identityMse, 10);
+    expect(v2.identityMse).toBeCloseTo(v3.identityMse, 6);
+    expect(s.constant_mse).toBeCloseTo(v2.constantMse, 10);
+    expect(v2.constantMse).toBeLessThanOrEqual(v3.constantMse + 1e-9);
+    expect(existsSync(join(out, "samples/epoch_0002.png"))).toBe(true);
+    const { model, metadata } = await loadModel(join(out, "model"));
+    expect(model.architecture.spatialDims).toBe(2);
+    expect(metadata.extra?.patchSize).toEqual(CUBE);
+    model.dispose();
+
+    // genesis-2d: fine-tune it slice-wise as a 3-D patch classifier (label: patch mean above the median)
+    const per = CUBE[0] * CUBE[1] * CUBE[2];
+    const means = Array.from({ length: cubes.count }, (_, i) =>
+      cubes.data.subarray(i * per, (i + 1) * per).reduce((a, b) => a + b, 0),
+    );
+    const median = [...means].sort((a, b) => a - b)[Math.floor(cubes.count / 2)];
+    const part = (from: number, n: number) => ({
+      x: cubes.data.slice(from * per, (from + n) * per),
+      xShape: [n, ...CUBE, 1],
+      y: Float32Array.from(means.slice(from, from + n), (m) => (m >= median ? 1 : 0)),
+      yShape: [n, 1],
+    });
+    const test = part(5, 3);
+    const ft = await runFinetuning({
+      task: "classification",
+      data: { train: part(0, 3), val: part(3, 2), test },
+      init: { kind: "model", dir: join(out, "model") },
+      batchSize: 8,
+      epochs: 1,
+      seed: 2,
+      modelDir: join(dir, "ft2d", "model"),
+      plainProgress: true,
+    });
+    expect(ft.slicewise).toBe(true);
+    expect(ft.test.auc).toBeGreaterThanOrEqual(0);
+    expect(tf.memory().numTensors).toBe(before);
+    // the saved model is 2-D, records the 3-D patch, and reproduces the test AUC slice-wise
+    const saved = await loadModel(join(dir, "ft2d", "model"));
+    expect(saved.model.architecture.spatialDims).toBe(2);
+    expect(saved.model.architecture.head.kind).toBe("classification");
+    expect(saved.metadata.extra?.patchSize).toEqual(CUBE);
+    expect(saved.metadata.extra?.finetuning).toMatchObject({ task: "classification", slicewise: true });
+    const scores = await predictSlicewise(saved.model, test.x, test.xShape, 8);
+    expect(scores).toHaveLength(3);
+    expect(evaluatePredictions("classification", scores, test.y, test.yShape).auc).toBe(ft.test.auc);
+    saved.model.dispose();
+
+    // the app-level initialisations refuse a model of the wrong dimensionality, naming flag and model
+    const req = {
+      task: "ncc",
+      config: {
+        kind: "classification",
+        lr: 1e-3,
+        batchSize: 2,
+        patience: 1,
+        reduceLrOnPlateau: { patience: 1 },
+        metric: "auc",
+        intensityWindow: { min: -1000, max: 1000 },
+      },
+      data: { train: part(0, 3), val: part(3, 2), test },
+      seed: 0,
+      quick: true,
+      modelDir: join(dir, "never"),
+      log: () => {},
+    } as const;
+    await expect(finetuneTask({ ...req, init: "genesis", weights: join(out, "model") })).rejects.toThrow(
+      `--init genesis: ${join(out, "model")} holds a 2-D model (genesis-unet2d); genesis needs a 3-D model written by genesis pretrain`,
+    );
+    await expect(finetuneTask({ ...req, init: "genesis-2d" })).rejects.toThrow(
+      "--init genesis-2d needs --weights-2d <model directory> written by genesis pretrain --model genesis-unet2d",
+    );
+    expect(existsSync(join(dir, "never"))).toBe(false);
   });
 
   it("names an input folder without volumes", async () => {

@@ -21,6 +21,7 @@ import { ProgressLogger } from "../callbacks.js";
 import { loadModelWeights, readCheckpoint } from "../checkpoint.js";
 import { arrayBatchSource } from "../data.js";
 import { TrainError } from "../errors.js";
+import { meanOverSlices, repeatPerSlice, sliceAxial, stackSlices } from "../slices.js";
 import { finetuneRecipe } from "../tasks.js";
 import { Trainer } from "../trainer.js";
 
@@ -32,11 +33,14 @@ export interface SplitArrays {
   readonly yShape: readonly number[];
 }
 
-/** Where the fine-tuned network starts. */
+/**
+ * Where the fine-tuned network starts. A 2-D network (`modelId: "genesis-unet2d"`, or a model
+ * directory holding one) on 3-D patches is trained slice-wise: see {@link runFinetuning}.
+ */
 export type FinetuneInit =
-  /** Random weights (the paper's "train from scratch" baseline). */
+  /** Random weights (the paper's "train from scratch" baseline; `genesis-unet2d` = its 2-D variant). */
   | { kind: "scratch"; modelId?: string; width?: number }
-  /** A model directory written by `saveModel` (e.g. `genesis pretrain`'s `model/`). */
+  /** A model directory written by `saveModel` (e.g. `genesis pretrain`'s `model/`, 3-D or 2-D). */
   | { kind: "model"; dir: string }
   /** Official weights (`Genesis_Chest_CT.pt` → `genesis-unet3d`, `.h5` → `genesis-unet3d-keras`). */
   | { kind: "official"; weights: string };
@@ -90,6 +94,59 @@ export interface FinetuneSummary {
   result: TrainResult;
   seconds: number;
   modelDir: string;
+  /** True when a 2-D network was trained and tested slice-wise on 3-D patches. */
+  slicewise: boolean;
+}
+
+/**
+ * One split of 3-D patches as the slice-wise 2-D network sees it: images (N, X, Y, Z, C) → axial
+ * slices (N·Z, X, Y, C); segmentation masks the same way; classification labels (N, k) repeated per
+ * slice (N·Z, k) — every slice carries its patch's label.
+ *
+ * @throws TrainError when `x` is not (N, X, Y, Z, C) NDHWC.
+ */
+export function sliceSplit(s: SplitArrays, task: FinetuneOptions["task"]): SplitArrays {
+  if (s.xShape.length !== 5) {
+    throw new TrainError(`sliceSplit: expected 3-D patches x (N, X, Y, Z, C), got x [${s.xShape}]`);
+  }
+  const [n, X, Y, Z, C] = s.xShape;
+  const shape: [number, number, number] = [X, Y, Z];
+  const x = sliceAxial(s.x, n, shape, C);
+  if (task === "segmentation") {
+    const K = s.yShape[4];
+    return { x, xShape: [n * Z, X, Y, C], y: sliceAxial(s.y, n, shape, K), yShape: [n * Z, X, Y, K] };
+  }
+  const k = s.yShape.length > 1 ? s.yShape[s.yShape.length - 1] : 1;
+  return { x, xShape: [n * Z, X, Y, C], y: repeatPerSlice(s.y, n, k, Z), yShape: [n * Z, k] };
+}
+
+/**
+ * Predict 3-D patches with a 2-D network slice by slice (evaluation mode): each patch's axial slices
+ * are predicted ({@link predictArrays}); segmentation maps are stacked back into (N, X, Y, Z, K);
+ * a classification patch's score is the mean of its slices' probabilities ({@link meanOverSlices}),
+ * (N, k).
+ *
+ * @param x float32 (N, X, Y, Z, C) NDHWC patches.
+ * @param batchSize slices per forward pass.
+ * @throws TrainError when the model is not 2-D or `x` is not rank 5.
+ */
+export async function predictSlicewise(
+  model: GenesisUNet,
+  x: Float32Array,
+  xShape: readonly number[],
+  batchSize: number,
+): Promise<Float32Array> {
+  if (model.architecture.spatialDims !== 2 || xShape.length !== 5) {
+    throw new TrainError(
+      `predictSlicewise: needs a 2-D model and patches (N, X, Y, Z, C); got a ${model.architecture.spatialDims}-D model and x [${xShape}]`,
+    );
+  }
+  const [n, X, Y, Z, C] = xShape;
+  const shape: [number, number, number] = [X, Y, Z];
+  const out = await predictArrays(model, sliceAxial(x, n, shape, C), [n * Z, X, Y, C], batchSize);
+  const head = model.architecture.head;
+  if (head.kind === "classification") return meanOverSlices(out, n, Z, head.nClasses);
+  return stackSlices(out, n, shape, head.nClasses);
 }
 
 function checkSplit(name: string, s: SplitArrays, task: FinetuneOptions["task"]): void {
@@ -222,7 +279,17 @@ export function evaluatePredictions(
  * (classification), ReduceLROnPlateau(0.5, 6), early stopping on validation loss; the weights of
  * the best validation epoch are tested and saved to `modelDir`.
  *
- * @throws TrainError for arrays that do not match their shapes or an empty split.
+ * Slice-wise 2-D (the paper's 2-D approaches, MedIA 2021 §4): when the initial network is 2-D
+ * (`genesis-unet2d`) and the data are 3-D patches (N, X, Y, Z, 1), training and validation run on
+ * the patches' axial slices ({@link sliceSplit}: image slice → mask slice, or slice → its patch's
+ * label; `batchSize` counts slices; the validation loss is the slices'), and the test patches are
+ * predicted slice by slice ({@link predictSlicewise}): segmentation slices are stacked back into
+ * 3-D patches so Dice, IoU and the paper's IoU are computed on the 3-D patches exactly as for a 3-D
+ * network; a classification patch scores the mean of its slices' probabilities. The saved model
+ * records the 3-D `patchSize` (X, Y, Z) and `finetuning.slicewise: true`.
+ *
+ * @throws TrainError for arrays that do not match their shapes, an empty split, or a 3-D network
+ *   given 2-D data.
  */
 export async function runFinetuning(o: FinetuneOptions): Promise<FinetuneSummary> {
   for (const k of ["train", "val", "test"] as const) checkSplit(k, o.data[k], o.task);
@@ -230,6 +297,21 @@ export async function runFinetuning(o: FinetuneOptions): Promise<FinetuneSummary
   const nClasses =
     o.task === "segmentation" ? o.data.train.yShape[o.data.train.yShape.length - 1] : o.data.train.yShape[1];
   const model = await initialModel(o, nClasses, "sigmoid");
+  const nd = model.architecture.spatialDims;
+  const dataDims = o.data.train.xShape.length - 2;
+  if (nd !== 2 && dataDims !== nd) {
+    model.dispose();
+    throw new TrainError(
+      `fine-tuning: a ${nd}-D network needs ${nd}-D samples, got x [${o.data.train.xShape}]`,
+    );
+  }
+  const slicewise = nd === 2 && dataDims === 3;
+  const trainData = slicewise ? sliceSplit(o.data.train, o.task) : o.data.train;
+  const valData = slicewise ? sliceSplit(o.data.val, o.task) : o.data.val;
+  if (slicewise)
+    o.log?.(
+      `fine-tuning: 2-D network, slice-wise: ${trainData.xShape[0]} training / ${valData.xShape[0]} validation axial slices of ${trainData.xShape.slice(1, 3).join("×")}`,
+    );
   const ckptDir = o.checkpointDir ?? `${o.modelDir}.ckpt`;
   let recipe: ReturnType<typeof finetuneRecipe> | undefined;
   try {
@@ -254,8 +336,8 @@ export async function runFinetuning(o: FinetuneOptions): Promise<FinetuneSummary
       model,
       optimizer: recipe.optimizer,
       loss: recipe.loss,
-      train: src(o.data.train, true),
-      validation: src(o.data.val, false),
+      train: src(trainData, true),
+      validation: src(valData, false),
       metrics: recipe.metrics,
       epochs: o.epochs ?? 10000,
       seed: o.seed ?? 0,
@@ -271,18 +353,27 @@ export async function runFinetuning(o: FinetuneOptions): Promise<FinetuneSummary
     const result = await trainer.run();
     const best = result.checkpoints?.best;
     if (best) loadModelWeights(model, await readCheckpoint(best), best);
-    const pred = await predictArrays(model, o.data.test.x, o.data.test.xShape, batchSize);
+    const pred = slicewise
+      ? await predictSlicewise(model, o.data.test.x, o.data.test.xShape, batchSize)
+      : await predictArrays(model, o.data.test.x, o.data.test.xShape, batchSize);
     const test = evaluatePredictions(o.task, pred, o.data.test.y, o.data.test.yShape);
     await saveModel(o.modelDir, model, {
       intensity: o.intensity ?? CT_INTENSITY,
       spacing: o.spacing ?? null,
       extra: {
         patchSize: o.data.train.xShape.slice(1, -1),
-        finetuning: { task: o.task, init: o.init, test, epochs: result.epochsCompleted, ...o.extra },
+        finetuning: {
+          task: o.task,
+          init: o.init,
+          test,
+          epochs: result.epochsCompleted,
+          ...(slicewise ? { slicewise: true } : {}),
+          ...o.extra,
+        },
       },
     });
     if (!o.keepCheckpoints) await rm(ckptDir, { recursive: true, force: true });
-    return { test, result, seconds: (performance.now() - t0) / 1000, modelDir: o.modelDir };
+    return { test, result, seconds: (performance.now() - t0) / 1000, modelDir: o.modelDir, slicewise };
   } finally {
     recipe?.optimizer.dispose();
     model.dispose();

@@ -1,6 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { CT_INTENSITY, createModel, type GenesisUNet, saveModel } from "@models-genesis/models";
+import { CT_INTENSITY, createModel, type GenesisUNet, getModelInfo, saveModel } from "@models-genesis/models";
 import {
   type CubeExtractionOptions,
   extractCubes,
@@ -17,9 +17,11 @@ import { writeFileAtomic } from "../atomic.js";
 import type { Callback, EpochLog, SampleBatch, TrainResult } from "../callback.js";
 import { JsonlLogger, LossCurvePlot, ProgressLogger, SampleSheetCallback } from "../callbacks.js";
 import { loadModelWeights, readCheckpoint } from "../checkpoint.js";
-import { arrayBatchSource } from "../data.js";
+import { arrayBatchSource, type Batch, type BatchSource } from "../data.js";
 import { TrainError } from "../errors.js";
 import { Adam } from "../optimizers.js";
+import type { Rng } from "../rng.js";
+import { sliceAxial } from "../slices.js";
 import { pretrainRecipe, REFERENCE_PRETRAIN } from "../tasks.js";
 import { Trainer } from "../trainer.js";
 
@@ -157,8 +159,16 @@ export interface PretrainOptions {
   val: CubeSet;
   /** Output folder: `model/`, `checkpoints/`, `log.jsonl`, `samples/`, `loss.svg`, `pretrain.json`. */
   out: string;
-  /** Zoo id of the architecture; default `genesis-unet3d` (PyTorch variant). */
+  /**
+   * Zoo id of the architecture; default `genesis-unet3d` (PyTorch variant). A 2-D model
+   * (`genesis-unet2d`) is pretrained on axial slices of the Genesis pairs: see {@link runPretraining}.
+   */
   modelId?: string;
+  /**
+   * 2-D models only: axial slices drawn (without replacement) from each cube's Genesis pair per
+   * epoch; default all `deps` slices (an epoch then covers the same voxels as a 3-D epoch).
+   */
+  slicesPerCube?: number;
   /** Base width; reference 32. */
   width?: number;
   batchSize?: number;
@@ -197,8 +207,15 @@ export interface PretrainOptions {
 export interface PretrainSummary {
   /** MSE between the corrupted validation inputs and their originals: the do-nothing baseline. */
   identity_mse: number;
-  /** MSE of predicting each validation cube's own mean: the collapse-to-constant baseline. */
+  /**
+   * MSE of predicting each validation sample's own mean (a cube's for 3-D models, an axial slice's
+   * for 2-D ones): the collapse-to-constant baseline.
+   */
   constant_mse: number;
+  /** 3 (cubes) or 2 (axial slices of the Genesis pairs). */
+  spatial_dims: 2 | 3;
+  /** 2-D models: training slices per epoch (before the steps cap) and validation slices. */
+  slices?: { train_per_epoch: number; val: number; per_cube: number };
   /** Validation MSE per epoch. */
   val_mse: number[];
   train_mse: number[];
@@ -243,6 +260,122 @@ export function validationPairs(
   return { input, target, identityMse: idSum / n, constantMse: constSum / n };
 }
 
+/**
+ * The fixed validation set of a 2-D pretraining run: the Genesis pairs of {@link validationPairs}
+ * (same seed, same 3-D transforms) cut into their axial slices, with both baselines computed on
+ * those slices — identity = MSE(corrupted slice, original slice) (the same value as on the cubes),
+ * constant = MSE of predicting each slice's own mean.
+ *
+ * @returns `input`, `target` float32 (count · deps, rows, cols) NHWC slices (C = 1), cube-major.
+ */
+export function validationSlicePairs(
+  val: CubeSet,
+  seed: number,
+  genesis: Partial<GenesisConfig> = {},
+): { input: Float32Array; target: Float32Array; count: number; identityMse: number; constantMse: number } {
+  const p = validationPairs(val, seed, genesis);
+  const input = sliceAxial(p.input, val.count, val.shape);
+  const target = sliceAxial(p.target, val.count, val.shape);
+  const plane = val.shape[0] * val.shape[1];
+  const count = val.count * val.shape[2];
+  let idSum = 0;
+  let constSum = 0;
+  for (let i = 0; i < count; i++) {
+    const t = target.subarray(i * plane, (i + 1) * plane);
+    const x = input.subarray(i * plane, (i + 1) * plane);
+    let mean = 0;
+    for (let k = 0; k < plane; k++) mean += t[k];
+    mean /= plane;
+    for (let k = 0; k < plane; k++) {
+      idSum += (x[k] - t[k]) ** 2;
+      constSum += (mean - t[k]) ** 2;
+    }
+  }
+  return { input, target, count, identityMse: idSum / input.length, constantMse: constSum / input.length };
+}
+
+/** Options of {@link genesisSliceSource}. */
+export interface GenesisSliceSourceOptions {
+  /** Training cubes (N, rows, cols, deps) in [0, 1]. */
+  cubes: CubeSet;
+  /** Slices per batch. */
+  batchSize: number;
+  /** Axial slices drawn per cube and epoch, 1…deps (default deps: all). */
+  slicesPerCube?: number;
+  genesis?: Partial<GenesisConfig>;
+}
+
+/**
+ * Training batches of 2-D Genesis pairs for the slice-wise 2-D U-Net (Models Genesis 2D, Zhou et al.
+ * MedIA 2021): every epoch, the cubes are shuffled; each cube gets one fresh 3-D Genesis pair
+ * (`genesisPair`, the same transforms and rates as 3-D pretraining, seeded from the epoch rng in
+ * order) and `slicesPerCube` of its axial (depth) slices are drawn without replacement. Cubes are
+ * taken in groups of `batchSize`; a group's slices are shuffled together and cut into batches, so a
+ * batch mixes up to `batchSize` cubes. An incomplete last batch is dropped.
+ *
+ * Batches: x = corrupted slices, y = original slices, both (B, rows, cols, 1) NHWC (H = rows,
+ * W = cols). Deterministic given the epoch rng (resumable). The slices inherit the 3-D transforms'
+ * geometry: a local-shuffling block mixes voxels of neighbouring slices, and a slice outside every
+ * out-painting window is noise only (its target is still the original slice).
+ *
+ * @throws TrainError when `slicesPerCube` is not in 1…deps or the cubes make no batch.
+ */
+export function genesisSliceSource(o: GenesisSliceSourceOptions): BatchSource {
+  const { cubes, batchSize } = o;
+  const [rows, cols, deps] = cubes.shape;
+  const plane = rows * cols;
+  const per = plane * deps;
+  const k = o.slicesPerCube ?? deps;
+  if (!Number.isInteger(k) || k < 1 || k > deps) {
+    throw new TrainError(`pretraining: slicesPerCube must be an integer in 1…${deps}, got ${k}`);
+  }
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new TrainError(`pretraining: batch size must be a positive integer, got ${batchSize}`);
+  const n = cubes.count;
+  const full = Math.floor(n / batchSize);
+  const length = full * k + Math.floor(((n % batchSize) * k) / batchSize);
+  if (length === 0) {
+    throw new TrainError(`pretraining: ${n} cubes × ${k} slices make no batch of ${batchSize} slices`);
+  }
+  const genesis = o.genesis ?? {};
+  return {
+    length,
+    *batches(_epoch: number, rng: Rng): Iterable<Batch> {
+      const order = rng.shuffle(Uint32Array.from({ length: n }, (_, i) => i));
+      for (let g = 0; g < n; g += batchSize) {
+        const group = order.subarray(g, Math.min(n, g + batchSize));
+        const xs: Float32Array[] = [];
+        const ys: Float32Array[] = [];
+        for (const c of group) {
+          const p = genesisPair(
+            cubes.data.subarray(c * per, (c + 1) * per),
+            cubes.shape,
+            new TransformRng(rng.seed()),
+            genesis,
+          );
+          const depths = rng.shuffle(Uint32Array.from({ length: deps }, (_, d) => d)).subarray(0, k);
+          const sx = sliceAxial(p.input, 1, cubes.shape);
+          const sy = sliceAxial(p.target, 1, cubes.shape);
+          for (const d of depths) {
+            xs.push(sx.subarray(d * plane, (d + 1) * plane));
+            ys.push(sy.subarray(d * plane, (d + 1) * plane));
+          }
+        }
+        const idx = rng.shuffle(Uint32Array.from({ length: xs.length }, (_, i) => i));
+        for (let b = 0; b + batchSize <= idx.length; b += batchSize) {
+          const x = new Float32Array(batchSize * plane);
+          const y = new Float32Array(batchSize * plane);
+          for (let j = 0; j < batchSize; j++) {
+            x.set(xs[idx[b + j]], j * plane);
+            y.set(ys[idx[b + j]], j * plane);
+          }
+          yield { x, y, xShape: [batchSize, rows, cols, 1], yShape: [batchSize, rows, cols, 1] };
+        }
+      }
+    },
+  };
+}
+
 function sheetRows(sample: SampleBatch, per: number, max = 4): { volumes: Float32Array[] }[] {
   const n = Math.min(max, sample.xShape[0]);
   const rows: { volumes: Float32Array[] }[] = [];
@@ -260,44 +393,62 @@ function sheetRows(sample: SampleBatch, per: number, max = 4): { volumes: Float3
  * StepLR(40, 0.5) and early stopping (patience 50) — all overridable. Validation uses a fixed set of
  * pairs so epochs compare; the identity and constant baselines are computed on the same pairs.
  *
+ * Genesis 2D (`modelId` a 2-D zoo model, `genesis-unet2d`): the training samples are axial slices
+ * (rows × cols; NHWC with H = rows, W = cols) of the 3-D Genesis pairs — each cube is transformed in
+ * 3-D once per epoch and `slicesPerCube` of its depth slices are drawn ({@link genesisSliceSource});
+ * `batchSize` counts slices. Validation: all slices of the fixed validation pairs, with both
+ * baselines on those slices ({@link validationSlicePairs}). Sample sheets show one slice per row.
+ * The reference trained its 2-D Genesis on 2-D slices with the same transforms (MedIA 2021 §4);
+ * slicing the 3-D pair keeps one implementation of the transforms.
+ *
  * Writes into `out`: `checkpoints/{last,best}.ckpt` (resumable), `log.jsonl`, `samples/epoch_NNNN.png`
  * (transformed | restored | original, slices at 2/6…5/6 of depth), `loss.svg` (with both
  * baselines), the best model as `model/` (loadable by `loadModel`, `genesis predict`, fine-tuning)
  * and `pretrain.json` ({@link PretrainSummary}).
  *
- * @throws TrainError when either cube set is empty or smaller than one batch.
+ * @throws TrainError when either cube set is empty or smaller than one batch, or `slicesPerCube`
+ *   is out of range.
  */
 export async function runPretraining(o: PretrainOptions): Promise<PretrainSummary> {
   const R = REFERENCE_PRETRAIN;
   const shape = o.train.shape;
-  const per = shape[0] * shape[1] * shape[2];
   const batchSize = o.batchSize ?? R.batchSize;
   const seed = o.seed ?? 0;
   const modelId = o.modelId ?? "genesis-unet3d";
   const width = o.width ?? 32;
+  const dims = getModelInfo(modelId).config.spatialDims;
+  const per = dims === 3 ? shape[0] * shape[1] * shape[2] : shape[0] * shape[1];
   if (o.val.count === 0) throw new TrainError("pretraining: the validation set has no cube");
-  if (o.train.count < batchSize) {
+  if (dims === 3 && o.train.count < batchSize) {
     throw new TrainError(`pretraining: ${o.train.count} training cubes make no batch of ${batchSize}`);
   }
   const log = o.log ?? (() => {});
-  await mkdir(join(o.out, "samples"), { recursive: true });
   const genesis = o.genesis ?? {};
-  const valPairs = validationPairs(o.val, seed + 7919, genesis);
+  const slicesPerCube = o.slicesPerCube ?? shape[2];
+  const train =
+    dims === 3
+      ? arrayBatchSource({
+          x: o.train.data,
+          y: o.train.data,
+          sampleShapeX: [...shape, 1],
+          sampleShapeY: [...shape, 1],
+          batchSize,
+          transform: (x, _y, rng) => {
+            const p = genesisPair(x, shape, new TransformRng(rng.seed()), genesis);
+            return { x: p.input, y: p.target };
+          },
+        })
+      : genesisSliceSource({ cubes: o.train, batchSize, slicesPerCube, genesis });
+  await mkdir(join(o.out, "samples"), { recursive: true });
+  const valPairs =
+    dims === 3
+      ? { ...validationPairs(o.val, seed + 7919, genesis), count: o.val.count }
+      : validationSlicePairs(o.val, seed + 7919, genesis);
+  const unit = dims === 3 ? "cube" : "slice";
   log(
-    `pretraining: ${o.train.count} training / ${o.val.count} validation cubes of ${shape.join("×")}; baselines: identity MSE ${valPairs.identityMse.toFixed(5)}, constant MSE ${valPairs.constantMse.toFixed(5)}`,
+    `pretraining (${modelId}): ${o.train.count} training / ${o.val.count} validation cubes of ${shape.join("×")}${dims === 2 ? `; 2-D: ${slicesPerCube} axial slices of ${shape[0]}×${shape[1]} per cube and epoch, ${valPairs.count} validation slices` : ""}; baselines (per ${unit}): identity MSE ${valPairs.identityMse.toFixed(5)}, constant MSE ${valPairs.constantMse.toFixed(5)}`,
   );
-  const sampleShape = [shape[0], shape[1], shape[2], 1];
-  const train = arrayBatchSource({
-    x: o.train.data,
-    y: o.train.data,
-    sampleShapeX: sampleShape,
-    sampleShapeY: sampleShape,
-    batchSize,
-    transform: (x, _y, rng) => {
-      const p = genesisPair(x, shape, new TransformRng(rng.seed()), genesis);
-      return { x: p.input, y: p.target };
-    },
-  });
+  const sampleShape = dims === 3 ? [shape[0], shape[1], shape[2], 1] : [shape[0], shape[1], 1];
   const validation = arrayBatchSource({
     x: valPairs.input,
     y: valPairs.target,
@@ -334,9 +485,7 @@ export async function runPretraining(o: PretrainOptions): Promise<PretrainSummar
               writeSliceSheet(
                 join(o.out, "samples", `epoch_${String(s.epoch + 1).padStart(4, "0")}.png`),
                 sheetRows(s, per),
-                {
-                  shape,
-                },
+                dims === 3 ? { shape } : { shape: [shape[0], shape[1], 1], fractions: [0] },
               ),
             sampleEvery,
           ),
@@ -346,7 +495,7 @@ export async function runPretraining(o: PretrainOptions): Promise<PretrainSummar
       title: `Genesis restoration pretraining (${modelId}, width ${width})`,
       baselines: [
         { label: "identity (corrupted input)", value: valPairs.identityMse },
-        { label: "constant (cube mean)", value: valPairs.constantMse },
+        { label: `constant (${unit} mean)`, value: valPairs.constantMse },
       ],
     }),
     ...(o.callbacks ?? []),
@@ -377,6 +526,16 @@ export async function runPretraining(o: PretrainOptions): Promise<PretrainSummar
     const summary: PretrainSummary = {
       identity_mse: valPairs.identityMse,
       constant_mse: valPairs.constantMse,
+      spatial_dims: dims,
+      ...(dims === 2
+        ? {
+            slices: {
+              train_per_epoch: o.train.count * slicesPerCube,
+              val: valPairs.count,
+              per_cube: slicesPerCube,
+            },
+          }
+        : {}),
       val_mse: history.map((h) => h.valLoss ?? Number.NaN),
       train_mse: history.map((h) => h.trainLoss),
       cubes: { train: o.train.count, val: o.val.count, shape },

@@ -20,8 +20,10 @@ export interface TaskRunRequest {
     readonly intensityWindow: { readonly min: number; readonly max: number };
   };
   readonly data: { readonly train: SplitArrays; readonly val: SplitArrays; readonly test: SplitArrays };
-  readonly init: "scratch" | "genesis" | "official";
+  readonly init: "scratch" | "genesis" | "official" | "scratch-2d" | "genesis-2d";
   readonly weights?: string;
+  /** A 2-D model directory (`genesis pretrain --model genesis-unet2d`'s `OUT/model`) for `genesis-2d`. */
+  readonly weights2d?: string;
   readonly seed: number;
   readonly quick: boolean;
   readonly modelDir: string;
@@ -40,12 +42,37 @@ export interface TaskBudget {
   batchSize?: number;
 }
 
-/** Width of a saved model directory, or undefined for official weight files. */
-async function widthOf(weights: string | undefined): Promise<number | undefined> {
+/** Width and spatial dimensions of a saved model directory, or undefined for official weight files. */
+async function describeDir(
+  weights: string | undefined,
+): Promise<{ width: number; spatialDims: number; id?: string } | undefined> {
   if (!weights || !existsSync(weights) || !statSync(weights).isDirectory()) return undefined;
   const { model, metadata } = await loadModel(weights);
+  const spatialDims = model.architecture.spatialDims;
   model.dispose();
-  return metadata.width;
+  return { width: metadata.width, spatialDims, id: metadata.id };
+}
+
+/** `dir` as a pretrained model directory of `dims` spatial dimensions. @throws TrainError naming the flag and the problem. */
+async function pretrainedDir(
+  dir: string | undefined,
+  dims: 2 | 3,
+  init: string,
+  flag: string,
+): Promise<string> {
+  const cmd = dims === 2 ? "genesis pretrain --model genesis-unet2d" : "genesis pretrain";
+  if (!dir || !existsSync(join(dir, "model.json"))) {
+    throw new TrainError(
+      `--init ${init} needs ${flag} <model directory> written by ${cmd} (no model.json in ${dir ?? "(none)"})`,
+    );
+  }
+  const d = await describeDir(dir);
+  if (d && d.spatialDims !== dims) {
+    throw new TrainError(
+      `--init ${init}: ${dir} holds a ${d.spatialDims}-D model (${d.id ?? "no zoo id"}); ${init} needs a ${dims}-D model written by ${cmd}`,
+    );
+  }
+  return dir;
 }
 
 /**
@@ -55,9 +82,17 @@ async function widthOf(weights: string | undefined): Promise<number | undefined>
  * comparison is like for like), `genesis` = our pretrained model directory (`genesis pretrain`'s
  * `OUT/model`), `official` = `Genesis_Chest_CT.pt` / `.h5`.
  *
+ * 2-D (the paper's slice-wise 2-D approaches; no official 2-D weights exist): `scratch-2d` = a
+ * random `genesis-unet2d` (the width of `weights2d`'s model when given), `genesis-2d` = our 2-D
+ * Genesis model directory in `weights2d` (`genesis pretrain --model genesis-unet2d`'s `OUT/model`).
+ * Both train on the patches' axial slices; segmentation patches are predicted slice by slice and
+ * stacked back, so the 3-D metrics are computed exactly as for 3-D; a classification patch scores
+ * the mean of its slices' probabilities (see `runFinetuning`). The batch size counts slices.
+ *
  * @returns `value`: the paper's metric on the test split (AUC, or the paper's IoU = Keras mean IoU);
  *   `metrics`: the others (Dice, foreground IoU).
- * @throws TrainError when `genesis` is asked for without a model directory in `weights`.
+ * @throws TrainError when `genesis` / `genesis-2d` is asked for without a model directory of the
+ *   right dimensionality in `weights` / `weights2d`.
  */
 export async function finetuneTask(
   req: TaskRunRequest,
@@ -66,17 +101,17 @@ export async function finetuneTask(
   const quick = req.quick;
   let init: FinetuneInit;
   if (req.init === "genesis") {
-    if (!req.weights || !existsSync(join(req.weights, "model.json"))) {
-      throw new TrainError(
-        `--init genesis needs --weights <model directory> written by genesis pretrain (no model.json in ${req.weights ?? "(none)"})`,
-      );
-    }
-    init = { kind: "model", dir: req.weights };
+    init = { kind: "model", dir: await pretrainedDir(req.weights, 3, "genesis", "--weights") };
+  } else if (req.init === "genesis-2d") {
+    init = { kind: "model", dir: await pretrainedDir(req.weights2d, 2, "genesis-2d", "--weights-2d") };
   } else if (req.init === "official") {
     if (!req.weights) throw new TrainError("--init official needs --weights Genesis_Chest_CT.pt or .h5");
     init = { kind: "official", weights: req.weights };
+  } else if (req.init === "scratch-2d") {
+    const w = (await describeDir(req.weights2d))?.width ?? budget.scratchWidth ?? (quick ? 4 : 32);
+    init = { kind: "scratch", modelId: "genesis-unet2d", width: w };
   } else {
-    const w = (await widthOf(req.weights)) ?? budget.scratchWidth ?? (quick ? 4 : 32);
+    const w = (await describeDir(req.weights))?.width ?? budget.scratchWidth ?? (quick ? 4 : 32);
     init = { kind: "scratch", width: w };
   }
   const summary = await runFinetuning({

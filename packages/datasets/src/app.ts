@@ -11,10 +11,20 @@ import type { TaskConfig, TaskName } from "./tasks.js";
  * and writes `results.json` / `results.md`.
  */
 
-/** How the model is initialised: random weights, our Genesis pretraining, or the official weights. */
-export type Init = "scratch" | "genesis" | "official";
+/**
+ * How the model is initialised: random weights, our Genesis pretraining, or the official weights
+ * (3-D U-Net); or the slice-wise 2-D U-Net (`genesis-unet2d`) from random weights (`scratch-2d`) or
+ * from our 2-D Genesis pretraining (`genesis-2d`, `--weights-2d`; no official 2-D weights exist).
+ * 2-D runs train on the patches' axial slices; segmentation patches are predicted slice by slice
+ * and stacked back (3-D metrics as for 3-D), a classification patch scores the mean of its slices'
+ * probabilities.
+ */
+export type Init = "scratch" | "genesis" | "official" | "scratch-2d" | "genesis-2d";
 
-/** Parsed app options (`[--data DIR] --out DIR [--quick] [--runs N] [--weights FILE] [--init …] [--seed N]`). */
+/** Every {@link Init}, in the order `--help` lists them. */
+export const INITS: readonly Init[] = ["scratch", "genesis", "official", "scratch-2d", "genesis-2d"];
+
+/** Parsed app options (`[--data DIR] --out DIR [--quick] [--runs N] [--weights FILE] [--weights-2d DIR] [--init …] [--seed N]`). */
 export interface AppOptions {
   /** Dataset root in its native layout; absent = the sample layout built from the shared data. */
   data?: string;
@@ -23,31 +33,43 @@ export interface AppOptions {
   runs: number;
   /** Pretrained weights: our model directory, or the official `Genesis_Chest_CT.pt` / `.h5`. */
   weights?: string;
+  /** A 2-D model directory written by `genesis pretrain --model genesis-unet2d` (for `genesis-2d`). */
+  weights2d?: string;
   init: Init[];
   seed: number;
 }
 
 /**
- * Parse `--init`: one of `scratch`, `genesis`, `official`, or a comma-separated list.
+ * Parse `--init`: one of {@link INITS} (`scratch`, `genesis`, `official`, `scratch-2d`,
+ * `genesis-2d`), or a comma-separated list.
  * @throws Error naming the bad value.
  */
 export function parseInits(value: string): Init[] {
   const out = value.split(",").map((s) => s.trim());
   for (const v of out)
-    if (!["scratch", "genesis", "official"].includes(v))
-      throw new Error(`--init: unknown initialisation "${v}" (scratch, genesis or official)`);
+    if (!(INITS as readonly string[]).includes(v))
+      throw new Error(`--init: unknown initialisation "${v}" (${INITS.join(", ")})`);
   return [...new Set(out)] as Init[];
 }
 
-/** Check option combinations. @throws Error when `genesis`/`official` lacks `--weights`, or runs/seed are not integers ≥ 1 / ≥ 0. */
+/**
+ * Check option combinations.
+ * @throws Error when `genesis`/`official` lacks `--weights`, `genesis-2d` lacks `--weights-2d`, or
+ *   runs/seed are not integers ≥ 1 / ≥ 0.
+ */
 export function checkAppOptions(o: AppOptions): void {
   if (!Number.isInteger(o.runs) || o.runs < 1)
     throw new Error(`--runs must be a positive integer, got ${o.runs}`);
   if (!Number.isInteger(o.seed) || o.seed < 0)
     throw new Error(`--seed must be a non-negative integer, got ${o.seed}`);
-  for (const i of o.init)
-    if (i !== "scratch" && !o.weights)
+  for (const i of o.init) {
+    if ((i === "genesis" || i === "official") && !o.weights)
       throw new Error(`--init ${i} needs --weights FILE (our model directory or Genesis_Chest_CT.pt/.h5)`);
+    if (i === "genesis-2d" && !o.weights2d)
+      throw new Error(
+        "--init genesis-2d needs --weights-2d DIR (a 2-D model directory written by genesis pretrain --model genesis-unet2d)",
+      );
+  }
 }
 
 /**
@@ -106,6 +128,8 @@ export interface FinetuneRequest {
   readonly data: TaskArrays;
   readonly init: Init;
   readonly weights?: string;
+  /** The 2-D model directory for `genesis-2d` (and the width of `scratch-2d`), from `--weights-2d`. */
+  readonly weights2d?: string;
   /** Seed of this run (`--seed` + run index). */
   readonly seed: number;
   readonly run: number;
@@ -164,6 +188,7 @@ export async function runTaskApp(
           data: prepared.folds[f],
           init,
           weights: opts.weights,
+          weights2d: opts.weights2d,
           seed: opts.seed + r,
           run: r,
           fold: f,

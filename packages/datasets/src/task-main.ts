@@ -52,7 +52,7 @@ export interface TaskMainSpec {
 
 /**
  * The whole `main` of a target-task app: parse
- * `[--data DIR] --out DIR [--quick] [--runs N] [--weights FILE] [--init …] [--seed N]` (+ the
+ * `[--data DIR] --out DIR [--quick] [--runs N] [--weights FILE] [--weights-2d DIR] [--init …] [--seed N]` (+ the
  * task's extra options; a leading `--` from `pnpm start -- …` is dropped), check them, locate the
  * sample data when `--data` is absent, prepare the arrays (logging each split with
  * {@link describeArrays}), fine-tune every initialisation × run through {@link runTaskApp} and
@@ -72,7 +72,15 @@ export async function runTaskMain(argv: readonly string[], spec: TaskMainSpec): 
     .option("--quick", "small sample and short schedule (a few minutes on a 2-core CPU)", false)
     .option("--runs <n>", "repetitions with seeds seed, seed+1, …", "1")
     .option("--weights <file>", "pretrained weights: our model directory or Genesis_Chest_CT.pt/.h5")
-    .option("--init <list>", "scratch, genesis or official (comma-separated for several)", "scratch")
+    .option(
+      "--weights-2d <dir>",
+      "2-D model directory written by genesis pretrain --model genesis-unet2d (for genesis-2d)",
+    )
+    .option(
+      "--init <list>",
+      "scratch, genesis, official (3-D U-Net), scratch-2d, genesis-2d (slice-wise 2-D U-Net); comma-separated for several",
+      "scratch",
+    )
     .option("--seed <n>", "base seed for splits, sampling and training", "0");
   for (const x of spec.extraOptions ?? []) program.option(x.flags, x.description, x.defaultValue);
   program.showHelpAfterError().exitOverride();
@@ -87,6 +95,7 @@ export async function runTaskMain(argv: readonly string[], spec: TaskMainSpec): 
       quick: o.quick as boolean,
       runs: Number(o.runs),
       weights: o.weights as string | undefined,
+      weights2d: o.weights2d as string | undefined,
       init: parseInits(o.init as string),
       seed: Number(o.seed),
       extra: Object.fromEntries(

@@ -15,6 +15,15 @@ describe("app options", () => {
     expect(() => checkAppOptions({ out: "o", quick: true, runs: 0, init: ["scratch"], seed: 0 })).toThrow(
       /--runs/,
     );
+    // 2-D: scratch-2d needs nothing, genesis-2d a 2-D model directory (not --weights)
+    expect(parseInits("scratch-2d, genesis-2d,scratch-2d")).toEqual(["scratch-2d", "genesis-2d"]);
+    expect(() => parseInits("official-2d")).toThrow(/scratch, genesis, official, scratch-2d, genesis-2d/);
+    expect(() =>
+      checkAppOptions({ out: "o", quick: true, runs: 1, init: ["scratch-2d"], seed: 0 }),
+    ).not.toThrow();
+    expect(() =>
+      checkAppOptions({ out: "o", quick: true, runs: 1, init: ["genesis-2d"], weights: "w.pt", seed: 0 }),
+    ).toThrow(/--init genesis-2d needs --weights-2d DIR/);
   });
 });
 

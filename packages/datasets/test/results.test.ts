@@ -36,6 +36,22 @@ describe("results", () => {
     });
   });
 
+  it("2-D rows: no paper number is invented; the table says so", async () => {
+    await withTmp(async (dir) => {
+      const f = await writeResults(dir, {
+        task: "ncs",
+        metric: "IoU (paper)",
+        runs: { "scratch-2d": [0.4, 0.6], official: [0.7] },
+      });
+      expect(f.runs["scratch-2d"].mean).toBeCloseTo(0.5, 12);
+      const md = await readFile(join(dir, "results.md"), "utf8");
+      expect(md).toContain("| scratch-2d | 2 | 50.00 ± 14.14 | 40.00, 60.00 | not reported here |");
+      expect(md).toContain("| official | 1 | 70.00 ± — | 70.00 | — |");
+      expect(md).toContain("| scratch | 0 | not run |  | 74.05 ± 1.97 (IoU (paper)) |");
+      expect(md).toContain("The paper's 2D numbers are not reproduced in this table.");
+    });
+  });
+
   it("rejects non-finite values", async () => {
     await withTmp(async (dir) => {
       await expect(

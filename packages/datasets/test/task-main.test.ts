@@ -81,6 +81,19 @@ describe("runTaskMain", () => {
     expect(results.runs.scratch.values).toEqual([0.5, 0.75]);
   });
 
+  it("passes --weights-2d and the 2-D initialisations through to every request", async () => {
+    const seen: { opts?: TaskMainOptions; sample?: string; reqs: FinetuneRequest[] } = { reqs: [] };
+    const argv = ["node", "main.js", "--data", "/d", "--out", out, "--init", "scratch-2d,genesis-2d"];
+    expect(await runTaskMain([...argv, "--weights-2d", "/m2d"], spec(seen))).toBe(0);
+    expect(seen.opts).toMatchObject({ weights2d: "/m2d", init: ["scratch-2d", "genesis-2d"] });
+    expect(seen.reqs.map((r) => [r.init, r.weights2d, r.modelDir])).toEqual([
+      ["scratch-2d", "/m2d", join(out, "model", "scratch-2d-run0")],
+      ["genesis-2d", "/m2d", join(out, "model", "genesis-2d-run0")],
+    ]);
+    const results = JSON.parse(readFileSync(join(out, "results.json"), "utf8"));
+    expect(Object.keys(results.runs)).toEqual(["scratch-2d", "genesis-2d"]);
+  });
+
   it("returns 1 and prints `<task>: message` for bad options", async () => {
     const seen = { reqs: [] as FinetuneRequest[] };
     const code = await runTaskMain(["node", "main.js", "--out", out, "--init", "genesis"], spec(seen));

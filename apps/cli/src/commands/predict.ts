@@ -1,5 +1,6 @@
 import { initBackend } from "@models-genesis/kernels";
 import { type GenesisUNet, loadModel, type ModelMetadata } from "@models-genesis/models";
+import { meanOverSlices, sliceAxial, stackSlices } from "@models-genesis/train";
 import { readNpy, readVolume, type Volume, writeNifti, writeNpy } from "@models-genesis/volume-io";
 import * as tf from "@tensorflow/tfjs-core";
 import cliProgress from "cli-progress";
@@ -18,12 +19,54 @@ export interface PredictArrayOptions {
 
 /**
  * Run a model over an array of cubes.
- * @param x (N, rows, cols, deps) or (N, rows, cols, deps, C) for 3-D models (one spatial axis fewer for 2-D)
+ *
+ * 2-D (slice-wise) models take slices (N, rows, cols[, C]) as they are, and also 3-D cubes
+ * (N, rows, cols, deps) with deps ≠ C, or (N, rows, cols, deps, C): each cube's axial slices are
+ * predicted (batches of `batchSize` slices) and segmentation slices stacked back into
+ * (N, rows, cols, deps[, K]); a classification cube scores the mean of its slices' probabilities
+ * (N, nClasses) — the rule the target-task apps use for `scratch-2d` / `genesis-2d`.
+ *
+ * @param x (N, rows, cols, deps) or (N, rows, cols, deps, C) for 3-D models; for 2-D models
+ *   (N, rows, cols[, C]) slices or the cubes above
  * @returns segmentation (N, rows, cols, deps) for one class, else (N, rows, cols, deps, C);
  *   classification (N, nClasses)
  * @throws Error naming `source` for a wrong rank, channel count or spatial size.
  */
 export async function predictArray(
+  model: GenesisUNet,
+  metadata: ModelMetadata,
+  x: { data: ArrayLike<number>; shape: number[] },
+  opts: PredictArrayOptions = {},
+): Promise<{ data: Float32Array; shape: number[] }> {
+  const a = model.architecture;
+  const s = x.shape;
+  const cubes =
+    a.spatialDims === 2 &&
+    (s.length === 5 || (s.length === 4 && s[3] !== a.inChannels && a.inChannels === 1));
+  if (!cubes) return predictArrayAsIs(model, metadata, x, opts);
+  const C = s.length === 5 ? s[4] : 1;
+  if (C !== a.inChannels) {
+    throw new Error(
+      `${opts.source ?? "input"}: expected cubes (N, rows, cols, deps) or (N, rows, cols, deps, ${a.inChannels}) for this 2-D model, got shape (${s.join(", ")})`,
+    );
+  }
+  const [n, rows, cols, deps] = s;
+  const cube: [number, number, number] = [rows, cols, deps];
+  const slices = sliceAxial(Float32Array.from(x.data), n, cube, C);
+  const y = await predictArrayAsIs(model, metadata, { data: slices, shape: [n * deps, rows, cols, C] }, opts);
+  if (a.head.kind === "classification") {
+    const k = y.shape[1];
+    return { data: meanOverSlices(y.data, n, deps, k), shape: [n, k] };
+  }
+  const K = a.head.nClasses;
+  return {
+    data: stackSlices(y.data, n, cube, K),
+    shape: K === 1 ? [n, rows, cols, deps] : [n, rows, cols, deps, K],
+  };
+}
+
+/** {@link predictArray} for input in the model's own layout (cubes for 3-D models, slices for 2-D). */
+async function predictArrayAsIs(
   model: GenesisUNet,
   metadata: ModelMetadata,
   x: { data: ArrayLike<number>; shape: number[] },
@@ -87,7 +130,8 @@ export async function predictArray(
  * `genesis predict`, two modes:
  * - array: `genesis predict --model <dir> --in x.npy --out y.npy [--batch-size N]` runs a saved
  *   model over an array of cubes (N, rows, cols, deps) and writes (N, rows, cols, deps[, C])
- *   float32 (classification models: (N, nClasses));
+ *   float32 (classification models: (N, nClasses)); a 2-D model predicts cubes slice by slice
+ *   (see {@link predictArray}) or takes slices (N, rows, cols);
  * - volume: `genesis predict --model <dir> <volume> --out <mask.nii.gz> [--probabilities]
  *   [--threshold 0.5] [--overlap 0.5] [--patch r,c,d]` segments a whole volume (NIfTI, MetaImage,
  *   DICOM folder, .npy) with {@link predictVolume} and writes NIfTI in the input's geometry.
@@ -102,7 +146,7 @@ export function register(program: Command): void {
     .requiredOption("--model <dir>", "model directory written by `genesis convert` or training")
     .option(
       "--in <file>",
-      "array mode: input .npy (N, rows, cols, deps), intensities already in the model's range unless --preprocess window",
+      "array mode: input .npy (N, rows, cols, deps) (2-D models: cubes predicted slice by slice, or slices (N, rows, cols)), intensities already in the model's range unless --preprocess window",
     )
     .requiredOption(
       "--out <file>",

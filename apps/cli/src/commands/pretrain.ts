@@ -56,6 +56,7 @@ interface PretrainCliOptions {
   folds?: number[];
   valFraction: number;
   model: string;
+  slicesPerCube?: number;
   width: number;
   batchSize: number;
   epochs: number;
@@ -82,7 +83,8 @@ interface PretrainCliOptions {
 /**
  * `genesis pretrain <volumes, folders or cube .npy files…> --out DIR`: Models Genesis restoration
  * pretraining with the reference's defaults (batch 6, SGD lr 1 momentum 0.9, StepLR 40/0.5, patience
- * 50, width 32, 64×64×32 cubes), every one a flag.
+ * 50, width 32, 64×64×32 cubes), every one a flag. `--model genesis-unet2d` pretrains Genesis 2D on
+ * axial slices of the Genesis pairs (`runPretraining`; `--batch-size` then counts slices).
  */
 export function register(program: Command): void {
   program
@@ -118,7 +120,16 @@ export function register(program: Command): void {
       numArg("--val-fraction"),
       0.1,
     )
-    .option("--model <id>", "architecture (genesis models)", "genesis-unet3d")
+    .option(
+      "--model <id>",
+      "architecture: genesis-unet3d (PyTorch variant), genesis-unet3d-keras, or genesis-unet2d (Genesis 2D: trained on axial slices of the Genesis pairs)",
+      "genesis-unet3d",
+    )
+    .option(
+      "--slices-per-cube <n>",
+      "2-D models: axial slices drawn from each cube's Genesis pair per epoch (default: all deps slices)",
+      intArg("--slices-per-cube", 1),
+    )
     .option("--width <n>", "base width (reference 32)", intArg("--width", 1), 32)
     .option("--batch-size <n>", "batch size", intArg("--batch-size", 1), REFERENCE_PRETRAIN.batchSize)
     .option(
@@ -195,6 +206,7 @@ export function register(program: Command): void {
         val,
         out,
         modelId: o.model,
+        slicesPerCube: o.slicesPerCube,
         width: o.width,
         batchSize: o.batchSize,
         epochs: o.epochs,

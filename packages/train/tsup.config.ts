@@ -1,3 +1,4 @@
 import { buildConfig } from "../../tsup.shared";
 
-export default buildConfig();
+// replica-worker: the worker-thread program of data-parallel training (loaded by file path)
+export default buildConfig({ entry: ["src/index.ts", "src/replica-worker.ts"] });

@@ -3,6 +3,7 @@ export * from "./callback.js";
 export * from "./callbacks.js";
 export * from "./checkpoint.js";
 export * from "./data.js";
+export * from "./data-parallel.js";
 export * from "./errors.js";
 export * from "./losses.js";
 export * from "./optimizers.js";

@@ -52,12 +52,29 @@ export const bceLoss: LossFn = (yTrue, yPred) =>
  *   same gradients as 0.5·BCE + (1 − Dice), the value is shifted by −1 and can be negative.
  */
 export function bceDiceLoss(variant: "sum" | "reference" = "sum"): LossFn {
-  return (yTrue, yPred) =>
+  const fn: LossFn = (yTrue, yPred) =>
     tf.tidy(() => {
       const bce = bceLoss(yTrue, yPred);
       const d = softDice(yTrue, yPred);
       return (variant === "reference" ? tf.sub(tf.mul(0.5, bce), d) : tf.add(bce, tf.sub(1, d))) as tf.Scalar;
     });
+  NAMES.set(fn, variant === "reference" ? "bce-dice-reference" : "bce+dice");
+  return fn;
+}
+
+const NAMES = new WeakMap<LossFn, string>([
+  [mseLoss, "mse"],
+  [softDiceLoss, "dice"],
+  [bceLoss, "bce"],
+]);
+
+/**
+ * The {@link lossByName} name of one of this module's losses (`mse`, `dice`, `bce`, `bce+dice`,
+ * `bce-dice-reference`), or undefined for any other function — what a data-parallel replica needs
+ * to rebuild the loss in its own thread.
+ */
+export function lossNameOf(fn: LossFn): string | undefined {
+  return NAMES.get(fn);
 }
 
 /** Loss by name, for CLI flags: `mse`, `dice`, `bce`, `bce+dice`, `bce-dice-reference`. */

@@ -17,8 +17,9 @@ import type {
 } from "./callback.js";
 import { loadModelWeights, optimizerStateOf, readCheckpoint, writeCheckpoint } from "./checkpoint.js";
 import { type Batch, type BatchSource, prefetch } from "./data.js";
+import { defaultThreads, ReplicaPool } from "./data-parallel.js";
 import { CheckpointError, TrainError } from "./errors.js";
-import type { LossFn } from "./losses.js";
+import { type LossFn, lossNameOf } from "./losses.js";
 import type { Optimizer } from "./optimizers.js";
 import { Rng } from "./rng.js";
 
@@ -76,6 +77,13 @@ export interface TrainerOptions {
   handleSigint?: boolean;
   /** Messages (resume, interrupt, checkpoint paths). Default: none. */
   log?: (message: string) => void;
+  /**
+   * Threads for data-parallel training steps ({@link ReplicaPool}): batches are split across this many
+   * model replicas (the main thread + worker threads) and the gradients averaged. Needs a model that
+   * `createModelFromConfig(model.config)` rebuilds (every Genesis U-Net) and a loss of `lossByName`;
+   * otherwise, or for a batch of one, the step runs on the main thread. Default `GENESIS_THREADS` or 1.
+   */
+  threads?: number;
 }
 
 /** The loop state saved in checkpoints. */
@@ -127,6 +135,8 @@ export class Trainer {
   private readonly valSeed: number;
   private lastCkpt?: string;
   private bestCkpt?: string;
+  private pool: ReplicaPool | null = null;
+  private warnedSerial = false;
 
   constructor(opts: TrainerOptions) {
     if (!(opts.epochs >= 0) || !Number.isInteger(opts.epochs))
@@ -274,6 +284,8 @@ export class Trainer {
       }
     } finally {
       if (onSigint) process.off("SIGINT", onSigint);
+      await this.pool?.close();
+      this.pool = null;
     }
     const result: TrainResult = {
       stopReason,
@@ -307,11 +319,31 @@ export class Trainer {
     const freeze = this.opts.freeze;
     const names = [...this.model.trainableWeights.keys()].filter((n) => !freeze?.(n));
     if (names.length === 0) throw new TrainError("trainStep: every trainable weight is frozen");
+    const pool = batch.xShape[0] >= 2 ? this.replicaPool() : null;
+    if (pool) {
+      const { loss, grads } = await pool.gradients(batch, names, (shard) => this.gradients(shard, names));
+      tf.tidy(() => this.optimizer.applyGradients(grads, this.model.trainableWeights));
+      for (const g of grads.values()) g.dispose();
+      return loss;
+    }
+    const { loss: lossT, grads } = this.gradients(batch, names);
+    tf.tidy(() => this.optimizer.applyGradients(grads, this.model.trainableWeights));
+    for (const g of grads.values()) g.dispose();
+    const v = (await lossT.data())[0];
+    lossT.dispose();
+    return v;
+  }
+
+  /**
+   * Loss and gradients of `names` for one batch (forward in training mode); weights the loss does
+   * not reach (e.g. an unused branch) get no entry. The caller disposes the tensors.
+   */
+  protected gradients(batch: Batch, names: string[]): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
     const vars = names.map((n) => this.model.trainableWeights.get(n)!);
-    const lossT = tf.tidy(() => {
+    const { value, grads } = tf.tidy(() => {
       const x = tf.tensor(batch.x, batch.xShape, "float32");
       const y = tf.tensor(batch.y, batch.yShape, "float32");
-      const { value, grads } = tf.variableGrads(() => {
+      return tf.variableGrads(() => {
         const pred = this.model.forward(x, { training: true });
         if (!tf.util.arraysEqual(pred.shape, y.shape)) {
           throw new TrainError(
@@ -320,18 +352,32 @@ export class Trainer {
         }
         return this.loss(y, pred);
       }, vars);
-      const named = new Map<string, tf.Tensor>();
-      names.forEach((n, i) => {
-        // weights the loss does not reach (e.g. an unused branch) get no gradient and stay as they are
-        const g = grads[vars[i].name];
-        if (g) named.set(n, g);
-      });
-      this.optimizer.applyGradients(named, this.model.trainableWeights);
-      return value;
     });
-    const v = (await lossT.data())[0];
-    lossT.dispose();
-    return v;
+    const named = new Map<string, tf.Tensor>();
+    names.forEach((n, i) => {
+      const g = grads[vars[i].name];
+      if (g) named.set(n, g);
+    });
+    return { loss: value, grads: named };
+  }
+
+  /** The data-parallel pool when `threads` > 1 and the model and loss can be replicated, else null. */
+  private replicaPool(): ReplicaPool | null {
+    if (this.pool) return this.pool;
+    const threads = this.opts.threads ?? defaultThreads();
+    if (threads <= 1) return null;
+    const lossName = lossNameOf(this.loss);
+    if (!lossName || typeof this.model.config.variant !== "string") {
+      if (!this.warnedSerial) {
+        this.warnedSerial = true;
+        this.opts.log?.(
+          `threads = ${threads} ignored: ${lossName ? "the model cannot be rebuilt from its config" : "the loss is not one of lossByName's"}; training on one thread`,
+        );
+      }
+      return null;
+    }
+    this.pool = new ReplicaPool(threads, this.model, lossName);
+    return this.pool;
   }
 
   /** Hook: after the epoch's training steps, with their mean loss. */

@@ -60,6 +60,11 @@ export interface FinetuneOptions {
   plateauPatience?: number;
   stepsPerEpoch?: number;
   seed?: number;
+  /**
+   * Threads for data-parallel training steps (the batch is split across model replicas on worker
+   * threads, see `ReplicaPool`); default `GENESIS_THREADS` or 1. `resolveThreads("auto")` picks one per core.
+   */
+  threads?: number;
   /** Where the best fine-tuned model is saved (a directory `genesis predict` accepts). */
   modelDir: string;
   /** Checkpoint folder (default `<modelDir>.ckpt`, removed after a successful run unless `keepCheckpoints`). */
@@ -349,6 +354,7 @@ export async function runFinetuning(o: FinetuneOptions): Promise<FinetuneSummary
       ],
       checkpointDir: ckptDir,
       log: o.log,
+      threads: o.threads,
     });
     const result = await trainer.run();
     const best = result.checkpoints?.best;

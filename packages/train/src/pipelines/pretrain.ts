@@ -191,6 +191,11 @@ export interface PretrainOptions {
   genesis?: Partial<GenesisConfig>;
   /** Seed of the weights, the data order and the transforms. */
   seed?: number;
+  /**
+   * Threads for data-parallel training steps (the batch is split across model replicas on worker
+   * threads, see `ReplicaPool`); default `GENESIS_THREADS` or 1. `resolveThreads("auto")` picks one per core.
+   */
+  threads?: number;
   /** Continue from `out/checkpoints/last.ckpt`. */
   resume?: boolean;
   handleSigint?: boolean;
@@ -522,6 +527,7 @@ export async function runPretraining(o: PretrainOptions): Promise<PretrainSummar
     resume: o.resume,
     handleSigint: o.handleSigint,
     log,
+    threads: o.threads,
   });
   try {
     const result = await trainer.run();

@@ -8,6 +8,7 @@ import {
   type CubeSet,
   collectCubes,
   type FinetuneMetrics,
+  resolveThreads,
   runFinetuning,
   runPretraining,
   splitCubesBySource,
@@ -15,7 +16,7 @@ import {
 } from "@models-genesis/train";
 import type { Command } from "commander";
 import { foregroundPatches, pairVolumes, patientOf } from "../lib/segmentation-data.js";
-import { intArg, shapeArg } from "./pretrain.js";
+import { intArg, shapeArg, THREADS_HELP, threadsArg } from "./pretrain.js";
 
 /** The sample data shipped with the CLI (`apps/cli/sample`), found from the source or the built file. */
 export function sampleDir(): string {
@@ -49,12 +50,16 @@ export interface DemoOptions {
   finetuneBatch: number;
   seed: number;
   backend?: string;
+  /** Training threads (data-parallel replicas), or `auto` (one per core on wasm/cpu). */
+  threads?: number | "auto";
   plain?: boolean;
 }
 
 /** What `summary.json` holds. */
 export interface DemoSummary {
   backend: string;
+  /** Training threads used (data-parallel replicas). */
+  threads: number;
   settings: Omit<DemoOptions, "out" | "backend" | "plain">;
   pretrain: {
     identity_mse: number;
@@ -86,6 +91,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   const t0 = performance.now();
   const log = (l: string) => process.stderr.write(`${l}\n`);
   const backend = await initBackend({ backend: o.backend, log });
+  const threads = resolveThreads(o.threads ?? "auto", backend);
+  log(`training threads: ${threads}`);
   const sample = sampleDir();
   const out = resolve(o.out);
   await mkdir(out, { recursive: true });
@@ -144,6 +151,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     patience: o.pretrainEpochs,
     seed: o.seed,
     plainProgress: o.plain,
+    threads,
     log,
   });
 
@@ -162,6 +170,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     patience: o.finetuneEpochs,
     seed: o.seed,
     plainProgress: o.plain,
+    threads,
     log,
   };
   log("fine-tuning from the Genesis pretrained model");
@@ -177,9 +186,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     modelDir: join(out, "finetune-scratch", "model"),
   });
 
-  const { out: _o, backend: _b, plain: _p, ...settings } = o;
+  const { out: _o, backend: _b, plain: _p, threads: _t, ...settings } = o;
   const summary: DemoSummary = {
     backend,
+    threads,
     settings,
     pretrain: {
       identity_mse: pre.identity_mse,
@@ -204,7 +214,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     (v === undefined || Number.isNaN(v) ? "n/a" : `${(100 * v).toFixed(1)}%`).padStart(6);
   const lines = [
     "",
-    `Models Genesis demo (backend ${backend}, width ${o.width}, cubes ${o.cube.join("×")})`,
+    `Models Genesis demo (backend ${backend}, ${threads} training thread${threads > 1 ? "s" : ""}, width ${o.width}, cubes ${o.cube.join("×")})`,
     `pretraining: best validation MSE ${Math.min(...pre.val_mse).toFixed(5)} vs identity ${pre.identity_mse.toFixed(5)} and constant ${pre.constant_mse.toFixed(5)} baselines (${pre.epochs} epochs, ${pre.seconds.toFixed(0)} s)`,
     "",
     "| init    | Dice   | IoU    | paper IoU |",
@@ -237,6 +247,7 @@ export function register(program: Command): void {
     .option("--finetune-batch <n>", "fine-tuning batch size", intArg("--finetune-batch", 1), 8)
     .option("--seed <n>", "seed", intArg("--seed", 0), 1)
     .option("--backend <name>", "tensorflow | wasm | cpu (default: fastest available; env GENESIS_BACKEND)")
+    .option("--threads <n|auto>", THREADS_HELP, threadsArg, "auto")
     .option("--plain", "plain progress lines")
     .action(async (o: DemoOptions) => {
       await runDemo(o);

@@ -1,11 +1,17 @@
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { initBackend } from "@models-genesis/kernels";
-import { type FinetuneInit, runFinetuning, type SplitArrays, writeFileAtomic } from "@models-genesis/train";
+import {
+  type FinetuneInit,
+  resolveThreads,
+  runFinetuning,
+  type SplitArrays,
+  writeFileAtomic,
+} from "@models-genesis/train";
 import { readNpy } from "@models-genesis/volume-io";
 import { type Command, Option } from "commander";
 import { foregroundPatches, pairVolumes, splitPairs } from "../lib/segmentation-data.js";
-import { intArg, numArg, shapeArg } from "./pretrain.js";
+import { intArg, numArg, shapeArg, THREADS_HELP, threadsArg } from "./pretrain.js";
 
 interface FinetuneCliOptions {
   task: "segmentation" | "classification";
@@ -27,6 +33,7 @@ interface FinetuneCliOptions {
   stepsPerEpoch?: number;
   seed: number;
   backend?: string;
+  threads: number | "auto";
   plain?: boolean;
 }
 
@@ -105,6 +112,7 @@ export function register(program: Command): void {
     .option("--steps-per-epoch <n>", "cap on steps per epoch", intArg("--steps-per-epoch", 1))
     .option("--seed <n>", "seed", intArg("--seed", 0), 1)
     .option("--backend <name>", "tensorflow | wasm | cpu (default: fastest available; env GENESIS_BACKEND)")
+    .option("--threads <n|auto>", THREADS_HELP, threadsArg, "auto")
     .option("--plain", "plain progress lines")
     .action(async (o: FinetuneCliOptions) => {
       const log = (l: string) => process.stderr.write(`${l}\n`);
@@ -113,6 +121,8 @@ export function register(program: Command): void {
       if (!(ft > 0 && fv > 0 && ft + fv < 1))
         throw new Error(`--split ${o.split}: need train,val fractions with train + val < 1`);
       const backend = await initBackend({ backend: o.backend, log });
+      const threads = resolveThreads(o.threads, backend);
+      log(`training threads: ${threads}`);
       const out = resolve(o.out);
       await mkdir(out, { recursive: true });
       let data: { train: SplitArrays; val: SplitArrays; test: SplitArrays };
@@ -168,6 +178,7 @@ export function register(program: Command): void {
         seed: o.seed,
         modelDir: join(out, "model"),
         plainProgress: o.plain,
+        threads,
         log,
       });
       const report = {

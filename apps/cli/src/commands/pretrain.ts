@@ -1,6 +1,12 @@
 import { resolve } from "node:path";
 import { initBackend } from "@models-genesis/kernels";
-import { collectCubes, REFERENCE_PRETRAIN, runPretraining, splitCubesBySource } from "@models-genesis/train";
+import {
+  collectCubes,
+  REFERENCE_PRETRAIN,
+  resolveThreads,
+  runPretraining,
+  splitCubesBySource,
+} from "@models-genesis/train";
 import { type GenesisAblation, genesisAblation } from "@models-genesis/transforms";
 import { type Command, InvalidArgumentError, Option } from "commander";
 
@@ -22,6 +28,19 @@ export function numArg(name: string) {
     return n;
   };
 }
+
+/** commander parser for `--threads`: a positive integer or `auto`. */
+export function threadsArg(v: string): number | "auto" {
+  if (v === "auto") return "auto";
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1)
+    throw new InvalidArgumentError("--threads must be a positive integer or auto");
+  return n;
+}
+
+/** The `--threads` option shared by the training commands. */
+export const THREADS_HELP =
+  "training threads: batches are split across model replicas on worker threads (data-parallel); auto = one per core, at most 4, on wasm/cpu, 1 on tensorflow";
 
 /** commander parser for a cube shape `rows,cols,deps` (each a multiple of 8). */
 export function shapeArg(v: string): [number, number, number] {
@@ -77,6 +96,7 @@ interface PretrainCliOptions {
   inpaintRate?: number;
   resume?: boolean;
   backend?: string;
+  threads: number | "auto";
   plain?: boolean;
 }
 
@@ -176,10 +196,13 @@ export function register(program: Command): void {
     .option("--inpaint-rate <p>", "in-painting share of paintings (0.2)", Number)
     .option("--resume", "continue from OUT/checkpoints/last.ckpt")
     .option("--backend <name>", "tensorflow | wasm | cpu (default: fastest available; env GENESIS_BACKEND)")
+    .option("--threads <n|auto>", THREADS_HELP, threadsArg, "auto")
     .option("--plain", "plain progress lines instead of a progress bar")
     .action(async (inputs: string[], o: PretrainCliOptions) => {
       const log = (l: string) => process.stderr.write(`${l}\n`);
       const backend = await initBackend({ backend: o.backend, log });
+      const threads = resolveThreads(o.threads, backend);
+      log(`training threads: ${threads}`);
       const out = resolve(o.out);
       const cubes = await collectCubes(inputs, {
         cubeShape: o.cubeShape,
@@ -223,6 +246,7 @@ export function register(program: Command): void {
         resume: o.resume,
         handleSigint: true,
         plainProgress: o.plain,
+        threads,
         log,
       });
       log(`backend: ${backend}`);

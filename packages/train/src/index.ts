@@ -7,6 +7,7 @@ export * from "./data-parallel.js";
 export * from "./errors.js";
 export * from "./losses.js";
 export * from "./optimizers.js";
+export * from "./pipelines/breakdown.js";
 export * from "./pipelines/finetune.js";
 export * from "./pipelines/pretrain.js";
 export * from "./pipelines/task.js";

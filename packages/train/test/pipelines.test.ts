@@ -12,9 +12,11 @@ import {
   evaluatePredictions,
   finetuneTask,
   predictSlicewise,
+  restorationBreakdown,
   runFinetuning,
   runPretraining,
   splitCubesBySource,
+  VALIDATION_SEED_OFFSET,
   validationPairs,
   validationSlicePairs,
 } from "../src/index.js";
@@ -126,6 +128,21 @@ describe.skipIf(!existsSync(CT64))("pretraining and fine-tuning on real CT", () 
     const { model, metadata } = await loadModel(join(out, "model"));
     expect(metadata.width).toBe(2);
     expect(metadata.extra?.patchSize).toEqual(CUBE);
+
+    // the saved (best) model, corruption by corruption: `all` repeats the validation pass exactly
+    const bd = await restorationBreakdown(model, val, { seed: 1 + VALIDATION_SEED_OFFSET, batchSize: 3 });
+    expect(val.count).toBe(3);
+    expect(bd.all.model).toBeCloseTo(s.best_val_mse, 6);
+    expect(bd.all.identity).toBeCloseTo(s.identity_mse, 10);
+    expect(bd.none.identity).toBe(0);
+    // (local shuffling moves blocks of 1…rows/10 voxels: a no-op on these 16³ cubes)
+    for (const c of ["nonlinear", "inPaint", "outPaint"] as const) expect(bd[c].identity).toBeGreaterThan(0);
+    expect(bd.localShuffle.identity).toBe(0);
+    // flips and transforms leave each cube's mean and variance alone: one constant baseline for all
+    for (const v of Object.values(bd)) {
+      expect(v.constant).toBeCloseTo(s.constant_mse, 10);
+      expect(Number.isFinite(v.model)).toBe(true);
+    }
     model.dispose();
 
     // fine-tune a segmenter from it on real LIDC-like data: here, thresholded CT cubes as masks

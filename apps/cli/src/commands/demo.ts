@@ -4,14 +4,19 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { groupSplit } from "@models-genesis/datasets";
 import { initBackend } from "@models-genesis/kernels";
+import { loadModel } from "@models-genesis/models";
 import {
   type CubeSet,
   collectCubes,
   type FinetuneMetrics,
+  type RestorationCase,
+  type RestorationScore,
   resolveThreads,
+  restorationBreakdown,
   runFinetuning,
   runPretraining,
   splitCubesBySource,
+  VALIDATION_SEED_OFFSET,
   writeFileAtomic,
 } from "@models-genesis/train";
 import type { Command } from "commander";
@@ -70,6 +75,8 @@ export interface DemoSummary {
     seconds: number;
     beats_identity: boolean;
     beats_constant: boolean;
+    /** The best model's validation MSE per corruption beside both baselines (`restorationBreakdown`). */
+    by_transform: Record<RestorationCase, RestorationScore>;
   };
   finetune: {
     task: string;
@@ -155,6 +162,18 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     log,
   });
 
+  // where the restoration stands, corruption by corruption (same cubes, same batch size as validation)
+  const best = await loadModel(pre.model_dir);
+  const byTransform = await restorationBreakdown(best.model, val, {
+    seed: o.seed + VALIDATION_SEED_OFFSET,
+    batchSize: o.pretrainBatch,
+  });
+  best.model.dispose();
+  log("validation MSE of the best model by corruption (model | identity | constant):");
+  for (const [k, v] of Object.entries(byTransform)) {
+    log(`  ${k.padEnd(12)} ${v.model.toFixed(5)} | ${v.identity.toFixed(5)} | ${v.constant.toFixed(5)}`);
+  }
+
   // 3. the target task: nodule segmentation on the other patients, from Genesis and from scratch
   const data = {
     train: await foregroundPatches(pairs, inner.train, o.cube),
@@ -200,6 +219,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       seconds: pre.seconds,
       beats_identity: pre.best_val_mse < pre.identity_mse,
       beats_constant: pre.best_val_mse < pre.constant_mse,
+      by_transform: byTransform,
     },
     finetune: {
       task: "lung nodule segmentation (LIDC-IDRI VOIs, NCS-like)",

@@ -235,6 +235,9 @@ export interface PretrainSummary {
   model_id: string;
 }
 
+/** `runPretraining` draws its fixed validation pairs with seed = its seed + this offset. */
+export const VALIDATION_SEED_OFFSET = 7919;
+
 /** Genesis pairs of a fixed validation set and the two baselines (identity and constant). */
 export function validationPairs(
   val: CubeSet,
@@ -454,8 +457,8 @@ export async function runPretraining(o: PretrainOptions): Promise<PretrainSummar
   await mkdir(join(o.out, "samples"), { recursive: true });
   const valPairs =
     dims === 3
-      ? { ...validationPairs(o.val, seed + 7919, genesis), count: o.val.count }
-      : validationSlicePairs(o.val, seed + 7919, genesis);
+      ? { ...validationPairs(o.val, seed + VALIDATION_SEED_OFFSET, genesis), count: o.val.count }
+      : validationSlicePairs(o.val, seed + VALIDATION_SEED_OFFSET, genesis);
   const unit = dims === 3 ? "cube" : "slice";
   log(
     `pretraining (${modelId}): ${o.train.count} training / ${o.val.count} validation cubes of ${shape.join("×")}${dims === 2 ? `; 2-D: ${slicesPerCube} axial slices of ${shape[0]}×${shape[1]} per cube and epoch, ${valPairs.count} validation slices` : ""}; baselines (per ${unit}): identity MSE ${valPairs.identityMse.toFixed(5)}, constant MSE ${valPairs.constantMse.toFixed(5)}`,

@@ -1,6 +1,7 @@
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { loadModel } from "@models-genesis/models";
+import { resolveThreads } from "../data-parallel.js";
 import { TrainError } from "../errors.js";
 import { type FinetuneInit, type FinetuneMetrics, runFinetuning, type SplitArrays } from "./finetune.js";
 
@@ -26,6 +27,8 @@ export interface TaskRunRequest {
   readonly weights2d?: string;
   readonly seed: number;
   readonly quick: boolean;
+  /** Training threads (`auto`, the default, = one per core on wasm/cpu; see `resolveThreads`). */
+  readonly threads?: number | "auto";
   readonly modelDir: string;
   readonly log: (line: string) => void;
 }
@@ -115,6 +118,7 @@ export async function finetuneTask(
     init = { kind: "scratch", width: w };
   }
   const summary = await runFinetuning({
+    threads: resolveThreads(req.threads ?? "auto"),
     task: req.config.kind,
     data: req.data,
     init,

@@ -37,6 +37,8 @@ export interface AppOptions {
   weights2d?: string;
   init: Init[];
   seed: number;
+  /** Training threads (data-parallel replicas; `auto` = one per core on wasm/cpu), from `--threads`. */
+  threads?: number | "auto";
 }
 
 /**
@@ -135,6 +137,8 @@ export interface FinetuneRequest {
   readonly run: number;
   readonly fold: number;
   readonly quick: boolean;
+  /** Training threads for `Trainer` (`auto` = one per core on wasm/cpu). */
+  readonly threads?: number | "auto";
   /** Where to save the fine-tuned model (a directory `genesis predict` accepts). */
   readonly modelDir: string;
   readonly log: (line: string) => void;
@@ -193,6 +197,7 @@ export async function runTaskApp(
           run: r,
           fold: f,
           quick: opts.quick,
+          ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
           modelDir: join(opts.out, "model", `${init}-run${r}${suffix}`),
           log,
         });

@@ -51,6 +51,18 @@ export interface TaskMainSpec {
 }
 
 /**
+ * Parse `--threads`: `auto` or a positive integer.
+ * @throws Error naming the bad value.
+ */
+export function parseThreads(value: string): number | "auto" {
+  if (value === "auto") return "auto";
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`--threads: "${value}" is neither auto nor a positive integer`);
+  return n;
+}
+
+/**
  * The whole `main` of a target-task app: parse
  * `[--data DIR] --out DIR [--quick] [--runs N] [--weights FILE] [--weights-2d DIR] [--init …] [--seed N]` (+ the
  * task's extra options; a leading `--` from `pnpm start -- …` is dropped), check them, locate the
@@ -81,7 +93,12 @@ export async function runTaskMain(argv: readonly string[], spec: TaskMainSpec): 
       "scratch, genesis, official (3-D U-Net), scratch-2d, genesis-2d (slice-wise 2-D U-Net); comma-separated for several",
       "scratch",
     )
-    .option("--seed <n>", "base seed for splits, sampling and training", "0");
+    .option("--seed <n>", "base seed for splits, sampling and training", "0")
+    .option(
+      "--threads <n|auto>",
+      "training threads: batches split across model replicas on worker threads; auto = one per core (max 4) on wasm/cpu",
+      "auto",
+    );
   for (const x of spec.extraOptions ?? []) program.option(x.flags, x.description, x.defaultValue);
   program.showHelpAfterError().exitOverride();
   try {
@@ -98,6 +115,7 @@ export async function runTaskMain(argv: readonly string[], spec: TaskMainSpec): 
       weights2d: o.weights2d as string | undefined,
       init: parseInits(o.init as string),
       seed: Number(o.seed),
+      threads: parseThreads(o.threads as string),
       extra: Object.fromEntries(
         (spec.extraOptions ?? []).map((x) => {
           const key = program.options.find((opt) => opt.flags === x.flags)?.attributeName() ?? x.flags;

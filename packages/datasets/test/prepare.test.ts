@@ -3,9 +3,16 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { checkAppOptions, type FinetuneRequest, parseInits, runTaskApp } from "../src/app.js";
 import { prepareLcs, prepareNcs } from "../src/prepare.js";
+import { parseThreads } from "../src/task-main.js";
 import { DATA, HAS_SHARED, withTmp } from "./shared.js";
 
 describe("app options", () => {
+  it("parses --threads", () => {
+    expect(parseThreads("auto")).toBe("auto");
+    expect(parseThreads("3")).toBe(3);
+    expect(() => parseThreads("0")).toThrow(/--threads: "0"/);
+    expect(() => parseThreads("two")).toThrow(/neither auto nor a positive integer/);
+  });
   it("parses and checks initialisations", () => {
     expect(parseInits("scratch,genesis")).toEqual(["scratch", "genesis"]);
     expect(() => parseInits("imagenet")).toThrow(/unknown initialisation "imagenet"/);

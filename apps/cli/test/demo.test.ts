@@ -1,0 +1,72 @@
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import type { DemoSummary } from "../src/commands/demo.js";
+import { genesis } from "./run-cli.js";
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+describe("genesis demo on the bundled sample (tiny settings)", () => {
+  it("pretrains, fine-tunes from Genesis and from scratch, and writes a consistent summary.json", async () => {
+    const out = await mkdtemp(join(tmpdir(), "genesis-demo-"));
+    dirs.push(out);
+    const r = await genesis(
+      "demo",
+      "--out",
+      out,
+      "--plain",
+      "--width",
+      "2",
+      "--cube",
+      "16,16,16",
+      "--pretrain-epochs",
+      "2",
+      "--pretrain-steps",
+      "2",
+      "--pretrain-batch",
+      "4",
+      "--finetune-epochs",
+      "1",
+      "--threads",
+      "2",
+    );
+    expect(r.code, r.err).toBe(0);
+    const s = JSON.parse(await readFile(join(out, "summary.json"), "utf8")) as DemoSummary;
+    expect(s.threads).toBe(2);
+    expect(s.pretrain.val_mse).toHaveLength(2);
+    const best = Math.min(...s.pretrain.val_mse);
+    expect(s.pretrain.beats_identity).toBe(best < s.pretrain.identity_mse);
+    expect(s.pretrain.beats_constant).toBe(best < s.pretrain.constant_mse);
+    expect(s.pretrain.cubes.train).toBeGreaterThan(0);
+    expect(s.pretrain.cubes.val).toBeGreaterThan(0);
+    // the breakdown scores the same validation cubes: one constant baseline for every corruption,
+    // zero identity error on uncorrupted cubes, the reference mix's identity baseline under "all"
+    const bd = s.pretrain.by_transform;
+    expect(Object.keys(bd).sort()).toEqual(
+      ["all", "inPaint", "localShuffle", "none", "nonlinear", "outPaint"].sort(),
+    );
+    for (const v of Object.values(bd)) expect(v.constant).toBeCloseTo(s.pretrain.constant_mse, 10);
+    expect(bd.none.identity).toBe(0);
+    expect(bd.all.identity).toBeCloseTo(s.pretrain.identity_mse, 10);
+    for (const init of ["genesis", "scratch"] as const) {
+      for (const k of ["dice", "iou", "paperIoU"] as const) {
+        const v = s.finetune[init][k] as number;
+        expect(v).toBeGreaterThanOrEqual(0);
+        expect(v).toBeLessThanOrEqual(1);
+      }
+    }
+    for (const f of [
+      "pretrain/model/model.json",
+      "finetune-genesis/model/model.json",
+      "finetune-scratch/model/model.json",
+    ])
+      expect(existsSync(join(out, f)), f).toBe(true);
+    expect(r.out).toMatch(/\| genesis \|/);
+    expect(r.out).toMatch(/2 training threads/);
+  }, 300_000);
+});

@@ -8,7 +8,7 @@ import { type Command, InvalidArgumentError } from "commander";
 function npyHeader(shape: number[]): Buffer {
   const dict = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(", ")}), }`;
   const total = 128;
-  const body = dict.padEnd(total - 10 - 1, " ") + "\n";
+  const body = `${dict.padEnd(total - 10 - 1, " ")}\n`;
   if (body.length !== total - 10) throw new Error(`npy header too long for shape (${shape.join(", ")})`);
   const head = Buffer.alloc(10);
   head.write("\x93NUMPY", 0, "latin1");

@@ -260,7 +260,12 @@ export function register(program: Command): void {
     .option("--width <n>", "U-Net base width", intArg("--width", 1), 8)
     .option("--pretrain-epochs <n>", "pretraining epochs", intArg("--pretrain-epochs", 1), 8)
     .option("--pretrain-steps <n>", "pretraining steps per epoch", intArg("--pretrain-steps", 1), 8)
-    .option("--pretrain-batch <n>", "pretraining batch size (the reference's 6)", intArg("--pretrain-batch", 1), 6)
+    .option(
+      "--pretrain-batch <n>",
+      "pretraining batch size (the reference's 6)",
+      intArg("--pretrain-batch", 1),
+      6,
+    )
     .option("--pretrain-optimizer <name>", "pretraining optimizer: adam or sgd (the reference's)", "adam")
     .option("--pretrain-lr <x>", "pretraining learning rate", Number, 6e-3)
     .option("--finetune-epochs <n>", "fine-tuning epochs", intArg("--finetune-epochs", 1), 6)

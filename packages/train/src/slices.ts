@@ -32,22 +32,7 @@ export function sliceAxial(
   shape: readonly [number, number, number],
   channels = 1,
 ): Float32Array {
-  const [rows, cols, deps] = shape;
-  const plane = rows * cols;
-  const per = plane * deps * channels;
-  check("sliceAxial", data, n, per);
-  const out = new Float32Array(n * per);
-  for (let i = 0; i < n; i++) {
-    const base = i * per;
-    for (let p = 0; p < plane; p++) {
-      for (let d = 0; d < deps; d++) {
-        const src = base + (p * deps + d) * channels;
-        const dst = base + (d * plane + p) * channels;
-        for (let c = 0; c < channels; c++) out[dst + c] = data[src + c];
-      }
-    }
-  }
-  return out;
+  return swapPlaneDepth("sliceAxial", data, n, shape, channels, true);
 }
 
 /**
@@ -65,18 +50,36 @@ export function stackSlices(
   shape: readonly [number, number, number],
   channels = 1,
 ): Float32Array {
+  return swapPlaneDepth("stackSlices", slices, n, shape, channels, false);
+}
+
+/**
+ * Per patch, move voxel (p, d) — p = in-plane index, d = depth — between the volume layout
+ * (p · deps + d) and the slice layout (d · plane + p), channels kept together: `toSlices` = volume →
+ * slices ({@link sliceAxial}), else slices → volume ({@link stackSlices}).
+ */
+function swapPlaneDepth(
+  op: string,
+  data: ArrayLike<number>,
+  n: number,
+  shape: readonly [number, number, number],
+  channels: number,
+  toSlices: boolean,
+): Float32Array {
   const [rows, cols, deps] = shape;
   const plane = rows * cols;
   const per = plane * deps * channels;
-  check("stackSlices", slices, n, per);
+  check(op, data, n, per);
   const out = new Float32Array(n * per);
   for (let i = 0; i < n; i++) {
     const base = i * per;
-    for (let d = 0; d < deps; d++) {
-      for (let p = 0; p < plane; p++) {
-        const src = base + (d * plane + p) * channels;
-        const dst = base + (p * deps + d) * channels;
-        for (let c = 0; c < channels; c++) out[dst + c] = slices[src + c];
+    for (let p = 0; p < plane; p++) {
+      for (let d = 0; d < deps; d++) {
+        const vol = base + (p * deps + d) * channels;
+        const sl = base + (d * plane + p) * channels;
+        const src = toSlices ? vol : sl;
+        const dst = toSlices ? sl : vol;
+        for (let ch = 0; ch < channels; ch++) out[dst + ch] = data[src + ch];
       }
     }
   }

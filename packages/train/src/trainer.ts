@@ -320,18 +320,19 @@ export class Trainer {
     const names = [...this.model.trainableWeights.keys()].filter((n) => !freeze?.(n));
     if (names.length === 0) throw new TrainError("trainStep: every trainable weight is frozen");
     const pool = batch.xShape[0] >= 2 ? this.replicaPool() : null;
+    let loss: number;
+    let grads: Map<string, tf.Tensor>;
     if (pool) {
-      const { loss, grads } = await pool.gradients(batch, names, (shard) => this.gradients(shard, names));
-      tf.tidy(() => this.optimizer.applyGradients(grads, this.model.trainableWeights));
-      for (const g of grads.values()) g.dispose();
-      return loss;
+      ({ loss, grads } = await pool.gradients(batch, names, (shard) => this.gradients(shard, names)));
+    } else {
+      const g = this.gradients(batch, names);
+      grads = g.grads;
+      loss = (await g.loss.data())[0];
+      g.loss.dispose();
     }
-    const { loss: lossT, grads } = this.gradients(batch, names);
     tf.tidy(() => this.optimizer.applyGradients(grads, this.model.trainableWeights));
     for (const g of grads.values()) g.dispose();
-    const v = (await lossT.data())[0];
-    lossT.dispose();
-    return v;
+    return loss;
   }
 
   /**

@@ -8,6 +8,10 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+// Ctrl-C reaches the whole process group: the CLI handles it (writes a checkpoint, then exits), so this
+// wrapper must not die first and hand the terminal back while the checkpoint is being written
+process.on("SIGINT", () => {});
+process.on("SIGTERM", () => {});
 const turbo = join(root, "node_modules", ".bin", "turbo");
 const build = spawnSync(
   turbo,
@@ -31,4 +35,4 @@ if (sep >= 0 && sep <= 1) args.splice(sep, 1);
 const run = spawnSync(process.execPath, [join(root, "apps", "cli", "dist", "bin.js"), ...args], {
   stdio: "inherit",
 });
-process.exit(run.status ?? 1);
+process.exit(run.status ?? (run.signal ? 128 + (run.signal === "SIGINT" ? 2 : 15) : 1));

@@ -34,6 +34,7 @@ export function main(argv: string[]): Promise<number> {
     extraOptions: [
       {
         flags: "--folds <dir>",
+        isPath: true,
         description: "folder with the reference fold_1.csv … fold_3.csv (default: DATA/folds)",
       },
     ],

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -9,6 +9,35 @@ import { genesis } from "./run-cli.js";
 const dirs: string[] = [];
 afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+describe("training commands refuse a bad --out or --resume before doing any work", () => {
+  it("names an --out that is a file, and a missing checkpoint for --resume", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "genesis-out-"));
+    dirs.push(dir);
+    const file = join(dir, "afile");
+    await writeFile(file, "x");
+    for (const cmd of [
+      ["demo", "--out", file],
+      ["pretrain", "nowhere.nii.gz", "--out", file],
+      ["finetune", "--out", file, "--x", "x.npy", "--y", "y.npy"],
+    ]) {
+      const r = await genesis(...cmd, "--threads", "1");
+      expect(r.code, cmd[0]).toBe(1);
+      expect(r.err).toContain(`--out ${file}: exists and is not a folder`);
+    }
+    const r = await genesis(
+      "pretrain",
+      "nowhere.nii.gz",
+      "--out",
+      join(dir, "run"),
+      "--resume",
+      "--threads",
+      "1",
+    );
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/--resume: .*last\.ckpt: no checkpoint to resume from/);
+  });
 });
 
 describe("genesis demo on the bundled sample (tiny settings)", () => {

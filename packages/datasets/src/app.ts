@@ -104,7 +104,7 @@ export function locateSampleData(from: string): string {
   }
   throw new DatasetError(
     tried[0] ?? "../shared/data",
-    `no sample data found (tried ${tried.join(", ") || "nothing"}); pass --data DIR with the dataset in its own layout, or set GENESIS_SHARED_DIR`,
+    `no sample data found (tried ${[...new Set(tried)].join(", ") || "nothing"}); pass --data DIR with the dataset in its own layout, or set GENESIS_SHARED_DIR`,
   );
 }
 

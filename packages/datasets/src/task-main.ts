@@ -1,4 +1,4 @@
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";
 import {
@@ -20,6 +20,8 @@ export interface TaskMainOption {
   readonly flags: string;
   readonly description: string;
   readonly defaultValue?: string;
+  /** The value is a file or folder path: resolved like `--data` (see {@link resolveUserPath}). */
+  readonly isPath?: boolean;
 }
 
 /** The parsed options handed to a task's `prepare`: the shared {@link AppOptions} and the extra ones. */
@@ -49,6 +51,17 @@ export interface TaskMainSpec {
   /** Task-specific options added after the shared ones (BMS: `--folds <dir>`). */
   readonly extraOptions?: readonly TaskMainOption[];
 }
+
+/**
+ * A path given on the command line, made absolute against the folder the user typed the command in:
+ * `pnpm --dir apps/ncs start -- --data X` runs the app inside `apps/ncs`, but pnpm (and npm) pass the
+ * invoking folder as `INIT_CWD`, so `X` means what the user meant. Absolute paths are kept.
+ */
+export function resolveUserPath(p: string): string {
+  return resolve(process.env.INIT_CWD ?? process.cwd(), p);
+}
+
+const userPath = (p: unknown) => (typeof p === "string" && p !== "" ? resolveUserPath(p) : undefined);
 
 /**
  * Parse `--threads`: `auto` or a positive integer.
@@ -107,19 +120,19 @@ export async function runTaskMain(argv: readonly string[], spec: TaskMainSpec): 
     program.parse(args, { from: "user" });
     const o = program.opts<Record<string, string | boolean | undefined>>();
     const opts: TaskMainOptions = {
-      data: o.data as string | undefined,
-      out: o.out as string,
+      data: userPath(o.data),
+      out: resolveUserPath(o.out as string),
       quick: o.quick as boolean,
       runs: Number(o.runs),
-      weights: o.weights as string | undefined,
-      weights2d: o.weights2d as string | undefined,
+      weights: userPath(o.weights),
+      weights2d: userPath(o.weights2d),
       init: parseInits(o.init as string),
       seed: Number(o.seed),
       threads: parseThreads(o.threads as string),
       extra: Object.fromEntries(
         (spec.extraOptions ?? []).map((x) => {
           const key = program.options.find((opt) => opt.flags === x.flags)?.attributeName() ?? x.flags;
-          return [key, o[key] as string | undefined];
+          return [key, x.isPath ? userPath(o[key]) : (o[key] as string | undefined)];
         }),
       ),
     };

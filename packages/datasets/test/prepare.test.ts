@@ -3,10 +3,24 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { checkAppOptions, type FinetuneRequest, parseInits, runTaskApp } from "../src/app.js";
 import { prepareLcs, prepareNcs } from "../src/prepare.js";
-import { parseThreads } from "../src/task-main.js";
+import { parseThreads, resolveUserPath } from "../src/task-main.js";
 import { DATA, HAS_SHARED, withTmp } from "./shared.js";
 
 describe("app options", () => {
+  it("resolves command-line paths against the folder the user typed the command in (INIT_CWD)", () => {
+    const before = process.env.INIT_CWD;
+    try {
+      process.env.INIT_CWD = "/home/user/project";
+      expect(resolveUserPath("apps/cli/sample/lidc-voi")).toBe("/home/user/project/apps/cli/sample/lidc-voi");
+      expect(resolveUserPath("/data/lidc")).toBe("/data/lidc");
+      delete process.env.INIT_CWD;
+      expect(resolveUserPath("out")).toBe(join(process.cwd(), "out"));
+    } finally {
+      if (before === undefined) delete process.env.INIT_CWD;
+      else process.env.INIT_CWD = before;
+    }
+  });
+
   it("parses --threads", () => {
     expect(parseThreads("auto")).toBe("auto");
     expect(parseThreads("3")).toBe(3);

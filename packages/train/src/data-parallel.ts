@@ -155,15 +155,27 @@ export class ReplicaPool {
     this.threads = threads;
   }
 
-  private start(): Promise<void> {
-    if (!this.ready) {
+  /** Worker threads started so far (only as many as the largest batch seen needs). */
+  get started(): number {
+    return this.replicas.length;
+  }
+
+  /** Start replicas until there are `count` (never more than `threads − 1`: a batch of n uses n − 1). */
+  private start(count: number): Promise<void> {
+    const want = Math.min(count, this.threads - 1);
+    if (this.replicas.length < want) {
       const file = workerFile();
-      const backend = tf.getBackend();
-      const init = { kind: "init", config: this.model.config, loss: this.loss, backend };
-      for (let i = 1; i < this.threads; i++) this.replicas.push(new Replica(file));
-      this.ready = Promise.all(this.replicas.map((r) => r.call(init))).then(() => undefined);
+      const init = { kind: "init", config: this.model.config, loss: this.loss, backend: tf.getBackend() };
+      const fresh: Replica[] = [];
+      while (this.replicas.length < want) {
+        const r = new Replica(file);
+        this.replicas.push(r);
+        fresh.push(r);
+      }
+      const started = Promise.all(fresh.map((r) => r.call(init))).then(() => undefined);
+      this.ready = this.ready ? Promise.all([this.ready, started]).then(() => undefined) : started;
     }
-    return this.ready;
+    return this.ready ?? Promise.resolve();
   }
 
   /**
@@ -178,8 +190,8 @@ export class ReplicaPool {
     names: string[],
     local: (shard: Batch) => { loss: tf.Scalar; grads: Map<string, tf.Tensor> },
   ): Promise<{ loss: number; grads: Map<string, tf.Tensor> }> {
-    await this.start();
     const shards = splitBatch(batch, this.threads);
+    await this.start(shards.length - 1);
     const n = batch.xShape[0];
     const weights = snapshot(this.model.trainableWeights);
     const nonTrainable = snapshot(this.model.nonTrainableWeights);

@@ -134,6 +134,18 @@ describe("ReplicaPool (data-parallel steps over worker threads)", () => {
     model.dispose();
   }, 60_000);
 
+  it("starts only the worker threads a batch can use (threads 4, batch 2 → one worker)", async () => {
+    const model = createModel({ variant: "torch", width: 2 }, { seed: 6 });
+    const names = [...model.trainableWeights.keys()];
+    const pool = new ReplicaPool(4, model, "mse");
+    pools.push(pool);
+    const r = await pool.gradients(batchOf(2, 3), names, (shard) => localGradients(model, names, shard));
+    expect(pool.started).toBe(1);
+    expect(Number.isFinite(r.loss)).toBe(true);
+    tf.dispose([...r.grads.values()]);
+    model.dispose();
+  }, 60_000);
+
   it("averages BatchNorm running statistics (keras variant) with the same weights", async () => {
     const model = createModel({ variant: "keras", width: 2 }, { seed: 2 });
     expect(model.nonTrainableWeights.size).toBeGreaterThan(0);

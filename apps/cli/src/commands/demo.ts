@@ -21,7 +21,7 @@ import {
 } from "@models-genesis/train";
 import type { Command } from "commander";
 import { foregroundPatches, pairVolumes, patientOf } from "../lib/segmentation-data.js";
-import { intArg, shapeArg, THREADS_HELP, threadsArg } from "./pretrain.js";
+import { checkOutDir, intArg, shapeArg, THREADS_HELP, threadsArg, threadsLine } from "./pretrain.js";
 
 /** The sample data shipped with the CLI (`apps/cli/sample`), found from the source or the built file. */
 export function sampleDir(): string {
@@ -99,9 +99,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   const log = (l: string) => process.stderr.write(`${l}\n`);
   const backend = await initBackend({ backend: o.backend, log });
   const threads = resolveThreads(o.threads ?? "auto", backend);
-  log(`training threads: ${threads}`);
+  log(threadsLine(threads));
   const sample = sampleDir();
   const out = resolve(o.out);
+  checkOutDir(out);
   await mkdir(out, { recursive: true });
 
   // 1. patients: half for self-supervised pretraining (labels unused), half for the target task
@@ -169,7 +170,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     batchSize: o.pretrainBatch,
   });
   best.model.dispose();
-  log("validation MSE of the best model by corruption (model | identity | constant):");
+  log(
+    "validation MSE of the best model by corruption (model | identity | constant; every cube weighs the same, so `all` differs a little from the trainer's mean of batch means):",
+  );
   for (const [k, v] of Object.entries(byTransform)) {
     log(`  ${k.padEnd(12)} ${v.model.toFixed(5)} | ${v.identity.toFixed(5)} | ${v.constant.toFixed(5)}`);
   }

@@ -11,7 +11,7 @@ import {
 import { readNpy } from "@models-genesis/volume-io";
 import { type Command, Option } from "commander";
 import { foregroundPatches, pairVolumes, splitPairs } from "../lib/segmentation-data.js";
-import { intArg, numArg, shapeArg, THREADS_HELP, threadsArg } from "./pretrain.js";
+import { checkOutDir, intArg, numArg, shapeArg, THREADS_HELP, threadsArg, threadsLine } from "./pretrain.js";
 
 interface FinetuneCliOptions {
   task: "segmentation" | "classification";
@@ -122,8 +122,9 @@ export function register(program: Command): void {
         throw new Error(`--split ${o.split}: need train,val fractions with train + val < 1`);
       const backend = await initBackend({ backend: o.backend, log });
       const threads = resolveThreads(o.threads, backend);
-      log(`training threads: ${threads}`);
+      log(threadsLine(threads));
       const out = resolve(o.out);
+      checkOutDir(out);
       await mkdir(out, { recursive: true });
       let data: { train: SplitArrays; val: SplitArrays; test: SplitArrays };
       let splitInfo: unknown;

@@ -1,4 +1,6 @@
-import { resolve } from "node:path";
+import { existsSync, statSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { join, resolve } from "node:path";
 import { initBackend } from "@models-genesis/kernels";
 import {
   collectCubes,
@@ -36,6 +38,23 @@ export function threadsArg(v: string): number | "auto" {
   if (!Number.isInteger(n) || n < 1)
     throw new InvalidArgumentError("--threads must be a positive integer or auto");
   return n;
+}
+
+/**
+ * `--out` must be a folder or not exist yet.
+ * @throws Error naming the path when it is a file (before any work is done).
+ */
+export function checkOutDir(out: string): void {
+  if (existsSync(out) && !statSync(out).isDirectory())
+    throw new Error(`--out ${out}: exists and is not a folder; give a folder (it is created if missing)`);
+}
+
+/** The `training threads: N` line, with a warning when N exceeds the machine's cores. */
+export function threadsLine(threads: number): string {
+  const cores = availableParallelism();
+  return threads > cores
+    ? `training threads: ${threads} (more than the ${cores} cores: slower, not faster)`
+    : `training threads: ${threads}`;
 }
 
 /** The `--threads` option shared by the training commands. */
@@ -202,8 +221,11 @@ export function register(program: Command): void {
       const log = (l: string) => process.stderr.write(`${l}\n`);
       const backend = await initBackend({ backend: o.backend, log });
       const threads = resolveThreads(o.threads, backend);
-      log(`training threads: ${threads}`);
+      log(threadsLine(threads));
       const out = resolve(o.out);
+      checkOutDir(out);
+      const last = join(out, "checkpoints", "last.ckpt");
+      if (o.resume && !existsSync(last)) throw new Error(`--resume: ${last}: no checkpoint to resume from`);
       const cubes = await collectCubes(inputs, {
         cubeShape: o.cubeShape,
         scale: o.scale,
@@ -250,10 +272,17 @@ export function register(program: Command): void {
         log,
       });
       log(`backend: ${backend}`);
-      log(
-        `best validation MSE ${summary.best_val_mse.toFixed(5)} (epoch ${summary.best_epoch + 1}); identity baseline ${summary.identity_mse.toFixed(5)}, constant baseline ${summary.constant_mse.toFixed(5)}`,
-      );
-      log(`model: ${summary.model_dir}`);
+      if (summary.val_mse.length === 0) {
+        log(
+          `interrupted before the first epoch ended: no validation yet (identity baseline ${summary.identity_mse.toFixed(5)}, constant baseline ${summary.constant_mse.toFixed(5)}); continue with --resume`,
+        );
+        log(`model (the weights at the interrupt): ${summary.model_dir}`);
+      } else {
+        log(
+          `best validation MSE ${summary.best_val_mse.toFixed(5)} (epoch ${summary.best_epoch + 1}); identity baseline ${summary.identity_mse.toFixed(5)}, constant baseline ${summary.constant_mse.toFixed(5)}`,
+        );
+        log(`model: ${summary.model_dir}`);
+      }
       log(
         `log: ${resolve(out, "log.jsonl")}; samples: ${resolve(out, "samples")}; loss curve: ${resolve(out, "loss.svg")}`,
       );

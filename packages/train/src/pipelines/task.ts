@@ -117,8 +117,10 @@ export async function finetuneTask(
     const w = (await describeDir(req.weights))?.width ?? budget.scratchWidth ?? (quick ? 4 : 32);
     init = { kind: "scratch", width: w };
   }
+  const threads = resolveThreads(req.threads ?? "auto");
+  req.log(`training threads: ${threads}`);
   const summary = await runFinetuning({
-    threads: resolveThreads(req.threads ?? "auto"),
+    threads,
     task: req.config.kind,
     data: req.data,
     init,

@@ -41,6 +41,12 @@ export interface ProgressLoggerOptions {
   stream?: NodeJS.WriteStream;
   /** Force plain lines even on a TTY. */
   plain?: boolean;
+  /**
+   * Plain mode: also print `epoch e/E step k/n loss x` when this many seconds have passed since the
+   * last line (slow steps — a width-32 network on a CPU — would otherwise print nothing for minutes).
+   * Default 30; 0 = a line after every step.
+   */
+  stepLineSeconds?: number;
 }
 
 function fmtLog(log: EpochLog, epochs: number): string {
@@ -54,19 +60,24 @@ function fmtLog(log: EpochLog, epochs: number): string {
 
 /**
  * Progress display: on a TTY a `cli-progress` bar per epoch with the running loss and ETA, then a
- * summary line; elsewhere (pipes, CI logs) one plain summary line per epoch.
+ * summary line; elsewhere (pipes, CI logs) one plain summary line per epoch, plus a step line when
+ * steps are slow (`stepLineSeconds`).
  */
 export class ProgressLogger implements Callback {
   private readonly stream: NodeJS.WriteStream;
   private readonly tty: boolean;
   private bar?: cliProgress.SingleBar;
+  private readonly stepLineMs: number;
+  private lastLine = 0;
 
   constructor(opts: ProgressLoggerOptions = {}) {
     this.stream = opts.stream ?? process.stderr;
     this.tty = !opts.plain && Boolean(this.stream.isTTY);
+    this.stepLineMs = 1000 * (opts.stepLineSeconds ?? 30);
   }
 
   onEpochStart(ctx: TrainContext, epoch: number): void {
+    this.lastLine = performance.now();
     if (!this.tty) return;
     this.bar = new cliProgress.SingleBar(
       {
@@ -81,8 +92,18 @@ export class ProgressLogger implements Callback {
     this.bar.start(ctx.stepsPerEpoch ?? 0, 0, { loss: "-" });
   }
 
-  onBatchEnd(_ctx: TrainContext, info: StepInfo): void {
-    this.bar?.update(info.step, { loss: info.loss.toPrecision(4) });
+  onBatchEnd(ctx: TrainContext, info: StepInfo): void {
+    if (this.bar) {
+      this.bar.update(info.step, { loss: info.loss.toPrecision(4) });
+      return;
+    }
+    const now = performance.now();
+    if (now - this.lastLine < this.stepLineMs) return;
+    this.lastLine = now;
+    const of = info.totalSteps !== undefined ? `/${info.totalSteps}` : "";
+    this.stream.write(
+      `epoch ${info.epoch + 1}/${ctx.epochs} step ${info.step}${of} loss ${info.loss.toPrecision(5)}\n`,
+    );
   }
 
   onEpochEnd(ctx: TrainContext, log: EpochLog): void {

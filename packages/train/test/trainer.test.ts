@@ -365,6 +365,29 @@ describe("Trainer: logging callbacks", () => {
   });
 });
 
+describe("ProgressLogger in plain mode", () => {
+  it("prints step lines when steps are slow (stepLineSeconds), else only epoch lines", async () => {
+    const run = async (stepLineSeconds: number) => {
+      let text = "";
+      const stream = new Writable({
+        write(chunk, _enc, cb) {
+          text += chunk.toString();
+          cb();
+        },
+      }) as unknown as NodeJS.WriteStream;
+      await pretrainTrainer({
+        epochs: 1,
+        callbacks: [new ProgressLogger({ stream, plain: true, stepLineSeconds })],
+      }).run();
+      return text.split("\n").filter((l) => / step \d/.test(l));
+    };
+    const every = await run(0);
+    expect(every).toHaveLength(4);
+    expect(every[3]).toMatch(/^epoch 1\/1 step 4\/4 loss [0-9.]+$/);
+    expect(await run(3600)).toHaveLength(0);
+  });
+});
+
 describe("ProgressLogger on a TTY", () => {
   it("draws a cli-progress bar with the loss and ETA, then the epoch line", async () => {
     let text = "";

@@ -204,6 +204,12 @@ export async function prepareNcs(o: PrepareOptions): Promise<PreparedTask> {
     });
     o.log?.(`NCS sample layout: ${r.cases} nodule volumes in ${root}`);
   }
+  if (o.data && !existsSync(join(root, "image"))) {
+    throw new DatasetError(
+      o.data,
+      "not an NCS dataset: expected the reference arrays x_{train,valid,test}_64x64x32.npy + m_*.npy, or image/ and mask/ folders of LIDC-IDRI NIfTI volumes",
+    );
+  }
   const pairs = await discoverLidcPairs(root);
   const ids = pairs.map((p) => p.id);
   const { file, splits } = await splitsOf(

@@ -21,6 +21,14 @@ describe("app options", () => {
     }
   });
 
+  it("names both NCS layouts when --data holds neither", async () => {
+    await withTmp(async (dir) => {
+      await expect(prepareNcs({ data: dir, out: join(dir, "out"), quick: true, seed: 0 })).rejects.toThrow(
+        /not an NCS dataset: expected the reference arrays x_\{train,valid,test\}_64x64x32\.npy.*or image\/ and mask\//,
+      );
+    });
+  });
+
   it("parses --threads", () => {
     expect(parseThreads("auto")).toBe("auto");
     expect(parseThreads("3")).toBe(3);

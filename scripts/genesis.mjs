@@ -4,6 +4,7 @@
 // given arguments. Build output goes to stderr so that `pnpm -s genesis info --json` prints
 // only JSON on stdout.
 import { spawnSync } from "node:child_process";
+import { constants } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -35,4 +36,4 @@ if (sep >= 0 && sep <= 1) args.splice(sep, 1);
 const run = spawnSync(process.execPath, [join(root, "apps", "cli", "dist", "bin.js"), ...args], {
   stdio: "inherit",
 });
-process.exit(run.status ?? (run.signal ? 128 + (run.signal === "SIGINT" ? 2 : 15) : 1));
+process.exit(run.status ?? (run.signal ? 128 + constants.signals[run.signal] : 1));

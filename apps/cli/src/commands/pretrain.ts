@@ -1,6 +1,7 @@
 import { existsSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
+import { parseThreads } from "@models-genesis/datasets";
 import { initBackend } from "@models-genesis/kernels";
 import {
   collectCubes,
@@ -33,11 +34,11 @@ export function numArg(name: string) {
 
 /** commander parser for `--threads`: a positive integer or `auto`. */
 export function threadsArg(v: string): number | "auto" {
-  if (v === "auto") return "auto";
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1)
+  try {
+    return parseThreads(v);
+  } catch {
     throw new InvalidArgumentError("--threads must be a positive integer or auto");
-  return n;
+  }
 }
 
 /**

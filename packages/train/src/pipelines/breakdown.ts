@@ -1,5 +1,5 @@
 import type { GenesisUNet } from "@models-genesis/models";
-import type { GenesisConfig } from "@models-genesis/transforms";
+import { type GenesisConfig, genesisAblation } from "@models-genesis/transforms";
 import { TrainError } from "../errors.js";
 import { predictArrays } from "./finetune.js";
 import { type CubeSet, VALIDATION_SEED_OFFSET, validationPairs } from "./pretrain.js";
@@ -18,23 +18,25 @@ export interface RestorationScore {
   constant: number;
 }
 
-const OFF = { flip: false, localShuffle: false, nonlinear: false, inPaint: false, outPaint: false };
-
-/** The transform configuration of each case: one transform, always applied, no flips. */
+/**
+ * The transform configuration of each case: `genesisAblation`'s one-transform configurations with
+ * that transform always applied and no flip; `none` = `genesisAblation("identity")`.
+ */
 export function restorationCaseConfig(c: RestorationCase): Partial<GenesisConfig> {
+  const noFlip = { flip: false };
   switch (c) {
     case "all":
       return {};
     case "nonlinear":
-      return { ...OFF, nonlinear: true, nonlinearRate: 1 };
+      return { ...genesisAblation("nonlinear"), ...noFlip, nonlinearRate: 1 };
     case "localShuffle":
-      return { ...OFF, localShuffle: true, localRate: 1 };
+      return { ...genesisAblation("localShuffle"), ...noFlip, localRate: 1 };
     case "inPaint":
-      return { ...OFF, inPaint: true, paintRate: 1, inpaintRate: 1 };
+      return { ...genesisAblation("inPaint"), ...noFlip, paintRate: 1 };
     case "outPaint":
-      return { ...OFF, outPaint: true, paintRate: 1, inpaintRate: 0 };
+      return { ...genesisAblation("outPaint"), ...noFlip, paintRate: 1 };
     case "none":
-      return OFF;
+      return genesisAblation("identity");
   }
 }
 

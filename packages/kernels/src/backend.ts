@@ -1,22 +1,27 @@
 import { createRequire } from "node:module";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
+import { setBackendChunkDefault } from "./core.js";
+import { describeAdapter, patchWebgpuBinaryRank5, probeWebgpu } from "./webgpu.js";
 
 /**
  * Backend selection for Models Genesis.
  *
  * Order of preference (fastest first): `tensorflow` from `@tensorflow/tfjs-node-gpu`, then
- * `tensorflow` from `@tensorflow/tfjs-node`, then `wasm` (`@tensorflow/tfjs-backend-wasm`,
- * XNNPACK + SIMD), then `cpu` (`@tensorflow/tfjs-backend-cpu`, plain JS). The native packages are
- * optional peer dependencies, probed with a dynamic `import()` at run time and never required.
+ * `webgpu` (`@tensorflow/tfjs-backend-webgpu` on Dawn, npm `webgpu`, over Vulkan/Metal/D3D12) when
+ * the adapter is a hardware GPU, then `tensorflow` from `@tensorflow/tfjs-node`, then `wasm`
+ * (`@tensorflow/tfjs-backend-wasm`, XNNPACK + SIMD), then `cpu` (`@tensorflow/tfjs-backend-cpu`,
+ * plain JS). The native packages and `webgpu` are optional, probed with a dynamic `import()` at run
+ * time and never required. A software WebGPU adapter (Mesa llvmpipe/lavapipe, SwiftShader) is used
+ * only when `webgpu` is asked for by name: it is correct but slow (≈ 1 GFLOP/s).
  */
 
 /** Names accepted by {@link initBackend}; any other registered tfjs backend name is accepted too. */
-export type BackendName = "tensorflow" | "wasm" | "cpu";
+export type BackendName = "tensorflow" | "webgpu" | "wasm" | "cpu";
 
 /** Options of {@link initBackend}. */
 export interface InitBackendOptions {
-  /** Backend to use; overrides `GENESIS_BACKEND`. `tensorflow` means tfjs-node(-gpu). */
+  /** Backend to use; overrides `GENESIS_BACKEND`. `tensorflow` means tfjs-node(-gpu); `webgpu` accepts a software adapter. */
   backend?: BackendName | string;
   /** Receives one human-readable line per decision (default: `console.error`). */
   log?: (line: string) => void;
@@ -70,10 +75,47 @@ async function start(name: string): Promise<boolean> {
   }
 }
 
-async function tryBackend(name: string, log: (l: string) => void): Promise<boolean> {
-  if (name === "tensorflow") {
+/**
+ * Starts tfjs-backend-webgpu. `explicit`: the user named it, so a software adapter is accepted and
+ * a missing package/driver is reported; in the automatic order both are skipped quietly (one line).
+ */
+async function tryWebgpu(explicit: boolean, log: (l: string) => void): Promise<boolean> {
+  const probe = await probeWebgpu();
+  if ("reason" in probe) {
+    if (explicit) throw new BackendError(`initBackend: webgpu: ${probe.reason}`);
+    return false;
+  }
+  if (probe.software && !explicit) {
+    log(
+      `genesis backend: webgpu skipped: the adapter is software (${probe.description || probe.device}); ` +
+        "--backend webgpu (or GENESIS_BACKEND=webgpu) uses it anyway",
+    );
+    return false;
+  }
+  await patchWebgpuBinaryRank5();
+  if (!(await start("webgpu"))) {
+    if (explicit)
+      throw new BackendError(
+        "initBackend: webgpu: the adapter was found but the tfjs backend failed to start",
+      );
+    return false;
+  }
+  // Convolutions run one batch element at a time when input + output would not fit one storage
+  // binding (see setBatchChunkThreshold), so no kernel binds a buffer past the adapter's limit.
+  setBackendChunkDefault("webgpu", Math.floor(probe.maxStorageBufferBindingSize / 4));
+  log(`genesis backend: webgpu adapter ${describeAdapter(probe)}`);
+  return true;
+}
+
+async function tryBackend(name: string, log: (l: string) => void, explicit = false): Promise<boolean> {
+  if (name === "webgpu") return tryWebgpu(explicit, log);
+  if (name === "tensorflow" || name === "tensorflow-gpu") {
     if (tf.findBackendFactory("tensorflow")) return start("tensorflow");
-    for (const pkg of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]) {
+    const pkgs =
+      name === "tensorflow-gpu"
+        ? ["@tensorflow/tfjs-node-gpu"]
+        : ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"];
+    for (const pkg of pkgs) {
       if (await tryImport(pkg)) {
         if (await start("tensorflow")) return true;
         log(`genesis backend: ${pkg} is installed but its backend failed to start`);
@@ -111,24 +153,26 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<string
   const requested = opts.backend ?? process.env.GENESIS_BACKEND ?? "";
   if (requested) {
     const source = opts.backend ? "option" : "GENESIS_BACKEND";
-    if (!(await tryBackend(requested, log))) {
+    if (!(await tryBackend(requested, log, true))) {
       throw new BackendError(
         `initBackend: backend "${requested}" (from ${source}) is not available; ` +
-          `choose one of tensorflow (needs @tensorflow/tfjs-node or -gpu), wasm, cpu`,
+          `choose one of tensorflow (needs @tensorflow/tfjs-node or -gpu), webgpu (needs a Vulkan/Metal/D3D12 driver), wasm, cpu`,
       );
     }
     await tf.ready();
     log(`genesis backend: ${tf.getBackend()} (requested by ${source})`);
     return tf.getBackend();
   }
-  for (const name of ["tensorflow", "wasm", "cpu"]) {
+  for (const name of ["tensorflow-gpu", "webgpu", "tensorflow", "wasm", "cpu"]) {
     if (await tryBackend(name, log)) {
       await tf.ready();
       log(`genesis backend: ${tf.getBackend()} (fastest available)`);
       return tf.getBackend();
     }
   }
-  throw new BackendError("initBackend: no tfjs backend could be started (tried tensorflow, wasm, cpu)");
+  throw new BackendError(
+    "initBackend: no tfjs backend could be started (tried tensorflow, webgpu, wasm, cpu)",
+  );
 }
 
 /**

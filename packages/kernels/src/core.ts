@@ -29,21 +29,31 @@ export function customGrad(f: GradFn): (...inputs: tf.Tensor[]) => tf.Tensor {
 
 /**
  * Input + output elements above which {@link planeConv} and the filter gradient work one batch
- * element at a time (2^23 floats = 32 MiB): bounds their temporaries by one sample.
+ * element at a time. Default 2^23 floats (32 MiB: bounds temporaries by one sample on wasm/cpu);
+ * on `webgpu` the adapter's maxStorageBufferBindingSize / 4, so that no kernel binds a buffer past
+ * the adapter's limit while the GPU still sees whole batches (set by `initBackend`).
  */
-let chunkElements = 2 ** 23;
+const DEFAULT_CHUNK = 2 ** 23;
+const backendChunkDefaults = new Map<string, number>();
+let chunkOverride: number | null = null;
 
-/** Current threshold of {@link setBatchChunkThreshold}. */
+/** Sets a backend's default threshold (called by `initBackend` for `webgpu`). */
+export function setBackendChunkDefault(backend: string, elements: number): void {
+  backendChunkDefaults.set(backend, elements);
+}
+
+/** Current threshold of {@link setBatchChunkThreshold} on the active backend. */
 export function batchChunkThreshold(): number {
-  return chunkElements;
+  return chunkOverride ?? backendChunkDefaults.get(tf.getBackend()) ?? DEFAULT_CHUNK;
 }
 
 /**
  * Sets the input + output element count above which convolutions (forward, input and filter
- * gradients) run one batch element at a time (default 2^23). 0 always chunks, Infinity never.
+ * gradients) run one batch element at a time, on every backend. 0 always chunks, Infinity never;
+ * `null` restores each backend's default (2^23; on webgpu the storage binding limit).
  */
-export function setBatchChunkThreshold(elements: number): void {
-  chunkElements = elements;
+export function setBatchChunkThreshold(elements: number | null): void {
+  chunkOverride = elements;
 }
 
 /** Disposes `t` unless it is one of `keep`. */
@@ -72,7 +82,7 @@ function accumulate(acc: tf.Tensor | null, t: tf.Tensor): tf.Tensor {
  */
 export function planeConv(x: tf.Tensor, w: tf.Tensor, bias?: tf.Tensor): tf.Tensor {
   const n = x.shape[0];
-  if (n > 1 && x.size + (x.size / x.shape[x.rank - 1]) * w.shape[w.rank - 1] >= chunkElements) {
+  if (n > 1 && x.size + (x.size / x.shape[x.rank - 1]) * w.shape[w.rank - 1] >= batchChunkThreshold()) {
     // One batch element at a time: the shifted copies and partial sums then cost one sample,
     // not the batch (the output is assembled by a rank-2 concat).
     const x2 = tf.reshape(x, [n, x.size / n]);

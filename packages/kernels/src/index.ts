@@ -2,3 +2,4 @@ export * from "./backend.js";
 export { batchChunkThreshold, setBatchChunkThreshold } from "./core.js";
 export { installLeanBackprop, uninstallLeanBackprop } from "./lean-backprop.js";
 export * from "./ops.js";
+export { describeAdapter, probeWebgpu, type WebgpuAdapterInfo, webgpuAdapter } from "./webgpu.js";

@@ -63,9 +63,9 @@ export async function writeCheckpoint(path: string, c: CheckpointContent): Promi
     offset += data.length;
   };
   for (const [name, v] of c.model.trainableWeights)
-    add("trainable", name, [...v.shape], Float32Array.from(v.dataSync()));
+    add("trainable", name, [...v.shape], Float32Array.from(await v.data()));
   for (const [name, v] of c.model.nonTrainableWeights)
-    add("nonTrainable", name, [...v.shape], Float32Array.from(v.dataSync()));
+    add("nonTrainable", name, [...v.shape], Float32Array.from(await v.data()));
   for (const [name, s] of c.optimizer.slots) add("optimizer", name, s.shape, s.data);
   const { slots: _slots, ...opt } = c.optimizer;
   const header: CheckpointHeader = {

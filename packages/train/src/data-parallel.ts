@@ -17,13 +17,22 @@ export function defaultThreads(): number {
   return Number.isInteger(env) && env >= 1 ? env : 1;
 }
 
+/** Backends that run on a GPU: data-parallel worker threads (wasm replicas) never help there. */
+export const GPU_BACKENDS: ReadonlySet<string> = new Set(["webgpu", "webgl"]);
+
 /**
- * Threads for data-parallel training on this machine and backend: an explicit count is kept;
- * `"auto"` gives min(cores, 4) on the single-threaded `wasm` and `cpu` backends and 1 on
- * `tensorflow` (tfjs-node runs its own thread pool inside each kernel).
+ * Threads for data-parallel training on this machine and backend: `"auto"` gives min(cores, 4) on
+ * the single-threaded `wasm` and `cpu` backends and 1 on `tensorflow` (tfjs-node runs its own
+ * thread pool inside each kernel); on a GPU backend (`webgpu`) it is always 1. An explicit count is
+ * kept elsewhere.
  * @throws TrainError for a count that is not a positive integer.
  */
 export function resolveThreads(threads: number | "auto", backend: string = tf.getBackend()): number {
+  if (GPU_BACKENDS.has(backend)) {
+    if (threads !== "auto" && (!Number.isInteger(threads) || threads < 1))
+      throw new TrainError(`threads must be a positive integer or "auto", got ${threads}`);
+    return 1;
+  }
   if (threads === "auto")
     return backend === "tensorflow" ? 1 : Math.max(1, Math.min(4, availableParallelism()));
   if (!Number.isInteger(threads) || threads < 1)

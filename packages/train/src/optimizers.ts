@@ -32,7 +32,8 @@ export interface Optimizer {
    * @throws TrainError if a gradient names an unknown weight or shapes differ
    */
   applyGradients(grads: ReadonlyMap<string, tf.Tensor>, weights: ReadonlyMap<string, tf.Variable>): void;
-  getState(): OptimizerState;
+  /** The state for a checkpoint (slot values read back from the backend, so asynchronous: webgpu has no synchronous read in Node). */
+  getState(): Promise<OptimizerState>;
   /** @throws CheckpointError if the state is for another optimizer kind */
   setState(state: OptimizerState): void;
   /** Free the slot variables. */
@@ -56,10 +57,10 @@ abstract class SlotOptimizer {
     return v;
   }
 
-  protected slotStates(): Map<string, SlotState> {
+  protected async slotStates(): Promise<Map<string, SlotState>> {
     const out = new Map<string, SlotState>();
     for (const [k, v] of this.slots)
-      out.set(k, { shape: [...v.shape], data: Float32Array.from(v.dataSync()) });
+      out.set(k, { shape: [...v.shape], data: Float32Array.from(await v.data()) });
     return out;
   }
 
@@ -134,13 +135,13 @@ export class SGD extends SlotOptimizer implements Optimizer {
     this.iters++;
   }
 
-  getState(): OptimizerState {
+  async getState(): Promise<OptimizerState> {
     return {
       kind: "sgd",
       lr: this.lr,
       iterations: this.iters,
       config: { momentum: this.momentum, weightDecay: this.weightDecay, nesterov: this.nesterov },
-      slots: this.slotStates(),
+      slots: await this.slotStates(),
     };
   }
 
@@ -200,13 +201,13 @@ export class Adam extends SlotOptimizer implements Optimizer {
     this.iters = t;
   }
 
-  getState(): OptimizerState {
+  async getState(): Promise<OptimizerState> {
     return {
       kind: "adam",
       lr: this.lr,
       iterations: this.iters,
       config: { beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon },
-      slots: this.slotStates(),
+      slots: await this.slotStates(),
     };
   }
 

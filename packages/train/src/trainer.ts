@@ -17,7 +17,7 @@ import type {
 } from "./callback.js";
 import { loadModelWeights, optimizerStateOf, readCheckpoint, writeCheckpoint } from "./checkpoint.js";
 import { type Batch, type BatchSource, prefetch } from "./data.js";
-import { defaultThreads, ReplicaPool } from "./data-parallel.js";
+import { defaultThreads, GPU_BACKENDS, ReplicaPool } from "./data-parallel.js";
 import { CheckpointError, TrainError } from "./errors.js";
 import { type LossFn, lossNameOf } from "./losses.js";
 import type { Optimizer } from "./optimizers.js";
@@ -367,6 +367,16 @@ export class Trainer {
     if (this.pool) return this.pool;
     const threads = this.opts.threads ?? defaultThreads();
     if (threads <= 1) return null;
+    if (GPU_BACKENDS.has(tf.getBackend())) {
+      // the replicas would run on wasm worker threads beside one GPU: one thread is the fast path
+      if (!this.warnedSerial) {
+        this.warnedSerial = true;
+        this.opts.log?.(
+          `threads = ${threads} ignored on the ${tf.getBackend()} backend (a GPU): training on one thread`,
+        );
+      }
+      return null;
+    }
     const lossName = lossNameOf(this.loss);
     if (!lossName || typeof this.model.config.variant !== "string") {
       if (!this.warnedSerial) {
@@ -522,7 +532,7 @@ export class Trainer {
     if (!last) return;
     const content = {
       model: this.model,
-      optimizer: this.optimizer.getState(),
+      optimizer: await this.optimizer.getState(),
       trainer: { ...this.state, history: this.state.history } as unknown as Record<string, unknown>,
       callbacks: this.callbackStates(),
     };

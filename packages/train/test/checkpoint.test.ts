@@ -26,7 +26,7 @@ describe("checkpoint file", () => {
     const path = join(dir, "last.ckpt");
     await writeCheckpoint(path, {
       model: m,
-      optimizer: opt.getState(),
+      optimizer: await opt.getState(),
       trainer: { epoch: 7, note: "x" },
       callbacks: { A: { wait: 2 } },
     });
@@ -51,7 +51,7 @@ describe("checkpoint file", () => {
     const p = join(dir, "ok.ckpt");
     await writeCheckpoint(p, {
       model: m,
-      optimizer: new SGD({ lr: 1 }).getState(),
+      optimizer: await new SGD({ lr: 1 }).getState(),
       trainer: {},
       callbacks: {},
     });

@@ -274,7 +274,10 @@ export function register(program: Command): void {
     .option("--finetune-epochs <n>", "fine-tuning epochs", intArg("--finetune-epochs", 1), 6)
     .option("--finetune-batch <n>", "fine-tuning batch size", intArg("--finetune-batch", 1), 8)
     .option("--seed <n>", "seed", intArg("--seed", 0), 1)
-    .option("--backend <name>", "tensorflow | wasm | cpu (default: fastest available; env GENESIS_BACKEND)")
+    .option(
+      "--backend <name>",
+      "tensorflow | webgpu | wasm | cpu (default: fastest available; env GENESIS_BACKEND)",
+    )
     .option("--threads <n|auto>", THREADS_HELP, threadsArg, "auto")
     .option("--plain", "plain progress lines")
     .action(async (o: DemoOptions) => {

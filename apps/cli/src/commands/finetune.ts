@@ -111,7 +111,10 @@ export function register(program: Command): void {
     .option("--patience <n>", "early-stopping patience", intArg("--patience", 1), 50)
     .option("--steps-per-epoch <n>", "cap on steps per epoch", intArg("--steps-per-epoch", 1))
     .option("--seed <n>", "seed", intArg("--seed", 0), 1)
-    .option("--backend <name>", "tensorflow | wasm | cpu (default: fastest available; env GENESIS_BACKEND)")
+    .option(
+      "--backend <name>",
+      "tensorflow | webgpu | wasm | cpu (default: fastest available; env GENESIS_BACKEND)",
+    )
     .option("--threads <n|auto>", THREADS_HELP, threadsArg, "auto")
     .option("--plain", "plain progress lines")
     .action(async (o: FinetuneCliOptions) => {

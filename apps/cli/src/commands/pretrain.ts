@@ -215,7 +215,10 @@ export function register(program: Command): void {
     .option("--paint-rate <p>", "painting probability (0.9)", Number)
     .option("--inpaint-rate <p>", "in-painting share of paintings (0.2)", Number)
     .option("--resume", "continue from OUT/checkpoints/last.ckpt")
-    .option("--backend <name>", "tensorflow | wasm | cpu (default: fastest available; env GENESIS_BACKEND)")
+    .option(
+      "--backend <name>",
+      "tensorflow | webgpu | wasm | cpu (default: fastest available; env GENESIS_BACKEND)",
+    )
     .option("--threads <n|auto>", THREADS_HELP, threadsArg, "auto")
     .option("--plain", "plain progress lines instead of a progress bar")
     .action(async (inputs: string[], o: PretrainCliOptions) => {

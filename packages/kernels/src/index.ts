@@ -2,4 +2,10 @@ export * from "./backend.js";
 export { batchChunkThreshold, setBatchChunkThreshold } from "./core.js";
 export { installLeanBackprop, uninstallLeanBackprop } from "./lean-backprop.js";
 export * from "./ops.js";
-export { describeAdapter, probeWebgpu, type WebgpuAdapterInfo, webgpuAdapter } from "./webgpu.js";
+export {
+  describeAdapter,
+  probeWebgpu,
+  type WebgpuAdapterInfo,
+  webgpuAdapter,
+  webgpuSkipReason,
+} from "./webgpu.js";

@@ -199,3 +199,20 @@ export async function patchWebgpuBinaryRank5(): Promise<void> {
     });
   }
 }
+
+/**
+ * For test suites: null when the webgpu tests can run here (an adapter was found: hardware, or a
+ * software one such as Mesa lavapipe), else the reason they are skipped (also printed). With
+ * `GENESIS_REQUIRE_WEBGPU=1` (set by the project's CI) a missing adapter throws instead, so that
+ * CI cannot pass with the webgpu tests skipped.
+ * @throws Error when GENESIS_REQUIRE_WEBGPU=1 and webgpu cannot start
+ */
+export async function webgpuSkipReason(): Promise<string | null> {
+  const probe = await probeWebgpu();
+  if (!("reason" in probe)) return null;
+  if (process.env.GENESIS_REQUIRE_WEBGPU === "1") {
+    throw new Error(`GENESIS_REQUIRE_WEBGPU=1 but webgpu cannot start: ${probe.reason}`);
+  }
+  console.warn(`webgpu tests skipped: ${probe.reason}`);
+  return probe.reason;
+}

@@ -22,8 +22,8 @@ import {
   setKernelImpl,
   upsampleNearest2d,
   upsampleNearest3d,
+  webgpuSkipReason,
 } from "../src/index.js";
-import { webgpuSkipReason } from "./webgpu-gate.js";
 
 const skip = await webgpuSkipReason();
 

@@ -7,6 +7,7 @@
  * mode; on wasm every file runs every forward pass.
  */
 import path from "node:path";
+import { initBackend, webgpuSkipReason } from "@models-genesis/kernels";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { importKerasH5, importTorchCheckpoint } from "../src/index.js";
@@ -14,6 +15,7 @@ import type { GenesisUNet } from "../src/unet.js";
 import { hasParity, maxAbsDiff, ncdhwToNdhwc, PARITY, readNpyF32, useBackend } from "./helpers.js";
 
 const TOL = 1e-4;
+const webgpuSkip = await webgpuSkipReason();
 const fx = (f: string) => path.join(PARITY, f);
 
 async function predict(
@@ -121,5 +123,31 @@ describe.skipIf(!hasParity)("parity with the reference outputs", () => {
       const rs = readNpyF32(fx("unet3d_w4_expected_runningstats.npy")).data;
       expect(maxAbsDiff(bs, rs)).toBeGreaterThan(0.1);
     });
+  });
+
+  describe.skipIf(webgpuSkip !== null)("webgpu", () => {
+    beforeAll(async () => {
+      await initBackend({ backend: "webgpu", log: () => {} });
+    });
+    it.each([
+      ["unet3d_w4_zip.pt", "batch-statistics", "unet3d_w4_expected_batchstats.npy"],
+      ["unet3d_w4_zip.pt", "running-statistics", "unet3d_w4_expected_runningstats.npy"],
+      ["unet3d_w4_legacy.pt", "batch-statistics", "unet3d_w4_expected_batchstats.npy"],
+      ["unet3d_w4_legacy.pt", "running-statistics", "unet3d_w4_expected_runningstats.npy"],
+    ] as const)("%s, %s", async (file, bnMode, expected) => {
+      const { model } = await importTorchCheckpoint(fx(file), { bnMode });
+      const y = await predict(model, x);
+      model.dispose();
+      expect(maxAbsDiff(y, readNpyF32(fx(expected)).data)).toBeLessThanOrEqual(TOL);
+    });
+    it.each(["keras_unet3d_w4.h5", "keras_unet3d_w4_fullmodel.h5"])(
+      "%s (running statistics)",
+      async (file) => {
+        const { model } = await importKerasH5(fx(file));
+        const y = await predict(model, x);
+        model.dispose();
+        expect(maxAbsDiff(y, readNpyF32(fx("keras_unet3d_w4_expected.npy")).data)).toBeLessThanOrEqual(TOL);
+      },
+    );
   });
 });

@@ -1,3 +1,5 @@
+import { existsSync, readdirSync } from "node:fs";
+
 /**
  * WebGPU in Node: Dawn (npm `webgpu`, prebuilt, over Vulkan on Linux) under
  * `@tensorflow/tfjs-backend-webgpu`. Both packages are optional dependencies, loaded with a dynamic
@@ -47,8 +49,39 @@ async function importOptional(name: string): Promise<Record<string, unknown> | n
   }
 }
 
+/**
+ * On Linux, Dawn reaches the GPU through the Vulkan loader, which finds drivers by their ICD
+ * manifests; without one Dawn prints loader warnings and finds no adapter, so look first (cheap,
+ * and keeps a CPU-only machine's start quiet). Elsewhere (Metal, D3D12) there is nothing to check.
+ */
+function vulkanDriverMissing(): string | null {
+  if (process.platform !== "linux") return null;
+  const env = process.env.VK_DRIVER_FILES ?? process.env.VK_ICD_FILENAMES;
+  if (env) return env.split(":").some((f) => existsSync(f)) ? null : `no Vulkan driver manifest at ${env}`;
+  const dirs = [
+    "/usr/share/vulkan/icd.d",
+    "/etc/vulkan/icd.d",
+    "/usr/local/share/vulkan/icd.d",
+    `${process.env.HOME ?? ""}/.local/share/vulkan/icd.d`,
+  ];
+  for (const d of dirs) {
+    try {
+      if (readdirSync(d).some((f) => f.endsWith(".json"))) return null;
+    } catch {
+      // not there
+    }
+  }
+  return `no Vulkan driver found (no ICD manifest in ${dirs.slice(0, 3).join(", ")})`;
+}
+
 async function probeOnce(): Promise<WebgpuAdapterInfo | WebgpuUnavailable> {
   const g = globalThis as { navigator?: { gpu?: GpuLike } };
+  const noDriver = g.navigator?.gpu ? null : vulkanDriverMissing();
+  if (noDriver) {
+    return {
+      reason: `${noDriver}: install a GPU driver with Vulkan support (on Linux: the NVIDIA/AMD/Intel driver and libvulkan1), or Mesa >= 24 \`mesa-vulkan-drivers\` for the lavapipe software adapter (slow, for tests)`,
+    };
+  }
   if (!g.navigator?.gpu) {
     const dawn = await importOptional("webgpu");
     if (!dawn || typeof dawn.create !== "function") {

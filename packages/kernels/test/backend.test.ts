@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import * as tf from "@tensorflow/tfjs-core";
 import { describe, expect, it } from "vitest";
 import { assertKernels, BackendError, initBackend, requiredKernels } from "../src/index.js";
@@ -49,5 +50,72 @@ describe("initBackend", () => {
     expect(() => assertKernels(["Conv2D", "Conv2DBackpropFilter"])).toThrow(BackendError);
     expect(() => assertKernels(["Conv2D", "Conv2DBackpropFilter"])).toThrow(/"Conv2DBackpropFilter".*"wasm"/);
     expect(requiredKernels("wasm")).toContain("Conv2D");
+  });
+});
+
+describe("initBackend webgpu", async () => {
+  const { webgpuSkipReason } = await import("../src/index.js");
+  const skip = await webgpuSkipReason();
+
+  it.skipIf(skip !== null)("starts webgpu when asked, logs the adapter and its limits", async () => {
+    const lines: string[] = [];
+    expect(await initBackend({ backend: "webgpu", log: (l) => lines.push(l) })).toBe("webgpu");
+    expect(lines[0]).toMatch(/webgpu adapter .*maxBufferSize \d+ MiB, maxStorageBufferBindingSize \d+ MiB/);
+    expect(() => assertKernels()).not.toThrow();
+    const y = tf.matMul(tf.tensor2d([1, 2, 3, 4], [2, 2]), tf.tensor2d([5, 6, 7, 8], [2, 2]));
+    expect(Array.from(await y.data())).toEqual([19, 22, 43, 50]);
+    y.dispose();
+    // switching back and forth keeps each backend working
+    expect(await initBackend({ backend: "wasm", log: () => {} })).toBe("wasm");
+    const z = tf.add(tf.tensor1d([1, 2]), 1);
+    expect(Array.from(z.dataSync())).toEqual([2, 3]);
+    z.dispose();
+  });
+
+  it.skipIf(skip !== null)(
+    "the automatic order skips a software adapter and says how to use it",
+    async () => {
+      const { webgpuAdapter } = await import("../src/index.js");
+      const a = await webgpuAdapter();
+      const prev = process.env.GENESIS_BACKEND;
+      delete process.env.GENESIS_BACKEND;
+      try {
+        const lines: string[] = [];
+        const got = await initBackend({ log: (l) => lines.push(l) });
+        if (a?.software) {
+          expect(got).not.toBe("webgpu");
+          expect(lines.some((l) => /webgpu skipped: the adapter is software.*--backend webgpu/.test(l))).toBe(
+            true,
+          );
+        } else {
+          expect(got).toBe("webgpu");
+        }
+      } finally {
+        if (prev !== undefined) process.env.GENESIS_BACKEND = prev;
+      }
+    },
+  );
+
+  it("without a Vulkan driver, asking for webgpu fails with one line saying what to install", () => {
+    // a fresh process (the probe is once per process) told that the only driver manifest is missing
+    const dist = new URL("../dist/index.js", import.meta.url).pathname;
+    const r = spawnSync(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        `import { initBackend } from ${JSON.stringify(dist)};
+         try { await initBackend({ backend: "webgpu", log: () => {} }); console.log("started"); }
+         catch (e) { console.log(e.name + ": " + e.message); }`,
+      ],
+      {
+        env: { ...process.env, VK_DRIVER_FILES: "/nonexistent/icd.json", GENESIS_BACKEND: "" },
+        encoding: "utf8",
+      },
+    );
+    expect(r.stdout.trim().split("\n")).toHaveLength(1);
+    expect(r.stdout).toMatch(
+      /^BackendError: initBackend: webgpu: no Vulkan driver manifest at \/nonexistent\/icd.json: install a GPU driver with Vulkan support/,
+    );
   });
 });

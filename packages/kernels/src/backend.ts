@@ -2,7 +2,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { setBackendChunkDefault } from "./core.js";
-import { describeAdapter, patchWebgpuBinaryRank5, probeWebgpu } from "./webgpu.js";
+import { describeAdapter, patchWebgpuBinaryRank5, probeWebgpu, webgpuAdapter } from "./webgpu.js";
 
 /**
  * Backend selection for Models Genesis.
@@ -75,6 +75,22 @@ async function start(name: string): Promise<boolean> {
   }
 }
 
+/** The package the `tensorflow` backend was loaded from, when initBackend loaded it. */
+let tensorflowPackage: string | null = null;
+
+/**
+ * Whether the active backend computes on a GPU: `webgpu` on a hardware adapter, or `tensorflow`
+ * from `@tensorflow/tfjs-node-gpu`. Callers pick budgets with it (e.g. the demo's width).
+ */
+export async function activeBackendIsGpu(): Promise<boolean> {
+  const b = tf.getBackend();
+  if (b === "webgpu") {
+    const a = await webgpuAdapter();
+    return a !== null && !a.software;
+  }
+  return b === "tensorflow" && tensorflowPackage === "@tensorflow/tfjs-node-gpu";
+}
+
 /**
  * Starts tfjs-backend-webgpu. `explicit`: the user named it, so a software adapter is accepted and
  * a missing package/driver is reported; in the automatic order both are skipped quietly (one line).
@@ -117,6 +133,7 @@ async function tryBackend(name: string, log: (l: string) => void, explicit = fal
         : ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"];
     for (const pkg of pkgs) {
       if (await tryImport(pkg)) {
+        tensorflowPackage = pkg;
         if (await start("tensorflow")) return true;
         log(`genesis backend: ${pkg} is installed but its backend failed to start`);
       }

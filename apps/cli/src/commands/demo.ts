@@ -3,7 +3,7 @@ import { mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { groupSplit } from "@models-genesis/datasets";
-import { initBackend } from "@models-genesis/kernels";
+import { activeBackendIsGpu, initBackend } from "@models-genesis/kernels";
 import { loadModel } from "@models-genesis/models";
 import {
   type CubeSet,
@@ -43,7 +43,8 @@ export interface DemoOptions {
   out: string;
   /** Cube / patch size (rows, cols, deps). */
   cube: [number, number, number];
-  width: number;
+  /** U-Net base width; default 8 on a CPU, the reference's 32 on a hardware GPU (webgpu, tfjs-node-gpu). */
+  width?: number;
   /** Pretraining epochs and steps per epoch. */
   pretrainEpochs: number;
   pretrainSteps: number;
@@ -100,6 +101,15 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   const backend = await initBackend({ backend: o.backend, log });
   const threads = resolveThreads(o.threads ?? "auto", backend);
   log(threadsLine(threads));
+  if (o.width === undefined) {
+    const gpu = await activeBackendIsGpu();
+    o.width = gpu ? 32 : 8;
+    log(
+      gpu
+        ? "demo: a GPU backend: the reference's width 32 (the sample's 64×64 chest CTs bound the cubes to 32×32×16); --width overrides"
+        : "demo: width 8 on a CPU backend (the reference's 32 on a GPU); --width overrides",
+    );
+  }
   const sample = sampleDir();
   const out = resolve(o.out);
   checkOutDir(out);
@@ -260,7 +270,7 @@ export function register(program: Command): void {
     )
     .option("--out <dir>", "output folder", "genesis-demo-out")
     .option("--cube <r,c,d>", "cube size", shapeArg, [32, 32, 16])
-    .option("--width <n>", "U-Net base width", intArg("--width", 1), 8)
+    .option("--width <n>", "U-Net base width (default: 8 on a CPU backend, 32 on a GPU)", intArg("--width", 1))
     .option("--pretrain-epochs <n>", "pretraining epochs", intArg("--pretrain-epochs", 1), 8)
     .option("--pretrain-steps <n>", "pretraining steps per epoch", intArg("--pretrain-steps", 1), 8)
     .option(

@@ -32,6 +32,35 @@ export interface ReadOptions {
    * full-size copy). Default `"native"`: the on-disk type, or float32 when scl_slope/scl_inter apply.
    */
   dtype?: "native" | "float32";
+  /**
+   * DICOM series whose slice positions (ImagePositionPatient projected on the slice normal) are not
+   * evenly spaced — a missing slice, a gap, mixed acquisitions. `"error"` (default) refuses them
+   * with a message listing the positions and gaps; `"resample"` interpolates the slices linearly
+   * along the normal, at their true positions, onto a regular grid of the median gap (nearest
+   * slice for `kind: "label"`) and reports that through `onWarning`. Two slices at one position
+   * are refused in both modes.
+   */
+  irregularSlices?: "error" | "resample";
+  /**
+   * Receives each warning of a read (a fallback or a correction the reader applied: resampled
+   * slices, a non-finite NIfTI scl_slope, a JPEG 2000 signedness mismatch, skipped unreadable files
+   * of a DICOM folder), one line naming the file. Every warning is also listed in `meta.warnings`.
+   * Default: `process.emitWarning(message, "VolumeReadWarning")`.
+   */
+  onWarning?: (message: string) => void;
+}
+
+/** Collects the warnings of one read: each goes to `opts.onWarning` (default `process.emitWarning`) and into the list. */
+export function warningSink(opts: ReadOptions): { warn: (message: string) => void; list: string[] } {
+  const list: string[] = [];
+  const out = opts.onWarning ?? ((m: string) => process.emitWarning(m, "VolumeReadWarning"));
+  return {
+    list,
+    warn: (message: string) => {
+      list.push(message);
+      out(message);
+    },
+  };
 }
 
 /** NIfTI datatype codes (nifti1.h `NIFTI_TYPE_*`) of plain numeric types. */

@@ -19,6 +19,8 @@ export { MET_TYPES, readMetaImage } from "./metaimage.js";
 export {
   encodeNifti,
   NIFTI_DATATYPES,
+  NIFTI_EXTENSION_CODES,
+  type NiftiExtension,
   type ReadOptions,
   readNifti,
   warningSink,

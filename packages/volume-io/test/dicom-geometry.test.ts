@@ -375,7 +375,13 @@ describe("JPEG 2000: PixelRepresentation decides signedness", () => {
     enc.delete();
     return out;
   }
-  const file = (name: string, codestream: Uint8Array, pr: number, bitsStored: number) => {
+  const file = (
+    name: string,
+    codestream: Uint8Array | Uint8Array[],
+    pr: number,
+    bitsStored: number,
+    frames?: number,
+  ) => {
     const p = join(root, name);
     writeFileSync(
       p,
@@ -390,8 +396,9 @@ describe("JPEG 2000: PixelRepresentation decides signedness", () => {
           [0x00280100, "US", 16],
           [0x00280101, "US", bitsStored],
           [0x00280103, "US", pr],
+          ...(frames ? ([[0x00280008, "IS", String(frames)]] as Element[]) : []),
         ],
-        pixels: { fragments: [codestream] },
+        pixels: { fragments: Array.isArray(codestream) ? codestream : [codestream] },
       }),
     );
     return p;
@@ -421,5 +428,24 @@ describe("JPEG 2000: PixelRepresentation decides signedness", () => {
     const v = await readVolume(p, { onWarning: (m) => warnings.push(m) });
     expect([voxel(v, 0, 0, 0), voxel(v, 1, 0, 0), voxel(v, 2, 0, 0)]).toEqual([-2000, 5, -1]);
     expect(warnings).toEqual([]);
+  });
+
+  it("two frames in three fragments without an offset table are split at the codestream starts", async () => {
+    const a = await j2k([1, 2, 3], 16, false);
+    const b = await j2k([7, 8, 9], 16, false);
+    const p = file("j2k-3frag.dcm", [a.subarray(0, 100), a.subarray(100), b], 0, 16, 2);
+    const v = await readVolume(p, quiet);
+    expect(v.shape).toEqual([64, 64, 2]);
+    expect([voxel(v, 0, 0, 0), voxel(v, 2, 0, 0), voxel(v, 0, 0, 1), voxel(v, 2, 0, 1)]).toEqual([
+      1, 3, 7, 9,
+    ]);
+  });
+  it("NumberOfFrames 3 with two fragments and no offset table is refused with the counts", async () => {
+    const a = await j2k([1], 16, false);
+    const p = file("j2k-count.dcm", [a, a], 0, 16, 3);
+    const e = await refusal(readVolume(p));
+    expect(e.message).toBe(
+      `${p}: JPEG 2000 Lossless PixelData has 2 fragments and no offset table, but NumberOfFrames is 3`,
+    );
   });
 });

@@ -19,7 +19,7 @@ import {
   VoxelWriter,
   voxelTypeOf,
 } from "./decode.js";
-import { VolumeReadError } from "./errors.js";
+import { errorReason, VolumeReadError } from "./errors.js";
 import { affineOf, affineToQuatern, geometryFromAffine, quaternToAffine } from "./geometry.js";
 import type { Matrix4, Vec3, Volume, VolumeKind, VoxelArray } from "./volume.js";
 
@@ -178,7 +178,7 @@ function parseHeader(file: string, head: Uint8Array, isPair: boolean): NiftiFact
     try {
       h.readHeader(ab(head.subarray(0, 348)));
     } catch (err) {
-      throw new VolumeReadError(file, `unreadable NIfTI-1 header (${(err as Error).message})`, {
+      throw new VolumeReadError(file, `unreadable NIfTI-1 header (${errorReason(err)})`, {
         cause: err,
       });
     }
@@ -214,7 +214,7 @@ function parseHeader(file: string, head: Uint8Array, isPair: boolean): NiftiFact
     try {
       h.readHeader(ab(head.subarray(0, 540)));
     } catch (err) {
-      throw new VolumeReadError(file, `unreadable NIfTI-2 header (${(err as Error).message})`, {
+      throw new VolumeReadError(file, `unreadable NIfTI-2 header (${errorReason(err)})`, {
         cause: err,
       });
     }

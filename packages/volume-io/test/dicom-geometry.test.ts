@@ -9,7 +9,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { affineOf, readDicom, readVolume, VolumeReadError } from "../src/index.js";
+import { affineOf, errorReason, readDicom, readVolume, VolumeReadError } from "../src/index.js";
 import { ctSlice, dicomFile, type Element, int16Bytes, J2K_LOSSLESS } from "./dicom-writer.js";
 import { voxel } from "./helpers.js";
 
@@ -299,6 +299,15 @@ describe("multi-frame RT Dose: frames placed by GridFrameOffsetVector", () => {
 });
 
 describe("refusals carry the parser's reason", () => {
+  it("errorReason reads dicom-parser's { exception, dataSet } objects, strings and Errors", () => {
+    expect(
+      errorReason({ exception: "dicomParser:parseDicomDataSetExplicit: buffer overrun", dataSet: {} }),
+    ).toBe("dicomParser:parseDicomDataSetExplicit: buffer overrun");
+    expect(errorReason({ exception: new Error("bad VR"), dataSet: {} })).toBe("bad VR");
+    expect(errorReason("plain string")).toBe("plain string");
+    expect(errorReason(new RangeError("offset out of range"))).toBe("offset out of range");
+    expect(errorReason({ code: 7 })).toBe('{"code":7}');
+  });
   const good = () => ctSlice({ ipp: [0, 0, 0] });
 
   it("an element running past the end: the dicom-parser message, not [object Object]", async () => {

@@ -6,7 +6,7 @@
 import { open, stat } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { createGunzip, createInflate } from "node:zlib";
-import { VolumeReadError } from "./errors.js";
+import { errorReason, VolumeReadError } from "./errors.js";
 
 const CHUNK = 4 << 20;
 
@@ -38,8 +38,7 @@ export async function* memoryChunks(bytes: Uint8Array): AsyncGenerator<Uint8Arra
 }
 
 function flateProblem(kind: string, err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
-  return `corrupt or truncated ${kind} data (${msg})`;
+  return `corrupt or truncated ${kind} data (${errorReason(err)})`;
 }
 
 /**

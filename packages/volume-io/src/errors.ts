@@ -25,3 +25,25 @@ export class VolumeReadError extends Error {
 export class VolumeValueError extends Error {
   override readonly name = "VolumeValueError";
 }
+
+/**
+ * The message of anything thrown by a parser or decoder: an `Error`'s message, a thrown string
+ * (`dicom-parser` throws strings), or the `exception` of the `{ exception, dataSet }` object that
+ * `dicomParser.parseDicom` throws — never `[object Object]`.
+ */
+export function errorReason(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (typeof err === "string") return err;
+  if (err && typeof err === "object") {
+    const e = err as { exception?: unknown; message?: unknown };
+    if (e.exception !== undefined) return errorReason(e.exception);
+    if (typeof e.message === "string") return e.message;
+    try {
+      const json = JSON.stringify(err);
+      if (json && json !== "{}") return json;
+    } catch {
+      // circular: fall through
+    }
+  }
+  return String(err);
+}

@@ -275,16 +275,30 @@ export function affineToQuatern(a: Matrix4): Quatern {
 
 /**
  * Decode NIfTI quaternion parameters into a 4×4 affine (`nifti_quatern_to_mat44`, nifti1.h METHOD 2).
- * `a = sqrt(1 − b² − c² − d²)`, clamped at 0 when rounding makes the argument negative; qfac is −1
- * when pixdim[0] < 0, else +1.
+ * `a = sqrt(1 − b² − c² − d²)`; when float32 rounding leaves `1 − b² − c² − d²` below 1e-7 (a 180°
+ * rotation stored as d = 1.0000001), (b, c, d) is renormalised to unit length and a = 0, as
+ * nifti1_io does; the rotation is then built from the normalised quaternion (nibabel `quat2mat`),
+ * so a stored flip gives exactly −1 · pixdim (−2, not −2.0000005). qfac is −1 when pixdim[0] < 0,
+ * else +1.
  */
 export function quaternToAffine(q: Quatern): Matrix4 {
-  const { b, c, d } = q;
-  const a = Math.sqrt(Math.max(0, 1 - (b * b + c * c + d * d)));
+  let { b, c, d } = q;
+  let a = 1 - (b * b + c * c + d * d);
+  if (a < 1e-7) {
+    const norm = Math.hypot(b, c, d);
+    if (norm > 0) {
+      b /= norm;
+      c /= norm;
+      d /= norm;
+    }
+    a = 0;
+  } else a = Math.sqrt(a);
+  const nq = a * a + b * b + c * c + d * d;
+  const k = nq > 0 ? 2 / nq : 0;
   const R = [
-    [a * a + b * b - c * c - d * d, 2 * (b * c - a * d), 2 * (b * d + a * c)],
-    [2 * (b * c + a * d), a * a + c * c - b * b - d * d, 2 * (c * d - a * b)],
-    [2 * (b * d - a * c), 2 * (c * d + a * b), a * a + d * d - c * c - b * b],
+    [1 - k * (c * c + d * d), k * (b * c - a * d), k * (b * d + a * c)],
+    [k * (b * c + a * d), 1 - k * (b * b + d * d), k * (c * d - a * b)],
+    [k * (b * d - a * c), k * (c * d + a * b), 1 - k * (b * b + c * c)],
   ];
   const s = [q.dx, q.dy, q.dz * q.qfac];
   return [

@@ -1,6 +1,6 @@
 export { type WriteAtomicOptions, writeFileAtomic } from "./atomic.js";
-export { readDicom, TRANSFER_SYNTAXES } from "./dicom.js";
-export { VolumeReadError, VolumeValueError } from "./errors.js";
+export { readDicom, SLICE_GAP_TOLERANCE, TRANSFER_SYNTAXES } from "./dicom.js";
+export { errorReason, VolumeReadError, VolumeValueError } from "./errors.js";
 export {
   affineOf,
   affineToQuatern,
@@ -16,7 +16,16 @@ export {
   rasToLps,
 } from "./geometry.js";
 export { MET_TYPES, readMetaImage } from "./metaimage.js";
-export { encodeNifti, NIFTI_DATATYPES, type ReadOptions, readNifti, writeNifti } from "./nifti.js";
+export {
+  encodeNifti,
+  NIFTI_DATATYPES,
+  NIFTI_EXTENSION_CODES,
+  type NiftiExtension,
+  type ReadOptions,
+  readNifti,
+  warningSink,
+  writeNifti,
+} from "./nifti.js";
 export { encodeNpy, fortranToC, type NpyArray, type NpyData, parseNpy, readNpy, writeNpy } from "./npy.js";
 export {
   CT_WINDOW,

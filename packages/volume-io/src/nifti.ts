@@ -19,7 +19,7 @@ import {
   VoxelWriter,
   voxelTypeOf,
 } from "./decode.js";
-import { VolumeReadError } from "./errors.js";
+import { errorReason, VolumeReadError } from "./errors.js";
 import { affineOf, affineToQuatern, geometryFromAffine, quaternToAffine } from "./geometry.js";
 import type { Matrix4, Vec3, Volume, VolumeKind, VoxelArray } from "./volume.js";
 
@@ -32,6 +32,35 @@ export interface ReadOptions {
    * full-size copy). Default `"native"`: the on-disk type, or float32 when scl_slope/scl_inter apply.
    */
   dtype?: "native" | "float32";
+  /**
+   * DICOM series whose slice positions (ImagePositionPatient projected on the slice normal) are not
+   * evenly spaced — a missing slice, a gap, mixed acquisitions. `"error"` (default) refuses them
+   * with a message listing the positions and gaps; `"resample"` interpolates the slices linearly
+   * along the normal, at their true positions, onto a regular grid of the median gap (nearest
+   * slice for `kind: "label"`) and reports that through `onWarning`. Two slices at one position
+   * are refused in both modes.
+   */
+  irregularSlices?: "error" | "resample";
+  /**
+   * Receives each warning of a read (a fallback or a correction the reader applied: resampled
+   * slices, a non-finite NIfTI scl_slope, a JPEG 2000 signedness mismatch, skipped unreadable files
+   * of a DICOM folder), one line naming the file. Every warning is also listed in `meta.warnings`.
+   * Default: `process.emitWarning(message, "VolumeReadWarning")`.
+   */
+  onWarning?: (message: string) => void;
+}
+
+/** Collects the warnings of one read: each goes to `opts.onWarning` (default `process.emitWarning`) and into the list. */
+export function warningSink(opts: ReadOptions): { warn: (message: string) => void; list: string[] } {
+  const list: string[] = [];
+  const out = opts.onWarning ?? ((m: string) => process.emitWarning(m, "VolumeReadWarning"));
+  return {
+    list,
+    warn: (message: string) => {
+      list.push(message);
+      out(message);
+    },
+  };
 }
 
 /** NIfTI datatype codes (nifti1.h `NIFTI_TYPE_*`) of plain numeric types. */
@@ -61,6 +90,8 @@ const UNSUPPORTED_DATATYPES: Record<number, string> = {
 
 /** Largest number of voxel values one volume may hold (typed-array length limit we accept). */
 export const MAX_VOXELS = 2 ** 32 - 1;
+/** Extension areas up to this size are read and listed in `meta.extensions` (larger ones are skipped). */
+const EXTENSION_BYTES = 16 << 20;
 /** Deflate cannot expand data more than ~1032:1; a gzip file declaring more is corrupt. */
 const MAX_DEFLATE_RATIO = 1032;
 
@@ -147,7 +178,7 @@ function parseHeader(file: string, head: Uint8Array, isPair: boolean): NiftiFact
     try {
       h.readHeader(ab(head.subarray(0, 348)));
     } catch (err) {
-      throw new VolumeReadError(file, `unreadable NIfTI-1 header (${(err as Error).message})`, {
+      throw new VolumeReadError(file, `unreadable NIfTI-1 header (${errorReason(err)})`, {
         cause: err,
       });
     }
@@ -183,7 +214,7 @@ function parseHeader(file: string, head: Uint8Array, isPair: boolean): NiftiFact
     try {
       h.readHeader(ab(head.subarray(0, 540)));
     } catch (err) {
-      throw new VolumeReadError(file, `unreadable NIfTI-2 header (${(err as Error).message})`, {
+      throw new VolumeReadError(file, `unreadable NIfTI-2 header (${errorReason(err)})`, {
         cause: err,
       });
     }
@@ -263,11 +294,14 @@ function niftiAffine(h: NiftiFacts, shape: Vec3): { affine: Matrix4; source: "sf
  * - Voxels: every plain datatype (uint8 … float64, int8, uint16, uint32, int64/uint64 → float64),
  *   both byte orders; complex, RGB, float128 and 1-bit data are refused.
  * - `scl_slope`/`scl_inter`: value = raw·slope + inter; slope 0 (or non-finite) means no scaling
- *   (nifti1.h). Scaled data become float32 (float64 when stored as float64).
+ *   (nifti1.h); a non-finite slope, or a non-finite inter beside a valid slope, is reported
+ *   through `opts.onWarning` / `meta.warnings`. Scaled data become float32 (float64 when stored
+ *   as float64).
  * - Geometry: see {@link niftiAffine} (sform, then qform, then pixdim).
  * - 4-D/5-D: dims 4…7 flattened into `channels` (fastest axis).
- * - `vox_offset` and extensions honoured; declared sizes are checked against the file before any
- *   voxel array is allocated.
+ * - `vox_offset` and extensions honoured and reported: `meta.vox_offset`, `meta.extensions`
+ *   (`{ code, name, size }` each, size = esize in bytes); declared sizes are checked against the
+ *   file before any voxel array is allocated.
  * @throws VolumeReadError naming the file for wrong magic, empty/truncated files, bad or absurd
  *   dimensions, `vox_offset` past the end, unknown or unsupported datatypes, corrupt gzip.
  */
@@ -303,6 +337,8 @@ async function readNiftiFrom(
     );
   const h = parseHeader(hdrPath, first, pair !== null);
   await reader.read(h.headerSize, "header");
+  const warnings = warningSink(opts);
+  let extensions: NiftiExtension[] = [];
 
   // ---- dimensions
   const ndim = h.dims[0];
@@ -347,6 +383,13 @@ async function readNiftiFrom(
     const imgSize = await fileSize(pair.img, "image file");
     const imgGz = pair.img.toLowerCase().endsWith(".gz");
     checkDeclared(pair.img, Math.floor(voxOffset), nbytes, imgSize, imgGz, dims, type);
+    if (h.format !== "Analyze 7.5")
+      extensions = parseExtensions(
+        hdrPath,
+        await reader.peek(EXTENSION_BYTES),
+        h.littleEndian,
+        warnings.warn,
+      );
     dataReader = imgGz
       ? ByteReader.of(inflateChunks(fileChunks(pair.img), pair.img, "gzip"), pair.img)
       : ByteReader.of(fileChunks(pair.img), pair.img);
@@ -360,7 +403,11 @@ async function readNiftiFrom(
         `vox_offset ${voxOffset} lies inside the ${h.headerSize}-byte header`,
       );
     checkDeclared(hdrPath, off, nbytes, hdrSize, gzip, dims, type);
-    await reader.skip(off - h.headerSize, "voxel data (vox_offset)");
+    const gap = off - h.headerSize;
+    if (gap <= EXTENSION_BYTES) {
+      const ext = await reader.read(gap, "extensions before the voxel data (vox_offset)");
+      extensions = parseExtensions(hdrPath, ext, h.littleEndian, warnings.warn);
+    } else await reader.skip(gap, "voxel data (vox_offset)");
     dataReader = reader;
   }
 
@@ -371,6 +418,12 @@ async function readNiftiFrom(
     slope !== 0 &&
     !(slope === 1 && (h.sclInter === 0 || !Number.isFinite(h.sclInter)));
   const inter = useScale && Number.isFinite(h.sclInter) ? h.sclInter : 0;
+  if (!Number.isFinite(slope))
+    warnings.warn(
+      `${hdrPath}: scl_slope is ${slope}: voxels are read unscaled (slope 1, inter 0), as nifti1.h prescribes for a non-finite slope`,
+    );
+  else if (useScale && !Number.isFinite(h.sclInter))
+    warnings.warn(`${hdrPath}: scl_inter is ${h.sclInter} with scl_slope ${slope}: inter 0 is used`);
   const dstType = destinationType(type, useScale, opts.dtype === "float32");
   const data = allocVoxels(dstType, nvals);
   const [sx, sy, sz] = cOrderStrides(shape, channels);
@@ -406,6 +459,8 @@ async function readNiftiFrom(
       byteOrder: BYTES_PER_ELEMENT[type] > 1 ? (h.littleEndian ? "little" : "big") : "n/a",
       dims,
       pixdim: h.pixdim.slice(0, ndim + 1),
+      vox_offset: h.voxOffset,
+      extensions,
       scl_slope: h.sclSlope,
       scl_inter: h.sclInter,
       qform_code: h.qformCode,
@@ -414,8 +469,68 @@ async function readNiftiFrom(
       intent_code: h.intentCode,
       description: h.description,
       xyzt_units: h.xyztUnits,
+      warnings: warnings.list,
     },
   };
+}
+
+/** NIfTI extension codes (the NIfTI ecode registry) and their names. */
+export const NIFTI_EXTENSION_CODES: Record<number, string> = {
+  0: "ignore",
+  2: "dicom",
+  4: "afni",
+  6: "comment",
+  8: "xcede",
+  10: "jimdiminfo",
+  12: "workflow_fwds",
+  14: "freesurfer",
+  16: "pypickle",
+  18: "mind_ident",
+  20: "b_value",
+  22: "spherical_direction",
+  24: "dt_component",
+  26: "shc_degreeorder",
+  28: "voxbo",
+  30: "caret",
+  32: "cifti",
+  34: "variable_frame_timing",
+  38: "eval",
+  40: "matlab",
+  42: "quantiphyse",
+  44: "mrs",
+};
+
+/** One NIfTI header extension: `size` is its esize, the bytes on disk including the 8-byte esize/ecode head. */
+export interface NiftiExtension {
+  code: number;
+  name: string;
+  size: number;
+}
+
+/** Extensions listed in the bytes after the header (4-byte extender, then esize/ecode/data blocks). */
+function parseExtensions(
+  file: string,
+  bytes: Uint8Array,
+  le: boolean,
+  warn: (m: string) => void,
+): NiftiExtension[] {
+  if (bytes.length < 4 || bytes[0] === 0) return [];
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: NiftiExtension[] = [];
+  let p = 4;
+  while (p + 8 <= bytes.length) {
+    const size = dv.getInt32(p, le);
+    const code = dv.getInt32(p + 4, le);
+    if (size < 8 || p + size > bytes.length) {
+      warn(
+        `${file}: NIfTI extension ${out.length + 1} declares esize ${size} at byte ${p} of the extension area (${bytes.length} bytes): it and any after it are ignored`,
+      );
+      break;
+    }
+    out.push({ code, name: NIFTI_EXTENSION_CODES[code] ?? "unknown", size });
+    p += size;
+  }
+  return out;
 }
 
 function checkDeclared(

@@ -1,5 +1,6 @@
 import { affineOf, orientationCode, readVolume, type Volume, volumeStats } from "@models-genesis/volume-io";
 import type { Command } from "commander";
+import { irregularSlicesOption, volumeReadOptions } from "../lib/read-options.js";
 
 /** The facts `genesis info` reports about a volume (the `--json` object). */
 export interface VolumeInfo {
@@ -45,7 +46,7 @@ const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toPrecision(6).r
 
 /** `genesis info <file | DICOM folder> [--json]`: shape, geometry, datatype and value summary of a volume. */
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command("info")
     .description(
       "Print a volume's shape, spacing, origin, orientation, on-disk datatype, min/max/mean and non-finite count",
@@ -57,9 +58,10 @@ export function register(program: Command): void {
     .option(
       "--json",
       "print exactly one JSON object (keys: shape, spacing, origin, affine, orientation, datatype, min, max, mean, nonFinite)",
-    )
-    .action(async (path: string, opts: { json?: boolean }) => {
-      const vol = await readVolume(path);
+    );
+  irregularSlicesOption(cmd).action(
+    async (path: string, opts: { json?: boolean; irregularSlices?: string }) => {
+      const vol = await readVolume(path, volumeReadOptions(opts));
       const info = volumeInfo(vol);
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(info)}\n`);
@@ -81,5 +83,6 @@ export function register(program: Command): void {
         `non-finite   ${info.nonFinite}`,
       ];
       process.stdout.write(`${lines.join("\n")}\n`);
-    });
+    },
+  );
 }

@@ -6,6 +6,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { parsePatchSize, predictVolume } from "../lib/predict-volume.js";
+import { irregularSlicesOption, volumeReadOptions } from "../lib/read-options.js";
 
 /** Options of {@link predictArray}. */
 export interface PredictArrayOptions {
@@ -137,7 +138,7 @@ async function predictArrayAsIs(
  *   DICOM folder, .npy) with {@link predictVolume} and writes NIfTI in the input's geometry.
  */
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command("predict")
     .description(
       "Segment a whole volume (NIfTI/MetaImage/DICOM → NIfTI mask in the input's geometry) or run a model over a .npy array of cubes (--in)",
@@ -174,8 +175,9 @@ export function register(program: Command): void {
     .option(
       "--backend <name>",
       "tfjs backend: wasm, cpu or tensorflow (default: GENESIS_BACKEND or the fastest available)",
-    )
-    .action(async (volumePath: string | undefined, o: Record<string, string | boolean | undefined>) => {
+    );
+  irregularSlicesOption(cmd).action(
+    async (volumePath: string | undefined, o: Record<string, string | boolean | undefined>) => {
       const batchSize = Number(o.batchSize);
       if (!(Number.isInteger(batchSize) && batchSize > 0)) {
         throw new Error(`--batch-size must be a positive integer, got ${o.batchSize}`);
@@ -228,7 +230,8 @@ export function register(program: Command): void {
       } finally {
         model.dispose();
       }
-    });
+    },
+  );
 }
 
 /** The model with `--bn-mode` applied (disposes the original when a copy is made). */
@@ -262,10 +265,11 @@ async function runVolumeMode(
     throw new Error(`--blend must be gaussian or constant, got ${JSON.stringify(o.blend)}`);
   }
   const patchSize = typeof o.patch === "string" ? parsePatchSize(o.patch) : undefined;
+  const readOptions = volumeReadOptions(o);
   await initBackend({ backend: o.backend as string | undefined, log: () => {} });
   let vol: Volume;
   try {
-    vol = await readVolume(volumePath);
+    vol = await readVolume(volumePath, readOptions);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     throw new Error(msg.includes(volumePath) ? msg : `${volumePath}: ${msg}`);

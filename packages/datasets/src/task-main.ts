@@ -111,6 +111,10 @@ export async function runTaskMain(argv: readonly string[], spec: TaskMainSpec): 
       "--threads <n|auto>",
       "training threads: batches split across model replicas on worker threads; auto = one per core (max 4) on wasm/cpu",
       "auto",
+    )
+    .option(
+      "--backend <name>",
+      "tensorflow | webgpu | wasm | cpu (default: fastest available; env GENESIS_BACKEND)",
     );
   for (const x of spec.extraOptions ?? []) program.option(x.flags, x.description, x.defaultValue);
   program.showHelpAfterError().exitOverride();
@@ -119,6 +123,8 @@ export async function runTaskMain(argv: readonly string[], spec: TaskMainSpec): 
     const args = argv.slice(2).filter((a, i) => !(i === 0 && a === "--"));
     program.parse(args, { from: "user" });
     const o = program.opts<Record<string, string | boolean | undefined>>();
+    // the task runners start the backend through initBackend, which reads GENESIS_BACKEND
+    if (typeof o.backend === "string") process.env.GENESIS_BACKEND = o.backend;
     const opts: TaskMainOptions = {
       data: userPath(o.data),
       out: resolveUserPath(o.out as string),

@@ -1,6 +1,8 @@
 // Per-op benchmarks of @models-genesis/kernels (run after `pnpm build`): one JSON object per line
 // with name, backend, width, batch, median_s, gflops, peak_bytes (+ cpu_s / gflops_cpu: process CPU
 // time, i.e. the time on an idle core when the machine is shared; reps, wasm_heap_bytes).
+// On webgpu stock tf.conv3d runs beside ours at the same sizes, and gpu_bytes is tfjs-webgpu's
+// allocated GPU buffer bytes after the case.
 // Flags: --json (only JSON lines, no header), --quick (fewer, smaller cases, fewer reps),
 // --backend NAME (default: initBackend's choice), --only SUBSTRING (filter case names).
 import * as tf from "@tensorflow/tfjs-core";
@@ -28,23 +30,27 @@ function wasmHeapBytes() {
   return b?.wasm?.HEAPU8?.length ?? null;
 }
 
-/** Runs fn reps times (+1 warm-up unless reps === 1); fn returns tensors to read and dispose. */
-function measure(fn, reps) {
+/**
+ * Runs fn reps times (+1 warm-up unless reps === 1; on webgpu always, to compile the shaders); fn
+ * returns tensors to read and dispose. Reads are asynchronous (webgpu has no synchronous read in Node).
+ */
+async function measure(fn, reps) {
   const times = [];
   const cpus = [];
   let peak = 0;
-  const total = reps === 1 ? 1 : reps + 1;
+  const warm = reps > 1 || backend === "webgpu";
+  const total = warm ? reps + 1 : 1;
   for (let i = 0; i < total; i++) {
     const start = tf.memory().numBytes;
     const t0 = performance.now();
     const c0 = process.cpuUsage();
     const outs = fn();
-    for (const o of outs) o.dataSync();
+    for (const o of outs) await o.data();
     const dt = (performance.now() - t0) / 1000;
     const c = process.cpuUsage(c0);
     peak = Math.max(peak, tf.memory().numBytes - start);
     tf.dispose(outs);
-    if (reps === 1 || i > 0) {
+    if (!warm || i > 0) {
       times.push(dt);
       cpus.push((c.user + c.system) / 1e6);
     }
@@ -64,7 +70,8 @@ async function bench(name, flops, fn, reps = quick ? 2 : 3) {
     });
     return r.peakBytes;
   })();
-  const { median, cpu, times } = measure(fn, reps);
+  const { median, cpu, times } = await measure(fn, reps);
+  const m = tf.memory();
   console.log(
     JSON.stringify({
       name,
@@ -78,6 +85,7 @@ async function bench(name, flops, fn, reps = quick ? 2 : 3) {
       gflops_cpu: flops ? +(flops / cpu / 1e9).toFixed(2) : null,
       reps: times.length,
       wasm_heap_bytes: wasmHeapBytes(),
+      gpu_bytes: m.numBytesAllocatedInGPU ?? null,
     }),
   );
 }
@@ -85,18 +93,27 @@ async function bench(name, flops, fn, reps = quick ? 2 : 3) {
 const rnd = (shape) => tf.randomUniform(shape, -1, 1, "float32", 1);
 const convFlops = (n, d, cin, cout, k) => 2 * n * d[0] * d[1] * d[2] * k * k * k * cin * cout;
 
-/** conv3d forward / backward (input + filter + bias gradients) of ours. */
+/**
+ * conv3d forward / backward (input + filter + bias gradients) of ours; on webgpu also stock
+ * tf.conv3d (tfjs-backend-webgpu's Conv3DNaiveProgram and its gradient kernels) at the same size.
+ */
 async function convCase(tag, d, cin, cout, k = 3) {
   const x = rnd([BATCH, ...d, cin]);
   const w = rnd([k, k, k, cin, cout]);
   const b = rnd([cout]);
   const f = convFlops(BATCH, d, cin, cout, k);
   const shape = `${d.join("x")} ${cin}->${cout} k${k}`;
-  await bench(`conv3d fwd ours ${tag} ${shape}`, f, () => [conv3d(x, w, b)]);
-  await bench(`conv3d fwd+bwd ours ${tag} ${shape}`, 3 * f, () => {
-    const g = tf.grads((xx, ww, bb) => tf.sum(conv3d(xx, ww, bb)))([x, w, b]);
-    return g;
-  });
+  const impls = backend === "webgpu" ? ["fast", "stock"] : ["fast"];
+  for (const impl of impls) {
+    setKernelImpl(impl);
+    const who = impl === "fast" ? "ours" : "stock";
+    await bench(`conv3d fwd ${who} ${tag} ${shape}`, f, () => [conv3d(x, w, b)]);
+    await bench(`conv3d fwd+bwd ${who} ${tag} ${shape}`, 3 * f, () => {
+      const g = tf.grads((xx, ww, bb) => tf.sum(conv3d(xx, ww, bb)))([x, w, b]);
+      return g;
+    });
+  }
+  setKernelImpl("auto");
   tf.dispose([x, w, b]);
 }
 
@@ -109,13 +126,14 @@ async function stockConvCase(tag, n, d, cin, cout) {
   setKernelImpl("stock");
   await bench(`conv3d fwd stock REDUCED ${tag} ${shape} 1rep`, f, () => [conv3d(x, w)], 1);
   setKernelImpl("fast");
+
   await bench(`conv3d fwd ours REDUCED ${tag} ${shape}`, f, () => [conv3d(x, w)]);
   tf.dispose([x, w]);
 }
 
 if (quick) {
   await convCase("L1", [32, 32, 16], 64, 64);
-  await stockConvCase("L2", 1, [8, 8, 8], 64, 64);
+  if (backend !== "webgpu") await stockConvCase("L2", 1, [8, 8, 8], 64, 64);
 } else {
   await convCase("enc-L0", [64, 64, 32], 32, 64);
   await convCase("enc-L1", [32, 32, 16], 64, 64);
@@ -123,7 +141,7 @@ if (quick) {
   await convCase("dec-L2", [16, 16, 8], 256, 256);
   await convCase("enc-L3", [8, 8, 4], 256, 512);
   await convCase("head", [64, 64, 32], 64, 1, 1);
-  await stockConvCase("L2", 1, [16, 16, 8], 64, 64);
+  if (backend !== "webgpu") await stockConvCase("L2", 1, [16, 16, 8], 64, 64);
 }
 
 // transposed conv 2x2x2 stride 2 (PyTorch up_tr128: 256 -> 256 from 16x16x8)

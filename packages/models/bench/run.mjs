@@ -5,7 +5,8 @@
 // shared; reps, wasm_heap_bytes, num_tensors). Reference (PyTorch on the same 2-core machine): ≈ 3.3 s
 // forward, ≈ 15 s per training step.
 // Flags: --json (JSON lines only), --quick (1 rep, 32×32×16), --reps N, --width W, --batch B,
-// --size R,C,D, --backend NAME, --variant torch|keras, --only SUBSTRING (e.g. sgd-step).
+// --size R,C,D, --backend NAME (webgpu: one warm-up run first), --variant torch|keras, --only SUBSTRING
+// (e.g. sgd-step).
 import { initBackend } from "@models-genesis/kernels";
 import * as tf from "@tensorflow/tfjs-core";
 import { createModelFromConfig } from "../dist/index.js";
@@ -53,13 +54,14 @@ const target = tf.randomUniform([batch, ...size, 1], 0, 1, "float32", 2);
 const lr = 0.1;
 const vars = [...model.trainableWeights.values()];
 
-function forward() {
+// Reads are asynchronous: webgpu has no synchronous read in Node (and a read ends the GPU work).
+async function forward() {
   const y = model.forward(x, { training: true });
-  y.dataSync();
+  await y.data();
   y.dispose();
 }
 
-function trainStep() {
+async function trainStep() {
   const { value, grads } = tf.variableGrads(() => {
     const y = model.forward(x, { training: true });
     return tf.mean(tf.square(tf.sub(y, target)));
@@ -67,7 +69,7 @@ function trainStep() {
   tf.tidy(() => {
     for (const v of vars) v.assign(tf.sub(v, tf.mul(grads[v.name], lr)));
   });
-  value.dataSync();
+  await value.data();
   tf.dispose([value, ...Object.values(grads)]);
 }
 
@@ -78,6 +80,8 @@ async function bench(name, flops, fn) {
   const times = [];
   const cpus = [];
   let peak = 0;
+  let gpuPeak = null;
+  if (backend === "webgpu") await fn(); // warm-up: compiles the shaders
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
     const c0 = process.cpuUsage();
@@ -86,6 +90,8 @@ async function bench(name, flops, fn) {
     const c = process.cpuUsage(c0);
     cpus.push((c.user + c.system) / 1e6);
     peak = Math.max(peak, info.peakBytes);
+    const m = tf.memory();
+    if (m.numBytesAllocatedInGPU !== undefined) gpuPeak = Math.max(gpuPeak ?? 0, m.numBytesAllocatedInGPU);
     log(`${name}: rep ${i + 1} ${times.at(-1).toFixed(2)} s`);
   }
   times.sort((a, b) => a - b);
@@ -107,6 +113,8 @@ async function bench(name, flops, fn) {
       reps: times.length,
       size: size.join("x"),
       wasm_heap_bytes: wasmHeap(),
+      // webgpu: bytes of GPU buffers allocated (tensors + the buffer pool) after the reps
+      gpu_bytes: gpuPeak,
       num_tensors: tf.memory().numTensors,
     }),
   );

@@ -11,6 +11,7 @@ import {
   type GradFn,
   planeConv,
   planeConvFilterGrad,
+  planeConvFilterGradSplitK,
   spaceToDepth2,
 } from "./core.js";
 import { holdForBackward, installLeanBackprop, releaseHeld } from "./lean-backprop.js";
@@ -153,7 +154,10 @@ function convGradFuncs(x: tf.Tensor, w: tf.Tensor, dy: tf.Tensor): [tf.Tensor, t
   const kd = w.rank === 5 ? k : 1;
   // Filter gradient first, one batch element at a time, so that its shifted copies of x and dy
   // never coexist with dx: this bounds the peak of the largest decoder layer's backward.
-  const dw = planeConvFilterGradChunked(x, dy, kd, k);
+  const dw =
+    tf.getBackend() === "webgpu" && x.size + dy.size < batchChunkThreshold()
+      ? planeConvFilterGradSplitK(x, dy, kd, k)
+      : planeConvFilterGradChunked(x, dy, kd, k);
   const wf = flipFilter(w);
   const dx = planeConv(dy, wf);
   wf.dispose();

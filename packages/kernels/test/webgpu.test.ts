@@ -123,6 +123,13 @@ describe.skipIf(skip !== null)("ops on webgpu", () => {
     await compareWithCpu(bias ? op : (x, w) => op(x, w), bias ? ins : ins.slice(0, 2), [n, 4, 5, 3, 4]);
   });
 
+  it("conv3d filter gradient split over voxel chunks (M = 2048: 8 chunks) matches cpu", async () => {
+    const ins = [randArr([2, 8, 8, 16, 2], 101), randArr([3, 3, 3, 2, 3], 102)];
+    await compareWithCpu((x, w) => conv3d(x as tf.Tensor5D, w as tf.Tensor5D), ins, [2, 8, 8, 16, 3]);
+    const ins2 = [randArr([4, 16, 16, 3], 103), randArr([3, 3, 3, 2], 104)];
+    await compareWithCpu((x, w) => conv2d(x as tf.Tensor4D, w as tf.Tensor4D), ins2, [4, 16, 16, 2]);
+  });
+
   it("conv3d one batch element at a time (buffer-limit chunking) gives the same values and gradients", async () => {
     const ins = [randArr([3, 4, 3, 2, 2], 91), randArr([3, 3, 3, 2, 3], 92), randArr([3], 93)];
     const op: Op = (x, w, b) => conv3d(x as tf.Tensor5D, w as tf.Tensor5D, b as tf.Tensor1D);

@@ -5,6 +5,7 @@ export * from "./checkpoint.js";
 export * from "./data.js";
 export * from "./data-parallel.js";
 export * from "./errors.js";
+export * from "./grads.js";
 export * from "./losses.js";
 export * from "./optimizers.js";
 export * from "./pipelines/breakdown.js";

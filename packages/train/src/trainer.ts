@@ -19,6 +19,7 @@ import { loadModelWeights, optimizerStateOf, readCheckpoint, writeCheckpoint } f
 import { type Batch, type BatchSource, prefetch } from "./data.js";
 import { defaultThreads, ReplicaPool } from "./data-parallel.js";
 import { CheckpointError, TrainError } from "./errors.js";
+import { variableGradsFreeing } from "./grads.js";
 import { type LossFn, lossNameOf } from "./losses.js";
 import type { Optimizer } from "./optimizers.js";
 import { Rng } from "./rng.js";
@@ -314,25 +315,46 @@ export class Trainer {
   /**
    * Hook: one optimisation step — forward in training mode, loss, gradients of the trainable
    * weights, optimizer update — inside `tf.tidy`. Returns the batch loss.
+   *
+   * A step that throws (a forward pass, loss or gradient that fails, e.g. out of memory) frees every
+   * tensor it allocated — `tf.memory().numTensors` is where it was before the step — and puts the
+   * non-trainable weights (BatchNorm running statistics, which the forward pass updates) back, so the
+   * model is as before the step and the exception propagates out of `run()`; calling `run()` again
+   * continues from that step. Only an exception from the optimizer update itself may leave the
+   * weights partly updated.
+   * @throws TrainError when every trainable weight is frozen, or what the step threw
    */
   async trainStep(batch: Batch): Promise<number> {
     const freeze = this.opts.freeze;
     const names = [...this.model.trainableWeights.keys()].filter((n) => !freeze?.(n));
     if (names.length === 0) throw new TrainError("trainStep: every trainable weight is frozen");
     const pool = batch.xShape[0] >= 2 ? this.replicaPool() : null;
-    let loss: number;
-    let grads: Map<string, tf.Tensor>;
-    if (pool) {
-      ({ loss, grads } = await pool.gradients(batch, names, (shard) => this.gradients(shard, names)));
-    } else {
-      const g = this.gradients(batch, names);
-      grads = g.grads;
-      loss = (await g.loss.data())[0];
-      g.loss.dispose();
+    // values before the step: a clone shares the buffer, and `assign` gives the variable a new one
+    const stats = [...this.model.nonTrainableWeights].map(([, v]) => [v, tf.clone(v)] as const);
+    let grads: Map<string, tf.Tensor> | undefined;
+    try {
+      let loss: number;
+      if (pool) {
+        ({ loss, grads } = await pool.gradients(batch, names, (shard) => this.gradients(shard, names)));
+      } else {
+        const g = this.gradients(batch, names);
+        grads = g.grads;
+        try {
+          loss = (await g.loss.data())[0];
+        } finally {
+          g.loss.dispose();
+        }
+      }
+      const update = grads;
+      tf.tidy(() => this.optimizer.applyGradients(update, this.model.trainableWeights));
+      return loss;
+    } catch (e) {
+      for (const [v, before] of stats) v.assign(before);
+      throw e;
+    } finally {
+      for (const g of grads?.values() ?? []) g.dispose();
+      for (const [, before] of stats) before.dispose();
     }
-    tf.tidy(() => this.optimizer.applyGradients(grads, this.model.trainableWeights));
-    for (const g of grads.values()) g.dispose();
-    return loss;
   }
 
   /**
@@ -344,7 +366,7 @@ export class Trainer {
     const { value, grads } = tf.tidy(() => {
       const x = tf.tensor(batch.x, batch.xShape, "float32");
       const y = tf.tensor(batch.y, batch.yShape, "float32");
-      return tf.variableGrads(() => {
+      return variableGradsFreeing(() => {
         const pred = this.model.forward(x, { training: true });
         if (!tf.util.arraysEqual(pred.shape, y.shape)) {
           throw new TrainError(
@@ -404,16 +426,14 @@ export class Trainer {
       const loss = this.loss(y, pred);
       return withPrediction ? { loss, pred } : { loss };
     }) as { loss: tf.Scalar; pred?: tf.Tensor };
-    const lossT = out.loss;
-    const predT = out.pred;
-    const loss = (await lossT.data())[0];
-    lossT.dispose();
-    let pred: Float32Array | undefined;
-    if (predT) {
-      pred = (await predT.data()) as Float32Array;
-      predT.dispose();
+    try {
+      const loss = (await out.loss.data())[0];
+      const pred = out.pred ? ((await out.pred.data()) as Float32Array) : undefined;
+      return { loss, pred };
+    } finally {
+      out.loss.dispose();
+      out.pred?.dispose();
     }
-    return { loss, pred };
   }
 
   /** Hook: after the validation pass, with the mean validation loss and metrics. */

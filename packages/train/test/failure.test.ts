@@ -4,6 +4,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import {
   arrayBatchSource,
   type Batch,
+  classificationMetrics,
+  evaluatePredictions,
   type LossFn,
   mseLoss,
   ReplicaPool,
@@ -260,4 +262,34 @@ describe("a data-parallel step that throws (two threads)", () => {
       model.dispose();
     }
   }, 60_000);
+});
+
+describe("classification metrics say when the AUC is undefined", () => {
+  it("validation: one line with the class counts, once; test: aucUndefined and one line", () => {
+    const lines: string[] = [];
+    const { auc } = classificationMetrics((m) => lines.push(m));
+    for (let epoch = 0; epoch < 3; epoch++) {
+      auc.reset();
+      auc.update(Float32Array.of(0.2, 0.9, 0.4), Float32Array.of(0, 0, 0), [3, 1]);
+      expect(auc.compute()).toBeNaN();
+    }
+    expect(lines).toEqual([
+      "validation AUC is NaN: labels hold only one class (0 positive, 3 negative); ROC AUC is undefined, returning NaN",
+    ]);
+    const m = evaluatePredictions(
+      "classification",
+      Float32Array.of(0.1, 0.7),
+      Float32Array.of(1, 1),
+      [2, 1],
+      (l) => lines.push(l),
+    );
+    expect(m.auc).toBeNaN();
+    expect(m.aucUndefined).toBe("only one class (2 positive, 0 negative)");
+    expect(lines[1]).toBe(
+      "test AUC is NaN: the test labels hold only one class (2 positive, 0 negative); ROC AUC is undefined",
+    );
+    expect(
+      evaluatePredictions("classification", Float32Array.of(0.1, 0.7), Float32Array.of(0, 1), [2, 1]),
+    ).toEqual({ auc: 1 });
+  });
 });

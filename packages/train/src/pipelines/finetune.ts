@@ -91,6 +91,8 @@ export interface FinetuneMetrics {
   paperIoU?: number;
   /** Classification: ROC AUC of the first output (NaN when the test labels hold one class). */
   auc?: number;
+  /** Classification: why `auc` is NaN, with the class counts (`"only one class (0 positive, 9 negative)"`). */
+  aucUndefined?: string;
 }
 
 /** What {@link runFinetuning} returns. */
@@ -248,13 +250,15 @@ export async function predictArrays(
 
 /**
  * Test-set metrics of predictions: segmentation → dataset-level Dice and IoU at 0.5 and the paper's
- * IoU; classification → ROC AUC of the first column.
+ * IoU; classification → ROC AUC of the first column (NaN for one-class test labels: then
+ * `aucUndefined` says why and `warn` gets one line).
  */
 export function evaluatePredictions(
   task: FinetuneOptions["task"],
   pred: Float32Array,
   target: Float32Array,
   targetShape: readonly number[],
+  warn?: (message: string) => void,
 ): FinetuneMetrics {
   if (task === "segmentation") {
     const dice = new BinarySegmentationAccumulator({ emptyPolicy: REFERENCE_DICE_EMPTY_POLICY });
@@ -275,7 +279,12 @@ export function evaluatePredictions(
   }
   const auc = new RocAucAccumulator({ singleClass: "nan" });
   auc.update(s, l);
-  return { auc: auc.compute() };
+  const r = auc.summary();
+  if (r.undefinedReason) {
+    warn?.(`test AUC is NaN: the test labels hold ${r.undefinedReason}; ROC AUC is undefined`);
+    return { auc: r.auc, aucUndefined: r.undefinedReason };
+  }
+  return { auc: r.auc };
 }
 
 /**
@@ -325,6 +334,7 @@ export async function runFinetuning(o: FinetuneOptions): Promise<FinetuneSummary
       lr: o.lr,
       patience: o.patience,
       plateauPatience: o.plateauPatience,
+      warn: o.log,
     });
     const src = (s: SplitArrays, train: boolean) =>
       arrayBatchSource({
@@ -362,7 +372,7 @@ export async function runFinetuning(o: FinetuneOptions): Promise<FinetuneSummary
     const pred = slicewise
       ? await predictSlicewise(model, o.data.test.x, o.data.test.xShape, batchSize)
       : await predictArrays(model, o.data.test.x, o.data.test.xShape, batchSize);
-    const test = evaluatePredictions(o.task, pred, o.data.test.y, o.data.test.yShape);
+    const test = evaluatePredictions(o.task, pred, o.data.test.y, o.data.test.yShape, o.log);
     await saveModel(o.modelDir, model, {
       intensity: o.intensity ?? CT_INTENSITY,
       spacing: o.spacing ?? null,

@@ -97,5 +97,51 @@ describe("genesis demo on the bundled sample (tiny settings)", () => {
       expect(existsSync(join(out, f)), f).toBe(true);
     expect(r.out).toMatch(/\| genesis \|/);
     expect(r.out).toMatch(/2 training threads/);
+    // the verdict: in summary.json, consistent with the numbers, and on stderr
+    const expected = !s.pretrain.beats_constant
+      ? "above-constant-baseline"
+      : s.pretrain.output_std_ratio !== null && s.pretrain.output_std_ratio < 0.1
+        ? "collapsed"
+        : s.pretrain.beats_identity
+          ? "below-baselines"
+          : "above-identity-baseline";
+    expect(s.pretrain.verdict).toBe(expected);
+    expect(r.err).toContain(`pretraining verdict: ${expected}`);
   }, 300_000);
+});
+
+describe("genesis pretrain says when pretraining failed", () => {
+  // 1 step at a learning rate of 1e-9 on 16³ cubes of the bundled chest CT: cannot beat the constant baseline
+  const tiny = (out: string) => [
+    "pretrain",
+    join(__dirname, "..", "sample", "chest-ct", "copdgene_10002K_ct64.nii.gz"),
+    "--out",
+    out,
+    ...["--cube-shape", "16,16,16", "--scale", "6", "--border-xy", "2", "--border-z", "2"],
+    ...["--lung-max", "1", "--val-fraction", "0.3", "--width", "2", "--batch-size", "2"],
+    ...["--epochs", "1", "--steps-per-epoch", "1", "--lr", "1e-9", "--threads", "1", "--plain"],
+  ];
+
+  it("warns and exits 0 without --strict; exits 3 naming the verdict with --strict; pretrain.json has it", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "genesis-verdict-"));
+    dirs.push(dir);
+    const lax = await genesis(...tiny(join(dir, "lax")));
+    expect(lax.code, lax.err).toBe(0);
+    expect(lax.err).toMatch(
+      /warning: pretraining failed \(above-constant-baseline\): best validation MSE [\d.]+ is not below the constant baseline/,
+    );
+    expect(lax.err).toContain("pretraining verdict: above-constant-baseline (FAILED)");
+    const json = JSON.parse(await readFile(join(dir, "lax", "pretrain.json"), "utf8"));
+    expect(json.verdict).toBe("above-constant-baseline");
+    expect(json.best_val_mse).toBeGreaterThanOrEqual(json.constant_mse);
+
+    const strict = await genesis(...tiny(join(dir, "strict")), "--strict");
+    expect(strict.code).toBe(3);
+    expect(strict.err).toMatch(
+      /genesis: --strict: pretraining failed \(above-constant-baseline\): best validation MSE/,
+    );
+    // everything was written before the non-zero exit
+    expect(existsSync(join(dir, "strict", "pretrain.json"))).toBe(true);
+    expect(existsSync(join(dir, "strict", "model", "model.json"))).toBe(true);
+  }, 120_000);
 });

@@ -7,11 +7,14 @@ import { loadModel } from "@models-genesis/models";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  COLLAPSE_STD_RATIO,
   type CubeSet,
   collectCubes,
   evaluatePredictions,
   finetuneTask,
+  outputSpreadMetric,
   predictSlicewise,
+  pretrainVerdict,
   restorationBreakdown,
   runFinetuning,
   runPretraining,
@@ -79,6 +82,68 @@ describe("validationPairs", () => {
     // same seed → same pairs
     expect(validationPairs(set, 5).input).toEqual(p.input);
   });
+});
+
+describe("pretraining says when it failed", () => {
+  const base = { identity_mse: 0.02, constant_mse: 0.05 };
+  it("judges the best validation MSE against both baselines and the output spread", () => {
+    const v = (best: number, ratio: number | null) =>
+      pretrainVerdict({ ...base, best_val_mse: best, output_std_ratio: ratio });
+    expect(v(0.01, 0.8)).toEqual({
+      verdict: "below-baselines",
+      failed: false,
+      reason: "best validation MSE 0.01000 is below the identity 0.02000 and constant 0.05000 baselines",
+    });
+    expect(v(0.03, 0.8)).toMatchObject({ verdict: "above-identity-baseline", failed: false });
+    expect(v(0.05, 0.8)).toMatchObject({ verdict: "above-constant-baseline", failed: true });
+    expect(v(0.06, 0.01).reason).toBe(
+      "best validation MSE 0.06000 is not below the constant baseline 0.05000 (predicting each sample's mean): the network learned less than a constant",
+    );
+    expect(v(0.01, COLLAPSE_STD_RATIO / 2)).toMatchObject({ verdict: "collapsed", failed: true });
+    expect(v(0.01, COLLAPSE_STD_RATIO / 2).reason).toMatch(/^the output collapsed: its spread is 5\.0 % /);
+    expect(v(0.01, null).verdict).toBe("below-baselines");
+    expect(v(Number.NaN, null)).toMatchObject({ verdict: "no-validation", failed: false });
+  });
+
+  it("std_ratio = √(Σ per-sample output variance / Σ per-sample target variance)", () => {
+    const m = outputSpreadMetric();
+    // sample 1: target [0, 2] (var 1), prediction [1, 1] (var 0); sample 2: target [0, 2], prediction [0.5, 1.5] (var 0.25)
+    m.update(Float32Array.of(1, 1, 0.5, 1.5), Float32Array.of(0, 2, 0, 2), [2, 2, 1]);
+    expect(m.compute()).toBeCloseTo(Math.sqrt(0.25 / 2), 12);
+    m.reset();
+    m.update(Float32Array.of(1, 1), Float32Array.of(3, 3), [1, 2, 1]);
+    expect(m.compute()).toBeNaN();
+  });
+
+  it("a run that cannot beat the constant baseline (1 step at lr 0) warns and records the verdict in pretrain.json", async () => {
+    const set = syntheticSet(6, ["a", "a", "a", "b", "b", "b"]);
+    const { train, val } = splitCubesBySource(set, 0.4, 1);
+    const out = join(dir, "verdict");
+    const lines: string[] = [];
+    const s = await runPretraining({
+      train,
+      val,
+      out,
+      width: 2,
+      batchSize: 2,
+      epochs: 1,
+      stepsPerEpoch: 1,
+      lr: 0,
+      seed: 1,
+      sampleEvery: 0,
+      plainProgress: true,
+      log: (l) => lines.push(l),
+    });
+    expect(s.best_val_mse).toBeGreaterThanOrEqual(s.constant_mse);
+    expect(s.verdict).toBe("above-constant-baseline");
+    const json = JSON.parse(await readFile(join(out, "pretrain.json"), "utf8"));
+    expect(json.verdict).toBe("above-constant-baseline");
+    expect(json.verdict_reason).toBe(s.verdict_reason);
+    expect(json.output_std_ratio).toBeGreaterThan(0);
+    expect(
+      lines.filter((l) => l.startsWith("warning: pretraining failed (above-constant-baseline): ")),
+    ).toHaveLength(1);
+  }, 60_000);
 });
 
 describe.skipIf(!existsSync(CT64))("pretraining and fine-tuning on real CT", () => {

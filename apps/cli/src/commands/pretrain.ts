@@ -5,6 +5,8 @@ import { parseThreads } from "@models-genesis/datasets";
 import { initBackend } from "@models-genesis/kernels";
 import {
   collectCubes,
+  FAILED_PRETRAIN_VERDICTS,
+  type PretrainVerdict,
   REFERENCE_PRETRAIN,
   resolveThreads,
   runPretraining,
@@ -12,6 +14,7 @@ import {
 } from "@models-genesis/train";
 import { type GenesisAblation, genesisAblation } from "@models-genesis/transforms";
 import { type Command, InvalidArgumentError, Option } from "commander";
+import { ExitCodeError, STRICT_FAILURE_EXIT } from "../lib/exit.js";
 
 /** commander parser for an integer ≥ min. */
 export function intArg(name: string, min: number) {
@@ -118,6 +121,31 @@ interface PretrainCliOptions {
   backend?: string;
   threads: number | "auto";
   plain?: boolean;
+  strict?: boolean;
+}
+
+/** The `--strict` option shared by `pretrain` and `demo`. */
+export const STRICT_HELP =
+  "exit with code 3 when pretraining failed: best validation MSE not below the constant baseline, or the output collapsed to a constant";
+
+/**
+ * The verdict lines of a finished pretraining, and under `strict` the error that ends the run
+ * when the verdict is a failure.
+ * @throws ExitCodeError (exit 3) under `strict` for a failed verdict
+ */
+export function reportVerdict(
+  s: { verdict: PretrainVerdict; verdict_reason: string },
+  strict: boolean | undefined,
+  log: (line: string) => void,
+): void {
+  const failed = FAILED_PRETRAIN_VERDICTS.includes(s.verdict);
+  log(`pretraining verdict: ${s.verdict}${failed ? " (FAILED)" : ""}: ${s.verdict_reason}`);
+  if (failed && strict)
+    throw new ExitCodeError(
+      `--strict: pretraining failed (${s.verdict}): ${s.verdict_reason}`,
+      STRICT_FAILURE_EXIT,
+    );
+  if (failed) log("(--strict makes this a non-zero exit)");
 }
 
 /**
@@ -218,6 +246,7 @@ export function register(program: Command): void {
     .option("--backend <name>", "tensorflow | wasm | cpu (default: fastest available; env GENESIS_BACKEND)")
     .option("--threads <n|auto>", THREADS_HELP, threadsArg, "auto")
     .option("--plain", "plain progress lines instead of a progress bar")
+    .option("--strict", STRICT_HELP)
     .action(async (inputs: string[], o: PretrainCliOptions) => {
       const log = (l: string) => process.stderr.write(`${l}\n`);
       const backend = await initBackend({ backend: o.backend, log });
@@ -288,5 +317,6 @@ export function register(program: Command): void {
         `log: ${resolve(out, "log.jsonl")}; samples: ${resolve(out, "samples")}; loss curve: ${resolve(out, "loss.svg")}`,
       );
       log(`summary: ${resolve(out, "pretrain.json")}`);
+      reportVerdict(summary, o.strict, log);
     });
 }

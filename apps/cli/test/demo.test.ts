@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -37,6 +37,27 @@ describe("training commands refuse a bad --out or --resume before doing any work
     );
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/--resume: .*last\.ckpt: no checkpoint to resume from/);
+  });
+
+  it("names an --out folder that is not writable, in one line, before any work", async () => {
+    // root writes through permission bits: there /sys (read-only to everyone) stands in for a read-only folder
+    let ro = "/sys";
+    if (process.getuid?.() !== 0) {
+      ro = await mkdtemp(join(tmpdir(), "genesis-ro-"));
+      dirs.push(ro);
+      await chmod(ro, 0o555);
+    }
+    for (const cmd of [
+      ["demo", "--out", ro],
+      ["pretrain", "nowhere.nii.gz", "--out", ro],
+      ["finetune", "--out", ro, "--x", "x.npy", "--y", "y.npy"],
+    ]) {
+      const r = await genesis(...cmd, "--threads", "1");
+      expect(r.code, cmd[0]).toBe(1);
+      expect(r.err, cmd[0]).toMatch(
+        new RegExp(`\\ngenesis: --out ${ro}: the folder is not writable \\([A-Z]+: [^\\n]*\\)\\n$`),
+      );
+    }
   });
 });
 
@@ -112,14 +133,14 @@ describe("genesis demo on the bundled sample (tiny settings)", () => {
 
 describe("genesis pretrain says when pretraining failed", () => {
   // 1 step at a learning rate of 1e-9 on 16³ cubes of the bundled chest CT: cannot beat the constant baseline
-  const tiny = (out: string) => [
+  const tiny = (out: string, epochs = 1) => [
     "pretrain",
     join(__dirname, "..", "sample", "chest-ct", "copdgene_10002K_ct64.nii.gz"),
     "--out",
     out,
     ...["--cube-shape", "16,16,16", "--scale", "6", "--border-xy", "2", "--border-z", "2"],
     ...["--lung-max", "1", "--val-fraction", "0.3", "--width", "2", "--batch-size", "2"],
-    ...["--epochs", "1", "--steps-per-epoch", "1", "--lr", "1e-9", "--threads", "1", "--plain"],
+    ...["--epochs", String(epochs), "--steps-per-epoch", "1", "--lr", "1e-9", "--threads", "1", "--plain"],
   ];
 
   it("warns and exits 0 without --strict; exits 3 naming the verdict with --strict; pretrain.json has it", async () => {
@@ -143,5 +164,23 @@ describe("genesis pretrain says when pretraining failed", () => {
     // everything was written before the non-zero exit
     expect(existsSync(join(dir, "strict", "pretrain.json"))).toBe(true);
     expect(existsSync(join(dir, "strict", "model", "model.json"))).toBe(true);
+  }, 120_000);
+
+  it("--resume with a truncated last.ckpt falls back to the previous checkpoint and says so", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "genesis-resume-"));
+    dirs.push(dir);
+    const out = join(dir, "run");
+    const first = await genesis(...tiny(out, 2));
+    expect(first.code, first.err).toBe(0);
+    const last = join(out, "checkpoints", "last.ckpt");
+    expect(existsSync(join(out, "checkpoints", "last.prev.ckpt"))).toBe(true);
+    await truncate(last, (await stat(last)).size - 100);
+    const again = await genesis(...tiny(out, 3), "--resume");
+    expect(again.code, again.err).toBe(0);
+    expect(again.err).toMatch(
+      /last\.ckpt: truncated payload \(\d+ bytes, \d+ expected\) \(moved to .*last\.ckpt\.corrupt\); falling back to the previous checkpoint .*last\.prev\.ckpt/,
+    );
+    const json = JSON.parse(await readFile(join(out, "pretrain.json"), "utf8"));
+    expect(json.val_mse).toHaveLength(3);
   }, 120_000);
 });

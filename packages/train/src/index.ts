@@ -8,6 +8,7 @@ export * from "./errors.js";
 export * from "./grads.js";
 export * from "./losses.js";
 export * from "./optimizers.js";
+export * from "./outputs.js";
 export * from "./pipelines/breakdown.js";
 export * from "./pipelines/finetune.js";
 export * from "./pipelines/pretrain.js";

@@ -15,7 +15,13 @@ import type {
   TrainContext,
   TrainResult,
 } from "./callback.js";
-import { loadModelWeights, optimizerStateOf, readCheckpoint, writeCheckpoint } from "./checkpoint.js";
+import {
+  type Checkpoint,
+  loadModelWeights,
+  optimizerStateOf,
+  readCheckpoint,
+  writeCheckpoint,
+} from "./checkpoint.js";
 import { type Batch, type BatchSource, prefetch } from "./data.js";
 import { defaultThreads, ReplicaPool } from "./data-parallel.js";
 import { CheckpointError, TrainError } from "./errors.js";
@@ -187,9 +193,13 @@ export class Trainer {
     if (this.stopRequest !== "interrupted") this.stopRequest = reason;
   }
 
-  /** Path of `last.ckpt` / `best.ckpt` when `checkpointDir` is set. */
-  checkpointPath(kind: "last" | "best"): string | undefined {
-    return this.opts.checkpointDir ? join(this.opts.checkpointDir, `${kind}.ckpt`) : undefined;
+  /**
+   * Path of `last.ckpt`, `best.ckpt` or `last.prev.ckpt` (the `last.ckpt` before the latest one,
+   * kept for `resume` to fall back on) when `checkpointDir` is set.
+   */
+  checkpointPath(kind: "last" | "best" | "prev"): string | undefined {
+    if (!this.opts.checkpointDir) return undefined;
+    return join(this.opts.checkpointDir, kind === "prev" ? "last.prev.ckpt" : `${kind}.ckpt`);
   }
 
   protected get context(): TrainContext {
@@ -223,10 +233,8 @@ export class Trainer {
 
   /** Run the loop until `epochs`, early stopping or an interrupt. */
   async run(): Promise<TrainResult> {
-    if (this.opts.resume)
-      await this.restore(
-        typeof this.opts.resume === "string" ? this.opts.resume : this.checkpointPath("last")!,
-      );
+    if (typeof this.opts.resume === "string") await this.restore(this.opts.resume);
+    else if (this.opts.resume) await this.restoreLatest();
     this.startEpoch = this.state.epoch;
     if (this.opts.checkpointDir) await mkdir(this.opts.checkpointDir, { recursive: true });
     let onSigint: (() => void) | undefined;
@@ -546,22 +554,52 @@ export class Trainer {
       trainer: { ...this.state, history: this.state.history } as unknown as Record<string, unknown>,
       callbacks: this.callbackStates(),
     };
-    await writeCheckpoint(last, content);
+    // keep the current last.ckpt as last.prev.ckpt (a hard link: no copy), for resume to fall back on
+    if (existsSync(last)) await replaceWithLink(last, this.checkpointPath("prev")!);
+    try {
+      await writeCheckpoint(last, content);
+    } catch (e) {
+      const kept = existsSync(last) ? `; ${last} still holds the previous checkpoint` : "";
+      throw new CheckpointError(`${last}: cannot write the checkpoint (${(e as Error).message})${kept}`);
+    }
     this.lastCkpt = last;
+    // best = the same bytes: hard-link the fresh last.ckpt (a later rename replaces last.ckpt's
+    // name, not this inode), falling back to a copy; then rename into place atomically.
     if (best) {
-      // best = the same bytes: hard-link the fresh last.ckpt (a later rename replaces last.ckpt's
-      // name, not this inode), falling back to a copy; then rename into place atomically.
       const p = this.checkpointPath("best")!;
-      const tmp = `${p}.tmp-${process.pid}`;
-      await rm(tmp, { force: true });
-      try {
-        await link(last, tmp);
-      } catch {
-        await copyFile(last, tmp);
-      }
-      await rename(tmp, p);
+      await replaceWithLink(last, p);
       this.bestCkpt = p;
     }
+  }
+
+  /**
+   * `resume: true`: load `last.ckpt`; when it is missing, truncated or corrupt, say so and fall back
+   * to `last.prev.ckpt` (the one before it).
+   * @throws CheckpointError naming both files when neither can be read
+   */
+  private async restoreLatest(): Promise<void> {
+    const last = this.checkpointPath("last")!;
+    const prev = this.checkpointPath("prev")!;
+    let ckpt: Checkpoint;
+    let from = last;
+    try {
+      ckpt = await readCheckpointAt(last);
+    } catch (e) {
+      if (!(e instanceof CheckpointError) || !existsSync(prev)) throw e;
+      try {
+        ckpt = await readCheckpoint(prev);
+      } catch (e2) {
+        throw new CheckpointError(
+          `no checkpoint to resume from: ${e.message}; the previous one is unusable too: ${(e2 as Error).message}`,
+        );
+      }
+      // out of the way, kept for inspection: the next epoch end must not keep it as last.prev.ckpt
+      const moved = existsSync(last) ? ` (moved to ${last}.corrupt)` : "";
+      if (moved) await rename(last, `${last}.corrupt`);
+      this.opts.log?.(`${e.message}${moved}; falling back to the previous checkpoint ${prev}`);
+      from = prev;
+    }
+    this.apply(ckpt, from);
   }
 
   /**
@@ -569,8 +607,11 @@ export class Trainer {
    * @throws CheckpointError naming the file when it is missing or does not fit
    */
   async restore(path: string): Promise<void> {
-    if (!existsSync(path)) throw new CheckpointError(`${path}: no checkpoint to resume from`);
-    const ckpt = await readCheckpoint(path);
+    this.apply(await readCheckpointAt(path), path);
+  }
+
+  /** Put a checkpoint read from `path` into the model, optimizer, callbacks and loop state. */
+  private apply(ckpt: Checkpoint, path: string): void {
     loadModelWeights(this.model, ckpt, path);
     this.optimizer.setState(optimizerStateOf(ckpt));
     const st = ckpt.header.trainer as unknown as LoopState;
@@ -591,4 +632,22 @@ export class Trainer {
       `resumed from ${path}: epoch ${st.epoch}${st.step > 0 ? `, step ${st.step} (mid-epoch)` : ""}, lr ${this.optimizer.lr}`,
     );
   }
+}
+
+/** {@link readCheckpoint}, with "no checkpoint to resume from" for a missing file. */
+async function readCheckpointAt(path: string): Promise<Checkpoint> {
+  if (!existsSync(path)) throw new CheckpointError(`${path}: no checkpoint to resume from`);
+  return readCheckpoint(path);
+}
+
+/** Make `to` a hard link to `from` (a copy where links fail), replacing `to` atomically. */
+async function replaceWithLink(from: string, to: string): Promise<void> {
+  const tmp = `${to}.tmp-${process.pid}`;
+  await rm(tmp, { force: true });
+  try {
+    await link(from, tmp);
+  } catch {
+    await copyFile(from, tmp);
+  }
+  await rename(tmp, to);
 }

@@ -1,9 +1,10 @@
-import { existsSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { parseThreads } from "@models-genesis/datasets";
 import { initBackend } from "@models-genesis/kernels";
 import {
+  assertWritableDir,
   collectCubes,
   FAILED_PRETRAIN_VERDICTS,
   type PretrainVerdict,
@@ -45,12 +46,11 @@ export function threadsArg(v: string): number | "auto" {
 }
 
 /**
- * `--out` must be a folder or not exist yet.
- * @throws Error naming the path when it is a file (before any work is done).
+ * `--out` must be a writable folder, or creatable: checked (and created) before any work is done.
+ * @throws TrainError, one line naming the path: it is a file, it cannot be created, or it is not writable.
  */
 export function checkOutDir(out: string): void {
-  if (existsSync(out) && !statSync(out).isDirectory())
-    throw new Error(`--out ${out}: exists and is not a folder; give a folder (it is created if missing)`);
+  assertWritableDir(out, "--out");
 }
 
 /** The `training threads: N` line, with a warning when N exceeds the machine's cores. */
@@ -255,7 +255,9 @@ export function register(program: Command): void {
       const out = resolve(o.out);
       checkOutDir(out);
       const last = join(out, "checkpoints", "last.ckpt");
-      if (o.resume && !existsSync(last)) throw new Error(`--resume: ${last}: no checkpoint to resume from`);
+      const prev = join(out, "checkpoints", "last.prev.ckpt");
+      if (o.resume && !existsSync(last) && !existsSync(prev))
+        throw new Error(`--resume: ${last}: no checkpoint to resume from`);
       const cubes = await collectCubes(inputs, {
         cubeShape: o.cubeShape,
         scale: o.scale,

@@ -1,4 +1,5 @@
 import { rm } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import {
   BinarySegmentationAccumulator,
   KerasMeanIoUAccumulator,
@@ -21,6 +22,7 @@ import { ProgressLogger } from "../callbacks.js";
 import { loadModelWeights, readCheckpoint } from "../checkpoint.js";
 import { arrayBatchSource } from "../data.js";
 import { TrainError } from "../errors.js";
+import { assertWritableDir } from "../outputs.js";
 import { meanOverSlices, repeatPerSlice, sliceAxial, stackSlices } from "../slices.js";
 import { finetuneRecipe } from "../tasks.js";
 import { Trainer } from "../trainer.js";
@@ -302,8 +304,8 @@ export function evaluatePredictions(
  * network; a classification patch scores the mean of its slices' probabilities. The saved model
  * records the 3-D `patchSize` (X, Y, Z) and `finetuning.slicewise: true`.
  *
- * @throws TrainError for arrays that do not match their shapes, an empty split, or a 3-D network
- *   given 2-D data.
+ * @throws TrainError for arrays that do not match their shapes, an empty split, a 3-D network
+ *   given 2-D data, or an output or checkpoint folder that is not writable (checked before training).
  */
 export async function runFinetuning(o: FinetuneOptions): Promise<FinetuneSummary> {
   for (const k of ["train", "val", "test"] as const) checkSplit(k, o.data[k], o.task);
@@ -327,6 +329,13 @@ export async function runFinetuning(o: FinetuneOptions): Promise<FinetuneSummary
       `fine-tuning: 2-D network, slice-wise: ${trainData.xShape[0]} training / ${valData.xShape[0]} validation axial slices of ${trainData.xShape.slice(1, 3).join("×")}`,
     );
   const ckptDir = o.checkpointDir ?? `${o.modelDir}.ckpt`;
+  try {
+    assertWritableDir(dirname(resolve(o.modelDir)), "fine-tuning output folder");
+    assertWritableDir(ckptDir, "fine-tuning checkpoint folder");
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
   let recipe: ReturnType<typeof finetuneRecipe> | undefined;
   try {
     recipe = finetuneRecipe({

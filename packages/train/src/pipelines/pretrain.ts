@@ -20,6 +20,7 @@ import { loadModelWeights, readCheckpoint } from "../checkpoint.js";
 import { arrayBatchSource, type Batch, type BatchSource } from "../data.js";
 import { TrainError } from "../errors.js";
 import { Adam } from "../optimizers.js";
+import { assertWritableDir } from "../outputs.js";
 import type { Rng } from "../rng.js";
 import { sliceAxial } from "../slices.js";
 import { pretrainRecipe, REFERENCE_PRETRAIN } from "../tasks.js";
@@ -528,8 +529,8 @@ function sheetRows(sample: SampleBatch, per: number, max = 4): { volumes: Float3
  * baselines), the best model as `model/` (loadable by `loadModel`, `genesis predict`, fine-tuning)
  * and `pretrain.json` ({@link PretrainSummary}).
  *
- * @throws TrainError when either cube set is empty or smaller than one batch, or `slicesPerCube`
- *   is out of range.
+ * @throws TrainError when either cube set is empty or smaller than one batch, `slicesPerCube` is
+ *   out of range, or `out` is not a writable folder (checked before training, one line naming it).
  */
 export async function runPretraining(o: PretrainOptions): Promise<PretrainSummary> {
   const R = REFERENCE_PRETRAIN;
@@ -544,6 +545,7 @@ export async function runPretraining(o: PretrainOptions): Promise<PretrainSummar
   if (dims === 3 && o.train.count < batchSize) {
     throw new TrainError(`pretraining: ${o.train.count} training cubes make no batch of ${batchSize}`);
   }
+  assertWritableDir(o.out, "pretraining output folder");
   const log = o.log ?? (() => {});
   const genesis = o.genesis ?? {};
   const slicesPerCube = o.slicesPerCube ?? shape[2];

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { chmod, mkdtemp, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { writeNpy } from "@models-genesis/volume-io";
 import { afterAll, describe, expect, it } from "vitest";
 import type { DemoSummary } from "../src/commands/demo.js";
 import { genesis } from "./run-cli.js";
@@ -182,5 +183,37 @@ describe("genesis pretrain says when pretraining failed", () => {
     );
     const json = JSON.parse(await readFile(join(out, "pretrain.json"), "utf8"));
     expect(json.val_mse).toHaveLength(3);
+  }, 120_000);
+});
+
+describe("genesis finetune says what it trains on and when the AUC is undefined", () => {
+  it("prints the split sizes; a one-class validation and test split give one line each, and the report says why", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "genesis-ft-"));
+    dirs.push(dir);
+    const n = 10;
+    const per = 16 * 16 * 16;
+    const x = new Float32Array(n * per);
+    for (let i = 0; i < x.length; i++) x[i] = ((i * 2654435761) % 1000) / 1000;
+    // train = rows 0–5 (both classes), validation = 6–7 and test = 8–9 (negatives only)
+    const y = Float32Array.of(0, 1, 0, 1, 0, 1, 0, 0, 0, 0);
+    await writeNpy(join(dir, "x.npy"), { data: x, shape: [n, 16, 16, 16] });
+    await writeNpy(join(dir, "y.npy"), { data: y, shape: [n, 1] });
+    const out = join(dir, "out");
+    const r = await genesis(
+      ...["finetune", "--task", "classification", "--out", out, "--x", join(dir, "x.npy")],
+      ...["--y", join(dir, "y.npy"), "--split", "0.6,0.2", "--width", "2", "--batch-size", "2"],
+      ...["--epochs", "2", "--threads", "1", "--plain"],
+    );
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toContain(
+      "fine-tuning (classification): 6 training / 2 validation / 2 test samples of 16×16×16",
+    );
+    expect(
+      r.err.match(/validation AUC is NaN: labels hold only one class \(0 positive, 2 negative\)/g),
+    ).toHaveLength(1);
+    expect(r.err).toContain("test AUC is NaN: the test labels hold only one class (0 positive, 2 negative)");
+    expect(r.err).toMatch(/test: auc NaN, aucUndefined: only one class \(0 positive, 2 negative\)/);
+    const report = JSON.parse(await readFile(join(out, "finetune.json"), "utf8"));
+    expect(report.test.aucUndefined).toBe("only one class (0 positive, 2 negative)");
   }, 120_000);
 });

@@ -629,7 +629,7 @@ export class Trainer {
     this.state = { ...st, history };
     this.rng = Rng.fromState(st.rng);
     this.opts.log?.(
-      `resumed from ${path}: epoch ${st.epoch}${st.step > 0 ? `, step ${st.step} (mid-epoch)` : ""}, lr ${this.optimizer.lr}`,
+      `resumed from ${path}: ${st.epoch} epoch${st.epoch === 1 ? "" : "s"} done, continuing ${st.step > 0 ? `epoch ${st.epoch + 1} after its step ${st.step} (mid-epoch)` : `at epoch ${st.epoch + 1}`}, lr ${this.optimizer.lr}`,
     );
   }
 }

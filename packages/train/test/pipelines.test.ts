@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { initBackend } from "@models-genesis/kernels";
 import { loadModel } from "@models-genesis/models";
+import { geometryFromAffine, writeNifti } from "@models-genesis/volume-io";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -81,6 +82,44 @@ describe("validationPairs", () => {
     expect(p.constantMse).toBeCloseTo(cst / (3 * per), 10);
     // same seed → same pairs
     expect(validationPairs(set, 5).input).toEqual(p.input);
+  });
+});
+
+describe("collectCubes names the cause when no cube comes out", () => {
+  const made: string[] = [];
+  afterAll(async () => {
+    for (const d of made) await rm(d, { recursive: true, force: true });
+  });
+  const volume = async (name: string, n: number, hu: number) => {
+    const folder = await mkdtemp(join(tmpdir(), "genesis-cause-"));
+    made.push(folder);
+    const path = join(folder, name);
+    const data = new Int16Array(n * n * n).fill(hu);
+    const g = geometryFromAffine([
+      [1, 0, 0, 0],
+      [0, 1, 0, 0],
+      [0, 0, 1, 0],
+      [0, 0, 0, 1],
+    ]);
+    await writeNifti(path, { data, shape: [n, n, n], channels: 1, ...g, kind: "intensity", meta: {} });
+    return path;
+  };
+  const opts = { cubeShape: [16, 16, 8] as [number, number, number], scale: 2, borderXY: 0, borderZ: 0 };
+
+  it("the content filter, with its crop count and --lung-max; the borders, with the volume; both", async () => {
+    const tissue = await volume("tissue.nii", 24, 100); // all soft tissue: every crop fails the lung filter
+    const small = await volume("small.nii", 8, -800); // smaller than one cube
+    await expect(collectCubes([tissue], opts)).rejects.toThrow(
+      `no pretraining cubes of 16×16×8 from ${tissue}: the content filter rejected all 100 crops tried in 1 volume (--lung-max 0.15: a crop is kept when at most 15 % of it is tissue ≥ -150 HU; raise --lung-max for cubes outside the lungs)`,
+    );
+    await expect(collectCubes([small], opts)).rejects.toThrow(
+      new RegExp(
+        `^no pretraining cubes of 16×16×8 from ${small}: 1 volume is too small for the borders \\(${small}: .*; lower --border-xy / --border-z\\)$`,
+      ),
+    );
+    await expect(collectCubes([tissue, small], { ...opts, lungMax: 0.05 })).rejects.toThrow(
+      /rejected all 100 crops tried in 1 volume \(--lung-max 0\.05: .*\); 1 volume is too small for the borders/,
+    );
   });
 });
 
@@ -217,6 +256,7 @@ describe.skipIf(!existsSync(CT64))("pretraining and fine-tuning on real CT", () 
       const y = x.map((v) => (v > 0.45 ? 1 : 0));
       return { x, xShape: [n, ...CUBE, 1], y, yShape: [n, ...CUBE, 1] };
     };
+    const said: string[] = [];
     const ft = await runFinetuning({
       task: "segmentation",
       data: { train: part(0, 6), val: part(6, 3), test: part(9, 3) },
@@ -226,7 +266,11 @@ describe.skipIf(!existsSync(CT64))("pretraining and fine-tuning on real CT", () 
       seed: 2,
       modelDir: join(dir, "ft", "model"),
       plainProgress: true,
+      log: (l) => said.push(l),
     });
+    expect(said).toContain(
+      "fine-tuning (segmentation): 6 training / 3 validation / 3 test patches of 16×16×16",
+    );
     for (const k of ["dice", "iou", "paperIoU"] as const) {
       expect(ft.test[k]).toBeGreaterThanOrEqual(0);
       expect(ft.test[k]).toBeLessThanOrEqual(1);

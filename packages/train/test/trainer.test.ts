@@ -235,10 +235,15 @@ describe("Trainer: checkpoints and exact resume", () => {
     const ck = await readCheckpoint(join(dir, "last.ckpt"));
     expect(ck.header.trainer.epoch).toBe(2);
     expect(ck.header.trainer.step).toBe(2);
-    const b = pretrainTrainer({ checkpointDir: dir, resume: true }, 5);
+    const said: string[] = [];
+    const b = pretrainTrainer({ checkpointDir: dir, resume: true, log: (l) => said.push(l) }, 5);
     const rb = await b.run();
     expect(weightsOf(b.model)).toEqual(weightsOf(full.model));
     expect(rb.history.map((h) => h.trainLoss)).toEqual(rFull.history.map((h) => h.trainLoss));
+    // epochs counted from 1, as the progress lines ("epoch 3/4")
+    expect(said[0]).toBe(
+      `resumed from ${join(dir, "last.ckpt")}: 2 epochs done, continuing epoch 3 after its step 2 (mid-epoch), lr 0.25`,
+    );
   });
 
   it("best.ckpt holds the state after the best epoch, last.ckpt the state after the last", async () => {
@@ -274,7 +279,7 @@ describe("Trainer: a truncated or corrupt last.ckpt", () => {
     expect(lines[0]).toMatch(
       /last\.ckpt: truncated payload \(\d+ bytes, \d+ expected\) \(moved to .*last\.ckpt\.corrupt\); falling back to the previous checkpoint .*last\.prev\.ckpt$/,
     );
-    expect(lines[1]).toMatch(/^resumed from .*last\.prev\.ckpt: epoch 2/);
+    expect(lines[1]).toMatch(/^resumed from .*last\.prev\.ckpt: 2 epochs done, continuing at epoch 3, lr /);
     expect(existsSync(`${last}.corrupt`)).toBe(true);
     expect(weightsOf(b.model)).toEqual(weightsOf(full.model));
     expect(rb.history.map((h) => h.trainLoss)).toEqual(rFull.history.map((h) => h.trainLoss));
@@ -377,7 +382,7 @@ describe("Trainer: logging callbacks", () => {
       .trim()
       .split("\n")
       .map((l) => JSON.parse(l));
-    expect(lines.map((l) => l.epoch)).toEqual([0, 1, 2]);
+    expect(lines.map((l) => l.epoch)).toEqual([1, 2, 3]); // counted from 1, as on the console
     expect(Object.keys(lines[0]).sort()).toEqual([
       "epoch",
       "lr",
@@ -406,7 +411,7 @@ describe("Trainer: logging callbacks", () => {
       .trim()
       .split("\n")
       .map((l) => JSON.parse(l));
-    expect(lines2.map((l) => l.epoch)).toEqual([0, 1, 2, 3]);
+    expect(lines2.map((l) => l.epoch)).toEqual([1, 2, 3, 4]);
     expect(lines2.slice(0, startEpoch)).toEqual(lines.slice(0, startEpoch));
   });
 });

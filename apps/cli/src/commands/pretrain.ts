@@ -311,7 +311,7 @@ export function register(program: Command): void {
         log(`model (the weights at the interrupt): ${summary.model_dir}`);
       } else {
         log(
-          `best validation MSE ${summary.best_val_mse.toFixed(5)} (epoch ${summary.best_epoch + 1}); identity baseline ${summary.identity_mse.toFixed(5)}, constant baseline ${summary.constant_mse.toFixed(5)}`,
+          `best validation MSE ${summary.best_val_mse.toFixed(5)} (epoch ${summary.best_epoch}); identity baseline ${summary.identity_mse.toFixed(5)}, constant baseline ${summary.constant_mse.toFixed(5)}`,
         );
         log(`model: ${summary.model_dir}`);
       }

@@ -322,6 +322,10 @@ export async function runFinetuning(o: FinetuneOptions): Promise<FinetuneSummary
     );
   }
   const slicewise = nd === 2 && dataDims === 3;
+  const unit = o.task === "segmentation" ? "patches" : "samples";
+  o.log?.(
+    `fine-tuning (${o.task}): ${o.data.train.xShape[0]} training / ${o.data.val.xShape[0]} validation / ${o.data.test.xShape[0]} test ${unit} of ${o.data.train.xShape.slice(1, -1).join("×")}`,
+  );
   const trainData = slicewise ? sliceSplit(o.data.train, o.task) : o.data.train;
   const valData = slicewise ? sliceSplit(o.data.val, o.task) : o.data.val;
   if (slicewise)

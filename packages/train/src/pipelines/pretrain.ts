@@ -74,6 +74,9 @@ export async function collectCubes(
   if (others.length > 0 && files.length === 0) {
     throw new TrainError(`no volume files (.mhd, .mha, .nii, .nii.gz, .hdr) found in ${others.join(", ")}`);
   }
+  const tooSmall: string[] = [];
+  let filtered = 0;
+  let filteredVolumes = 0;
   for (const file of files) {
     const vol = await readVolume(file);
     const bad = countNonFinite(vol);
@@ -83,17 +86,19 @@ export async function collectCubes(
     opts.log?.(
       `${file}: ${r.count} cubes${r.skipped ? ` (skipped: ${r.skipped})` : ` in ${r.attempts} attempts`}`,
     );
+    if (r.skipped) tooSmall.push(`${file}: ${r.skipped}`);
+    else if (r.count === 0) {
+      filtered += r.attempts;
+      filteredVolumes++;
+    }
     if (r.count > 0) {
       parts.push(r.cubes);
       for (let i = 0; i < r.count; i++) sources.push(file);
     }
   }
   const count = sources.length;
-  if (count === 0) {
-    throw new TrainError(
-      `no pretraining cubes of ${shape.join("×")} from ${inputs.join(", ")}: volumes too small for the borders? (lower --border-xy / --border-z)`,
-    );
-  }
+  if (count === 0)
+    throw new TrainError(noCubesMessage(shape, inputs, tooSmall, filtered, filteredVolumes, opts));
   const data = new Float32Array(count * per);
   let o = 0;
   for (const p of parts) {
@@ -101,6 +106,26 @@ export async function collectCubes(
     o += p.length;
   }
   return { data, count, shape, sources };
+}
+
+/** Why no cube came out: the cause that fired, with its counts and the flag that changes it. */
+function noCubesMessage(
+  shape: Shape3,
+  inputs: readonly string[],
+  tooSmall: string[],
+  filtered: number,
+  filteredVolumes: number,
+  opts: CollectCubesOptions,
+): string {
+  const head = `no pretraining cubes of ${shape.join("×")} from ${inputs.join(", ")}`;
+  const small =
+    tooSmall.length > 0
+      ? `${tooSmall.length} volume${tooSmall.length === 1 ? " is" : "s are"} too small for the borders (${tooSmall[0]}${tooSmall.length > 1 ? ", …" : ""}; lower --border-xy / --border-z)`
+      : "";
+  if (filteredVolumes === 0) return `${head}: ${small || "no volume gave a cube"}`;
+  const lungMax = opts.lungMax ?? 0.15;
+  const filter = `the content filter rejected all ${filtered} crops tried in ${filteredVolumes} volume${filteredVolumes === 1 ? "" : "s"} (--lung-max ${lungMax}: a crop is kept when at most ${Math.round(100 * lungMax)} % of it is tissue ≥ ${opts.huThreshold ?? -150} HU; raise --lung-max for cubes outside the lungs)`;
+  return `${head}: ${filter}${small ? `; ${small}` : ""}`;
 }
 
 /**
@@ -226,6 +251,7 @@ export interface PretrainSummary {
   val_mse: number[];
   train_mse: number[];
   cubes: { train: number; val: number; shape: Shape3 };
+  /** The epoch of `best_val_mse`, counted from 1 as on the console (0 when no epoch finished). */
   best_epoch: number;
   best_val_mse: number;
   stop_reason: TrainResult["stopReason"];
@@ -675,7 +701,7 @@ export async function runPretraining(o: PretrainOptions): Promise<PretrainSummar
       val_mse: history.map((h) => h.valLoss ?? Number.NaN),
       train_mse: history.map((h) => h.trainLoss),
       cubes: { train: o.train.count, val: o.val.count, shape },
-      best_epoch: result.bestEpoch,
+      best_epoch: result.bestEpoch + 1,
       best_val_mse: result.bestValLoss,
       stop_reason: result.stopReason,
       epochs: result.epochsCompleted,

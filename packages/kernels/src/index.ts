@@ -1,6 +1,6 @@
 export * from "./backend.js";
 export { batchChunkThreshold, setBatchChunkThreshold } from "./core.js";
-export { installLeanBackprop, uninstallLeanBackprop } from "./lean-backprop.js";
+export { installLeanBackprop, releaseAllHeld, uninstallLeanBackprop } from "./lean-backprop.js";
 export * from "./ops.js";
 export {
   describeAdapter,

@@ -1,3 +1,4 @@
+import { releaseAllHeld } from "@models-genesis/kernels";
 import * as tf from "@tensorflow/tfjs-core";
 
 /** The part of tfjs-core's engine state that a failed gradient computation leaves behind. */
@@ -33,16 +34,13 @@ export function discardFailedTape(): number {
 
 /**
  * Free everything a failed gradient computation left allocated: tfjs's tape
- * ({@link discardFailedTape}) and the buffers that `@models-genesis/kernels`' custom ops (conv3d)
- * hold for their backward pass outside every tidy scope. The kernels release those at the end of the
- * next successful reverse pass; this runs one on a scalar (`d(x·1)/dx`) so that they go now.
+ * ({@link discardFailedTape}) and the buffers that `@models-genesis/kernels`' custom ops (conv3d,
+ * BatchNorm) hold for their backward pass outside every tidy scope (`releaseAllHeld`).
  * @returns how many tensors of the tape it freed (the held buffers are not counted)
  */
 export function freeFailedGradients(): number {
   const freed = discardFailedTape();
-  tf.tidy(() => {
-    tf.grad((x: tf.Tensor) => tf.mul(x, 1))(tf.scalar(0));
-  });
+  releaseAllHeld();
   return freed;
 }
 

@@ -2,7 +2,6 @@ import { Command, CommanderError } from "commander";
 import { commands } from "./commands/registry.js";
 import { ExitCodeError } from "./lib/exit.js";
 
-export { type PredictArrayOptions, predictArray } from "./commands/predict.js";
 export {
   applyIntensityWindow,
   DEFAULT_PATCH_SIZE,
@@ -12,7 +11,8 @@ export {
   patchSizeFromMetadata,
   predictVolume,
   resampleToGrid,
-} from "./lib/predict-volume.js";
+} from "@models-genesis/inference";
+export { type PredictArrayOptions, predictArray } from "./commands/predict.js";
 export * from "./lib/segmentation-data.js";
 
 /**

@@ -7,5 +7,6 @@ export {
   probeWebgpu,
   type WebgpuAdapterInfo,
   webgpuAdapter,
+  webgpuAdapterSync,
   webgpuSkipReason,
 } from "./webgpu.js";

@@ -15,6 +15,7 @@ import {
   spaceToDepth2,
 } from "./core.js";
 import { holdForBackward, installLeanBackprop, releaseHeld } from "./lean-backprop.js";
+import { webgpuAdapterSync } from "./webgpu.js";
 
 /**
  * The spatial operations the Genesis networks are built from. Every tensor is channels-last:
@@ -151,14 +152,16 @@ function planeConvFilterGradChunked(x: tf.Tensor, dy: tf.Tensor, kd: number, k: 
 
 /**
  * Which filter-gradient form the convolutions use: `split-k` (batched matMuls over voxel chunks,
- * {@link planeConvFilterGradSplitK}; the default on webgpu, where the plain form's few output tiles
- * leave most of a GPU idle) or `plain` (the CPU form; default elsewhere). `GENESIS_FILTER_GRAD=plain`
- * or `split-k` overrides, so both can be timed on one adapter (`pnpm bench`).
+ * {@link planeConvFilterGradSplitK}; the default on webgpu with a hardware adapter, where the plain
+ * form's few output tiles leave most of a GPU idle) or `plain` (the CPU form; default elsewhere,
+ * and on a software adapter such as lavapipe, which is a CPU). `GENESIS_FILTER_GRAD=plain` or
+ * `split-k` overrides, so both can be timed on one adapter (`pnpm bench`) and tested on lavapipe.
  */
 export function filterGradForm(): "plain" | "split-k" {
   const env = process.env.GENESIS_FILTER_GRAD;
   if (env === "plain" || env === "split-k") return env;
-  return tf.getBackend() === "webgpu" ? "split-k" : "plain";
+  if (tf.getBackend() !== "webgpu") return "plain";
+  return webgpuAdapterSync()?.software ? "plain" : "split-k";
 }
 
 function convGradFuncs(x: tf.Tensor, w: tf.Tensor, dy: tf.Tensor): [tf.Tensor, tf.Tensor] {

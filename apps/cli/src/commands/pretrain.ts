@@ -10,7 +10,7 @@ import {
   runPretraining,
   splitCubesBySource,
 } from "@models-genesis/train";
-import { type GenesisAblation, genesisAblation } from "@models-genesis/transforms";
+import { type GenesisAblation, genesisAblation, genesisAblations } from "@models-genesis/transforms";
 import { type Command, InvalidArgumentError, Option } from "commander";
 
 /** commander parser for an integer ≥ min. */
@@ -72,16 +72,6 @@ export function shapeArg(v: string): [number, number, number] {
   }
   return [s[0], s[1], s[2]];
 }
-
-const ABLATIONS: GenesisAblation[] = [
-  "all",
-  "identity",
-  "flip",
-  "localShuffle",
-  "nonlinear",
-  "inPaint",
-  "outPaint",
-];
 
 /** Options of `genesis pretrain` as commander parses them. */
 interface PretrainCliOptions {
@@ -200,8 +190,11 @@ export function register(program: Command): void {
       REFERENCE_PRETRAIN.patience,
     )
     .addOption(
-      new Option("--transforms <which>", "the paper's ablations: all transforms, identity, or one alone")
-        .choices(ABLATIONS)
+      new Option(
+        "--transforms <which>",
+        "the paper's ablations: all transforms, identity, or one alone (the transforms registry's Genesis transforms)",
+      )
+        .choices(genesisAblations())
         .default("all"),
     )
     .addOption(

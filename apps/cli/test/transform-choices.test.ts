@@ -1,6 +1,7 @@
 import { registerTransform, type Transform, unregisterTransform } from "@models-genesis/transforms";
 import type { Command } from "commander";
 import { describe, expect, it } from "vitest";
+import { augmentArg } from "../src/commands/finetune.js";
 import { buildProgram } from "../src/index.js";
 
 function choices(program: Command, command: string, flag: string): readonly string[] | undefined {
@@ -26,5 +27,17 @@ describe("ablation choices come from the transforms registry", () => {
     } finally {
       unregisterTransform("testInvert");
     }
+  });
+});
+
+describe("finetune --augment", () => {
+  it("parses names and none; no flag leaves the registry's default to runFinetuning", () => {
+    expect(augmentArg("randFlip, randRot90")).toEqual(["randFlip", "randRot90"]);
+    expect(augmentArg("none")).toBe(false);
+    expect(augmentArg("")).toBe(false);
+    const opt = buildProgram()
+      .commands.find((c) => c.name() === "finetune")
+      ?.options.find((o) => o.long === "--augment");
+    expect(opt?.defaultValue).toBeUndefined();
   });
 });

@@ -270,7 +270,11 @@ export function register(program: Command): void {
     )
     .option("--out <dir>", "output folder", "genesis-demo-out")
     .option("--cube <r,c,d>", "cube size", shapeArg, [32, 32, 16])
-    .option("--width <n>", "U-Net base width (default: 8 on a CPU backend, 32 on a GPU)", intArg("--width", 1))
+    .option(
+      "--width <n>",
+      "U-Net base width (default: 8 on a CPU backend, 32 on a GPU)",
+      intArg("--width", 1),
+    )
     .option("--pretrain-epochs <n>", "pretraining epochs", intArg("--pretrain-epochs", 1), 8)
     .option("--pretrain-steps <n>", "pretraining steps per epoch", intArg("--pretrain-steps", 1), 8)
     .option(

@@ -1,8 +1,13 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { registerTransform, type Transform, unregisterTransform } from "@models-genesis/transforms";
 import type { Command } from "commander";
 import { describe, expect, it } from "vitest";
 import { augmentArg } from "../src/commands/finetune.js";
+import { rateArg } from "../src/commands/pretrain.js";
 import { buildProgram } from "../src/index.js";
+import { genesis } from "./run-cli.js";
 
 function choices(program: Command, command: string, flag: string): readonly string[] | undefined {
   const cmd = program.commands.find((c) => c.name() === command);
@@ -39,5 +44,37 @@ describe("finetune --augment", () => {
       .commands.find((c) => c.name() === "finetune")
       ?.options.find((o) => o.long === "--augment");
     expect(opt?.defaultValue).toBeUndefined();
+  });
+});
+
+describe("pretrain --rate stage=p", () => {
+  it("parses repeatable stage=p pairs and refuses malformed ones", () => {
+    expect(rateArg("paint=0.5")).toEqual([["paint", 0.5]]);
+    expect(rateArg(" gamma = 1 ", [["flip", 0]])).toEqual([
+      ["flip", 0],
+      ["gamma", 1],
+    ]);
+    expect(() => rateArg("paint")).toThrow(/stage=p/);
+    expect(() => rateArg("paint=1.2")).toThrow(/p in \[0, 1\]/);
+  });
+
+  it("an unknown stage is one error line naming the registry's stages, before any cube is read", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rate-"));
+    try {
+      const r = await genesis(
+        "pretrain",
+        join(dir, "missing.nii.gz"),
+        "--out",
+        join(dir, "out"),
+        "--backend",
+        "cpu",
+        "--rate",
+        "bogus=0.5",
+      );
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(/unknown Genesis stage "bogus" \(stages: flip, localShuffle, nonlinear, paint\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

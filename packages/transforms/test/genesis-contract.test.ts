@@ -13,12 +13,14 @@ import {
   genesisIsolation,
   genesisPair,
   genesisRoles,
+  genesisStageNames,
   genesisStages,
   Rng,
   registerTransform,
   type Shape3,
   sampleGenesisPair,
   unregisterTransform,
+  withGenesisRate,
 } from "../src/index.js";
 import {
   type LegacyGenesisConfig,
@@ -241,5 +243,23 @@ describe("registry roles", () => {
     expect(unregisterTransform("x4")).toBe(true);
     expect(genesisAblations()).not.toContain("x4");
     expect(unregisterTransform("x4")).toBe(false);
+  });
+});
+
+describe("withGenesisRate", () => {
+  it("sets a built-in's named rate or a contributed stage's `rates` entry", () => {
+    expect(genesisStageNames()).toEqual(["flip", "localShuffle", "nonlinear", "paint"]);
+    expect(withGenesisRate({}, "paint", 0.5)).toEqual({ paintRate: 0.5 });
+    expect(withGenesisRate({ flip: false }, "flip", 1)).toEqual({ flip: false, flipRate: 1 });
+    const f = () => createTransform("nonlinearIntensity");
+    registerTransform("x5", f, { genesis: { name: "x5", rate: 0.1 } });
+    try {
+      expect(genesisStageNames().at(-1)).toBe("x5");
+      expect(withGenesisRate({ rates: { y: 0.2 } }, "x5", 0.7)).toEqual({ rates: { y: 0.2, x5: 0.7 } });
+    } finally {
+      unregisterTransform("x5");
+    }
+    expect(() => withGenesisRate({}, "inPaint", 0.5)).toThrow(/unknown Genesis stage "inPaint".*paint/);
+    expect(() => withGenesisRate({}, "paint", 1.5)).toThrow(/must be in \[0, 1\]/);
   });
 });

@@ -10,7 +10,14 @@ import {
   runPretraining,
   splitCubesBySource,
 } from "@models-genesis/train";
-import { type GenesisAblation, genesisAblation, genesisAblations } from "@models-genesis/transforms";
+import {
+  type GenesisAblation,
+  type GenesisConfig,
+  genesisAblation,
+  genesisAblations,
+  genesisStageNames,
+  withGenesisRate,
+} from "@models-genesis/transforms";
 import { type Command, InvalidArgumentError, Option } from "commander";
 
 /** commander parser for an integer ≥ min. */
@@ -73,6 +80,19 @@ export function shapeArg(v: string): [number, number, number] {
   return [s[0], s[1], s[2]];
 }
 
+/**
+ * commander parser for a repeatable `--rate stage=p`: appends `[stage, p]` to the list (the stage
+ * name and the range are checked by `withGenesisRate` against the transforms registry).
+ */
+export function rateArg(v: string, prev: [string, number][] = []): [string, number][] {
+  const m = /^\s*([A-Za-z_][\w-]*)\s*=\s*([^\s]+)\s*$/.exec(v);
+  const p = m ? Number(m[2]) : Number.NaN;
+  if (!m || !(p >= 0 && p <= 1)) {
+    throw new InvalidArgumentError(`--rate takes stage=p with p in [0, 1] (e.g. paint=0.5), got "${v}"`);
+  }
+  return [...prev, [m[1], p]];
+}
+
 /** Options of `genesis pretrain` as commander parses them. */
 interface PretrainCliOptions {
   out: string;
@@ -104,6 +124,7 @@ interface PretrainCliOptions {
   nonlinearRate?: number;
   paintRate?: number;
   inpaintRate?: number;
+  rate: [string, number][];
   resume?: boolean;
   backend?: string;
   threads: number | "auto";
@@ -207,6 +228,12 @@ export function register(program: Command): void {
     .option("--nonlinear-rate <p>", "non-linear intensity probability (0.9)", Number)
     .option("--paint-rate <p>", "painting probability (0.9)", Number)
     .option("--inpaint-rate <p>", "in-painting share of paintings (0.2)", Number)
+    .option(
+      "--rate <stage=p>",
+      `probability of a Genesis stage of the transforms registry, repeatable (stages: ${genesisStageNames().join(", ")})`,
+      rateArg,
+      [],
+    )
     .option("--resume", "continue from OUT/checkpoints/last.ckpt")
     .option(
       "--backend <name>",
@@ -223,6 +250,17 @@ export function register(program: Command): void {
       checkOutDir(out);
       const last = join(out, "checkpoints", "last.ckpt");
       if (o.resume && !existsSync(last)) throw new Error(`--resume: ${last}: no checkpoint to resume from`);
+      // the pair config first: a bad --rate stage fails before the cubes are collected
+      let genesis: Partial<GenesisConfig> = {
+        ...genesisAblation(o.transforms),
+        flipMode: o.flipMode,
+        ...(o.flipRate !== undefined ? { flipRate: o.flipRate } : {}),
+        ...(o.localRate !== undefined ? { localRate: o.localRate } : {}),
+        ...(o.nonlinearRate !== undefined ? { nonlinearRate: o.nonlinearRate } : {}),
+        ...(o.paintRate !== undefined ? { paintRate: o.paintRate } : {}),
+        ...(o.inpaintRate !== undefined ? { inpaintRate: o.inpaintRate } : {}),
+      };
+      for (const [stage, p] of o.rate) genesis = withGenesisRate(genesis, stage, p);
       const cubes = await collectCubes(inputs, {
         cubeShape: o.cubeShape,
         scale: o.scale,
@@ -234,15 +272,6 @@ export function register(program: Command): void {
         log,
       });
       const { train, val } = splitCubesBySource(cubes, o.valFraction, o.seed);
-      const genesis = {
-        ...genesisAblation(o.transforms),
-        flipMode: o.flipMode,
-        ...(o.flipRate !== undefined ? { flipRate: o.flipRate } : {}),
-        ...(o.localRate !== undefined ? { localRate: o.localRate } : {}),
-        ...(o.nonlinearRate !== undefined ? { nonlinearRate: o.nonlinearRate } : {}),
-        ...(o.paintRate !== undefined ? { paintRate: o.paintRate } : {}),
-        ...(o.inpaintRate !== undefined ? { inpaintRate: o.inpaintRate } : {}),
-      };
       const summary = await runPretraining({
         train,
         val,

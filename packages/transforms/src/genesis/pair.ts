@@ -84,9 +84,37 @@ function withEnabled(c: GenesisConfig, role: GenesisRole, on: boolean): GenesisC
 }
 
 /** A copy of `c` with the stage rate of `role` set. */
-function withRate(c: GenesisConfig, role: GenesisRole, rate: number): GenesisConfig {
+function withRate<C extends Partial<GenesisConfig>>(c: C, role: GenesisRole, rate: number): C {
   if (role.rateKey) return { ...c, [role.rateKey]: rate };
   return { ...c, rates: { ...c.rates, [stageOf(role)]: rate } };
+}
+
+/** Stage names of the Genesis pipeline, in order (built-ins: `flip`, `localShuffle`, `nonlinear`, `paint`). */
+export function genesisStageNames(): string[] {
+  return [...new Set(genesisRoles().map((r) => stageOf(r.role)))];
+}
+
+/**
+ * A copy of `config` with the probability of stage `stage` set — a built-in's named field
+ * (`flip` → `flipRate`, `localShuffle` → `localRate`, `nonlinear` → `nonlinearRate`,
+ * `paint` → `paintRate`) or `rates[stage]` for a contributed stage (the CLI's `--rate stage=p`).
+ * @throws Error for an unknown stage or a rate outside [0, 1].
+ */
+export function withGenesisRate(
+  config: Partial<GenesisConfig>,
+  stage: string,
+  rate: number,
+): Partial<GenesisConfig> {
+  const r = genesisRoles().find((x) => stageOf(x.role) === stage);
+  if (!r) {
+    throw new Error(
+      `transforms/withGenesisRate: unknown Genesis stage "${stage}" (stages: ${genesisStageNames().join(", ")})`,
+    );
+  }
+  if (!(rate >= 0 && rate <= 1)) {
+    throw new Error(`transforms/withGenesisRate: the rate of "${stage}" must be in [0, 1], got ${rate}`);
+  }
+  return withRate(config, r.role, rate);
 }
 
 /**

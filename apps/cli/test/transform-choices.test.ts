@@ -50,15 +50,16 @@ describe("finetune --augment", () => {
 describe("pretrain --rate stage=p", () => {
   it("parses repeatable stage=p pairs and refuses malformed ones", () => {
     expect(rateArg("paint=0.5")).toEqual([["paint", 0.5]]);
-    expect(rateArg(" gamma = 1 ", [["flip", 0]])).toEqual([
+    expect(rateArg(" nonlinear = 1 ", [["flip", 0]])).toEqual([
       ["flip", 0],
-      ["gamma", 1],
+      ["nonlinear", 1],
     ]);
     expect(() => rateArg("paint")).toThrow(/stage=p/);
     expect(() => rateArg("paint=1.2")).toThrow(/p in \[0, 1\]/);
+    expect(() => rateArg("inPaint=0.2")).toThrow(/unknown Genesis stage "inPaint"/);
   });
 
-  it("an unknown stage is one error line naming the registry's stages, before any cube is read", async () => {
+  it("an unknown stage is one error line naming the registry's stages, before any work", async () => {
     const dir = mkdtempSync(join(tmpdir(), "rate-"));
     try {
       const r = await genesis(

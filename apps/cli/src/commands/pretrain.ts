@@ -81,14 +81,19 @@ export function shapeArg(v: string): [number, number, number] {
 }
 
 /**
- * commander parser for a repeatable `--rate stage=p`: appends `[stage, p]` to the list (the stage
- * name and the range are checked by `withGenesisRate` against the transforms registry).
+ * commander parser for a repeatable `--rate stage=p`: appends `[stage, p]` to the list.
+ * @throws InvalidArgumentError for a malformed value, p outside [0, 1], or a stage the transforms
+ *   registry does not have (`genesisStageNames()`), so a bad flag fails before any work.
  */
 export function rateArg(v: string, prev: [string, number][] = []): [string, number][] {
   const m = /^\s*([A-Za-z_][\w-]*)\s*=\s*([^\s]+)\s*$/.exec(v);
   const p = m ? Number(m[2]) : Number.NaN;
   if (!m || !(p >= 0 && p <= 1)) {
     throw new InvalidArgumentError(`--rate takes stage=p with p in [0, 1] (e.g. paint=0.5), got "${v}"`);
+  }
+  const stages = genesisStageNames();
+  if (!stages.includes(m[1])) {
+    throw new InvalidArgumentError(`unknown Genesis stage "${m[1]}" (stages: ${stages.join(", ")})`);
   }
   return [...prev, [m[1], p]];
 }
@@ -250,17 +255,6 @@ export function register(program: Command): void {
       checkOutDir(out);
       const last = join(out, "checkpoints", "last.ckpt");
       if (o.resume && !existsSync(last)) throw new Error(`--resume: ${last}: no checkpoint to resume from`);
-      // the pair config first: a bad --rate stage fails before the cubes are collected
-      let genesis: Partial<GenesisConfig> = {
-        ...genesisAblation(o.transforms),
-        flipMode: o.flipMode,
-        ...(o.flipRate !== undefined ? { flipRate: o.flipRate } : {}),
-        ...(o.localRate !== undefined ? { localRate: o.localRate } : {}),
-        ...(o.nonlinearRate !== undefined ? { nonlinearRate: o.nonlinearRate } : {}),
-        ...(o.paintRate !== undefined ? { paintRate: o.paintRate } : {}),
-        ...(o.inpaintRate !== undefined ? { inpaintRate: o.inpaintRate } : {}),
-      };
-      for (const [stage, p] of o.rate) genesis = withGenesisRate(genesis, stage, p);
       const cubes = await collectCubes(inputs, {
         cubeShape: o.cubeShape,
         scale: o.scale,
@@ -272,6 +266,16 @@ export function register(program: Command): void {
         log,
       });
       const { train, val } = splitCubesBySource(cubes, o.valFraction, o.seed);
+      let genesis: Partial<GenesisConfig> = {
+        ...genesisAblation(o.transforms),
+        flipMode: o.flipMode,
+        ...(o.flipRate !== undefined ? { flipRate: o.flipRate } : {}),
+        ...(o.localRate !== undefined ? { localRate: o.localRate } : {}),
+        ...(o.nonlinearRate !== undefined ? { nonlinearRate: o.nonlinearRate } : {}),
+        ...(o.paintRate !== undefined ? { paintRate: o.paintRate } : {}),
+        ...(o.inpaintRate !== undefined ? { inpaintRate: o.inpaintRate } : {}),
+      };
+      for (const [stage, p] of o.rate) genesis = withGenesisRate(genesis, stage, p);
       const summary = await runPretraining({
         train,
         val,

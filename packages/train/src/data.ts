@@ -99,7 +99,7 @@ export function arrayBatchSource(opts: ArrayBatchSourceOptions): BatchSource {
         if (opts.shuffle ?? true) rng.shuffle(order);
         for (let b = 0; b < nBatches; b++) {
           const idx = order.subarray(b * opts.batchSize, Math.min(n, (b + 1) * opts.batchSize));
-          const seeds = Array.from(idx, () => rng.seed());
+          const seeds = Array.from(idx, () => rng.childSeed());
           const outs = await Promise.all(
             Array.from(idx, (s, k) =>
               transformAsync(

@@ -1,4 +1,5 @@
 export * from "./atomic.js";
+export * from "./augment.js";
 export * from "./callback.js";
 export * from "./callbacks.js";
 export * from "./checkpoint.js";

@@ -254,7 +254,7 @@ export class Trainer {
       while (this.state.epoch < this.opts.epochs) {
         const epoch = this.state.epoch;
         if (this.state.epochSeed === null) {
-          this.state.epochSeed = this.rng.seed();
+          this.state.epochSeed = this.rng.childSeed();
           this.state.rng = this.rng.getState();
         }
         await this.onEpochStart(epoch);

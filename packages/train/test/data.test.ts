@@ -54,7 +54,7 @@ describe("arrayBatchSource", () => {
       sampleShapeY: [1],
       batchSize: 5,
       shuffle: false,
-      transform: (xs, ys, rng) => ({ x: xs.map((v) => v + rng.int(0, 0) + 100), y: ys }),
+      transform: (xs, ys, rng) => ({ x: xs.map((v) => v + rng.randint(0, 0) + 100), y: ys }),
     });
     const [b] = await collect(s.batches(0, new Rng(1)));
     expect(b.x[0]).toBe(100);
@@ -103,10 +103,10 @@ describe("prefetch", () => {
 describe("Rng", () => {
   it("state round trip reproduces the stream", () => {
     const r = new Rng(42);
-    r.next();
+    r.random();
     const s = r.getState();
-    const a = [r.next(), r.int(0, 10), r.seed()];
+    const a = [r.random(), r.randint(0, 10), r.childSeed()];
     const r2 = Rng.fromState(s);
-    expect([r2.next(), r2.int(0, 10), r2.seed()]).toEqual(a);
+    expect([r2.random(), r2.randint(0, 10), r2.childSeed()]).toEqual(a);
   });
 });

@@ -11,7 +11,7 @@ export async function useCpu(): Promise<void> {
 
 function init(rng: Rng, shape: number[], scale: number): tf.Variable {
   const n = shape.reduce((a, b) => a * b, 1);
-  const data = Float32Array.from({ length: n }, () => (rng.next() * 2 - 1) * scale);
+  const data = Float32Array.from({ length: n }, () => (rng.random() * 2 - 1) * scale);
   return tf.variable(tf.tensor(data, shape), true);
 }
 
@@ -118,15 +118,15 @@ export function restorationData(
   const y = new Float32Array(n * size);
   const x = new Float32Array(n * size);
   for (let s = 0; s < n; s++) {
-    const a = rng.next();
-    const b = rng.next();
+    const a = rng.random();
+    const b = rng.random();
     for (let i = 0; i < d; i++)
       for (let j = 0; j < h; j++)
         for (let k = 0; k < w; k++) {
           const v = 0.5 + 0.4 * Math.sin(a * 3 + i * 0.7 + j * 0.4 * b + k * 0.3);
           const idx = s * size + (i * h + j) * w + k;
           y[idx] = v;
-          x[idx] = Math.min(1, Math.max(0, v + (rng.next() - 0.5) * 0.3));
+          x[idx] = Math.min(1, Math.max(0, v + (rng.random() - 0.5) * 0.3));
         }
   }
   return { x, y };
@@ -144,15 +144,15 @@ export function segmentationData(
   const x = new Float32Array(n * size);
   const y = new Float32Array(n * size);
   for (let s = 0; s < n; s++) {
-    const c = [rng.int(1, d - 2), rng.int(1, h - 2), rng.int(1, w - 2)];
-    const r = 1 + rng.next() * 1.5;
+    const c = [rng.randint(1, d - 2), rng.randint(1, h - 2), rng.randint(1, w - 2)];
+    const r = 1 + rng.random() * 1.5;
     for (let i = 0; i < d; i++)
       for (let j = 0; j < h; j++)
         for (let k = 0; k < w; k++) {
           const idx = s * size + (i * h + j) * w + k;
           const inside = (i - c[0]) ** 2 + (j - c[1]) ** 2 + (k - c[2]) ** 2 <= r * r;
           y[idx] = inside ? 1 : 0;
-          x[idx] = (inside ? 0.8 : 0.2) + (rng.next() - 0.5) * 0.2;
+          x[idx] = (inside ? 0.8 : 0.2) + (rng.random() - 0.5) * 0.2;
         }
   }
   return { x, y };

@@ -332,7 +332,10 @@ describe("Trainer: fine-tuning", () => {
       .dataSync() as Float32Array;
     expect(last.metrics.dice).toBeCloseTo(diceMetric(pred, val.y, { emptyPolicy: "one" }), 5);
     expect(last.metrics.paperIoU).toBeCloseTo(kerasMeanIoU(pred, val.y), 5);
-    expect(last.metrics.paperIoU).toBeGreaterThan(last.metrics.iou);
+    // the paper's IoU (two-class mean over thresholds 0.50…0.95) is a different number from the
+    // 0.5-threshold foreground IoU; which is larger depends on how confident the outputs are
+    // (here, after 6 epochs, 0.66 vs 0.81; 0.997 vs 1 after 12), so only "different" is asserted
+    expect(Math.abs(last.metrics.paperIoU - last.metrics.iou)).toBeGreaterThan(0.01);
     expect(last.valLoss!).toBeLessThan(r.history[0].valLoss!);
     expect(t.optimizer.kind).toBe("adam");
   });

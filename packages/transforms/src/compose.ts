@@ -1,5 +1,5 @@
 import type { Rng } from "./rng.js";
-import type { AppliedTransform, Shape3, Transform } from "./types.js";
+import type { AppliedTransform, Image3D, Shape3, Transform } from "./types.js";
 
 /** The recorded history of one params object of transform `t` (leaves: `[{ name, params }]`). */
 export function historyOf<X, P>(t: Transform<X, P>, params: P): AppliedTransform[] {
@@ -9,6 +9,30 @@ export function historyOf<X, P>(t: Transform<X, P>, params: P): AppliedTransform
 /** Output shape of `t` for `shape` and `params` (identity when the transform keeps shapes). */
 export function outputShapeOf<X, P>(t: Transform<X, P>, shape: Shape3, params: P): Shape3 {
   return t.outputShape ? t.outputShape(shape, params) : shape;
+}
+
+/**
+ * Write `t.apply({ data: src, shape }, params).data` into `dst`: the transform's `applyInto` fast
+ * path when it has one, else `apply` and a copy. `src` and `dst` may be the same array.
+ * @param shape spatial shape (x, y, z) of `src`; the transform must keep it.
+ * @throws Error when the output length differs from `dst`'s (a shape-changing transform).
+ */
+export function applyIntoOf<P>(
+  t: Transform<Image3D, P>,
+  src: Float32Array,
+  dst: Float32Array,
+  shape: Shape3,
+  params: P,
+): void {
+  if (t.applyInto) {
+    t.applyInto(src, dst, shape, params);
+    return;
+  }
+  const out = t.apply({ data: src, shape }, params).data;
+  if (out.length !== dst.length) {
+    throw new Error(`transforms/applyInto: "${t.name}" gave ${out.length} values, expected ${dst.length}`);
+  }
+  dst.set(out);
 }
 
 /** Result of {@link run}: the output, the drawn params and the flat history of applied transforms. */
@@ -118,6 +142,11 @@ export function withProb<X, P>(p: number, t: Transform<X, P>): Transform<X, With
     inverse(output, params) {
       return params.applied ? invert(t, output, params.params as P) : output;
     },
+    applyInto(src, dst, shape, params) {
+      if (params.applied)
+        applyIntoOf(t as unknown as Transform<Image3D, P>, src, dst, shape, params.params as P);
+      else if (src !== dst) dst.set(src);
+    },
   };
 }
 
@@ -168,6 +197,10 @@ export function oneOf<X>(
     },
     inverse(output, params) {
       return invert(members[params.index][1], output, params.params);
+    },
+    applyInto(src, dst, shape, params) {
+      const t = members[params.index][1] as unknown as Transform<Image3D, unknown>;
+      applyIntoOf(t, src, dst, shape, params.params);
     },
   };
 }

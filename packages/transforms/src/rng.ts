@@ -22,8 +22,8 @@ const TWO_POW_M32 = 1 / 4294967296;
  * const child = rng.fork(); // independent child stream (MONAI `Compose.set_random_state`)
  */
 export class Rng {
-  private readonly gen: RandomGenerator;
-  /** The 32-bit seed this generator was created from. */
+  private gen: RandomGenerator;
+  /** The 32-bit seed this generator was created from (that of the original for {@link Rng.fromState}). */
   readonly seed: number;
 
   /**
@@ -48,6 +48,29 @@ export class Rng {
     const state = [mix(), mix(), mix(), mix()];
     if (!state.some((v) => v !== 0)) state[0] = 1;
     this.gen = xoroshiro128plusFromState(state);
+  }
+
+  /**
+   * Rebuild a generator from {@link Rng.getState} (e.g. from a training checkpoint): it continues
+   * the saved stream draw for draw. The format — four int32 numbers, pure-rand's xoroshiro128+
+   * state — is the one `@models-genesis/train` checkpoints have always stored.
+   * @param seed recorded as {@link Rng.seed}; default 0 (unknown).
+   * @throws Error when `state` is not four int32 numbers, or all zero (not a valid xoroshiro state).
+   */
+  static fromState(state: readonly number[], seed = 0): Rng {
+    if (state.length !== 4 || state.some((v) => !Number.isInteger(v) || v !== (v | 0))) {
+      throw new Error(`transforms/rng: a state is four int32 numbers, got [${state.join(", ")}]`);
+    }
+    if (state.every((v) => v === 0))
+      throw new Error("transforms/rng: the all-zero state is not a valid state");
+    const r = new Rng(seed);
+    r.gen = xoroshiro128plusFromState(state);
+    return r;
+  }
+
+  /** The full generator state, four int32 numbers (JSON-serialisable); see {@link Rng.fromState}. */
+  getState(): number[] {
+    return [...this.gen.getState()];
   }
 
   /** Next raw 32-bit draw as an unsigned integer in [0, 2^32). */

@@ -56,6 +56,14 @@ export interface Transform<X, P = unknown> {
   inverse?(output: X, params: P): X;
   /** The applied leaf transforms for these params (combinators expand; default `[{name, params}]`). */
   history?(params: P): AppliedTransform[];
+  /**
+   * Optional allocation-free fast path for shape-keeping transforms of float32 images: write
+   * `apply({ data: src, shape }, params).data` into `dst` (same length as `src`, C order over
+   * `shape` (x, y, z)). `src` and `dst` **may be the same array** (in place). The Genesis pair
+   * (`applyGenesisPairInto`) uses it when present and falls back to `apply` + copy otherwise; the
+   * result must be byte-identical to `apply`'s.
+   */
+  applyInto?(src: Float32Array, dst: Float32Array, shape: Shape3, params: P): void;
 }
 
 /** A dictionary of co-registered images with the same spatial shape, e.g. `{ image, label }`. */

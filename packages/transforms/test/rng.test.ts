@@ -98,4 +98,18 @@ describe("Rng", () => {
     expect([...s].sort((p, q) => p - q)).toEqual(arr);
     expect(s).not.toEqual(arr);
   });
+
+  it("getState()/fromState() continue the stream draw for draw (checkpoint resume)", () => {
+    const r = new Rng(11);
+    r.random();
+    r.shuffle([1, 2, 3, 4]);
+    const state = r.getState();
+    expect(state).toHaveLength(4);
+    for (const v of state) expect(v).toBe(v | 0);
+    const back = Rng.fromState(JSON.parse(JSON.stringify(state)), 11);
+    expect(back.seed).toBe(11);
+    const want = [r.random(), r.randint(0, 1000), r.uint32(), r.below(7)];
+    expect([back.random(), back.randint(0, 1000), back.uint32(), back.below(7)]).toEqual(want);
+    expect(() => Rng.fromState([1, 2.5, 3, 4])).toThrow(/four int32 numbers/);
+  });
 });

@@ -2,6 +2,7 @@ import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { initBackend } from "@models-genesis/kernels";
 import {
+  type AugmentSpec,
   type FinetuneInit,
   resolveThreads,
   runFinetuning,
@@ -32,6 +33,7 @@ interface FinetuneCliOptions {
   patience: number;
   stepsPerEpoch?: number;
   seed: number;
+  augment?: string;
   backend?: string;
   threads: number | "auto";
   plain?: boolean;
@@ -71,6 +73,15 @@ async function arraysFromNpy(o: FinetuneCliOptions): Promise<SplitArrays> {
   const y = new Float32Array(ya.data.length);
   for (let i = 0; i < y.length; i++) y[i] = Number(ya.data[i]) > 0.5 ? 1 : 0;
   return { x: Float32Array.from(xa.data as ArrayLike<number>), xShape, y, yShape };
+}
+
+/** `--augment` value → `runFinetuning`'s `augment`: `none` → off, else the comma-separated transform names. */
+export function augmentArg(v: string): AugmentSpec {
+  const names = v
+    .split(",")
+    .map((t) => t.trim())
+    .filter((t) => t.length > 0);
+  return names.length === 0 || (names.length === 1 && names[0] === "none") ? false : names;
 }
 
 /**
@@ -114,6 +125,10 @@ export function register(program: Command): void {
     .option(
       "--backend <name>",
       "tensorflow | webgpu | wasm | cpu (default: fastest available; env GENESIS_BACKEND)",
+    )
+    .option(
+      "--augment <names>",
+      "training augmentations: comma-separated registered transforms, or none (default: the transforms registry's for the task, randFlip,randRot90)",
     )
     .option("--threads <n|auto>", THREADS_HELP, threadsArg, "auto")
     .option("--plain", "plain progress lines")
@@ -180,6 +195,7 @@ export function register(program: Command): void {
         patience: o.patience,
         stepsPerEpoch: o.stepsPerEpoch,
         seed: o.seed,
+        ...(o.augment !== undefined ? { augment: augmentArg(o.augment) } : {}),
         modelDir: join(out, "model"),
         plainProgress: o.plain,
         threads,

@@ -5,6 +5,7 @@ import {
   type FlipMode,
   type GenesisAblation,
   genesisAblation,
+  genesisAblations,
   Rng,
   readCubes,
   sampleGenesisPair,
@@ -102,8 +103,8 @@ export function register(program: Command): void {
     .option("--png <file>", "slice sheet path (default DIR/sheet.png)")
     .option("--sheet-rows <n>", "pairs drawn in the sheet", int("--sheet-rows", 1), 8)
     .addOption(
-      new Option("--ablation <which>", "transforms on (the paper's ablations)")
-        .choices(["all", "identity", "flip", "localShuffle", "nonlinear", "inPaint", "outPaint"])
+      new Option("--ablation <which>", "transforms on (the paper's ablations, from the transforms registry)")
+        .choices(genesisAblations())
         .default("all"),
     )
     .addOption(

@@ -13,7 +13,14 @@ import {
   runPretraining,
   splitCubesBySource,
 } from "@models-genesis/train";
-import { type GenesisAblation, genesisAblation } from "@models-genesis/transforms";
+import {
+  type GenesisAblation,
+  type GenesisConfig,
+  genesisAblation,
+  genesisAblations,
+  genesisStageNames,
+  withGenesisRate,
+} from "@models-genesis/transforms";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { ExitCodeError, STRICT_FAILURE_EXIT } from "../lib/exit.js";
 
@@ -76,15 +83,23 @@ export function shapeArg(v: string): [number, number, number] {
   return [s[0], s[1], s[2]];
 }
 
-const ABLATIONS: GenesisAblation[] = [
-  "all",
-  "identity",
-  "flip",
-  "localShuffle",
-  "nonlinear",
-  "inPaint",
-  "outPaint",
-];
+/**
+ * commander parser for a repeatable `--rate stage=p`: appends `[stage, p]` to the list.
+ * @throws InvalidArgumentError for a malformed value, p outside [0, 1], or a stage the transforms
+ *   registry does not have (`genesisStageNames()`), so a bad flag fails before any work.
+ */
+export function rateArg(v: string, prev: [string, number][] = []): [string, number][] {
+  const m = /^\s*([A-Za-z_][\w-]*)\s*=\s*([^\s]+)\s*$/.exec(v);
+  const p = m ? Number(m[2]) : Number.NaN;
+  if (!m || !(p >= 0 && p <= 1)) {
+    throw new InvalidArgumentError(`--rate takes stage=p with p in [0, 1] (e.g. paint=0.5), got "${v}"`);
+  }
+  const stages = genesisStageNames();
+  if (!stages.includes(m[1])) {
+    throw new InvalidArgumentError(`unknown Genesis stage "${m[1]}" (stages: ${stages.join(", ")})`);
+  }
+  return [...prev, [m[1], p]];
+}
 
 /** Options of `genesis pretrain` as commander parses them. */
 interface PretrainCliOptions {
@@ -117,6 +132,7 @@ interface PretrainCliOptions {
   nonlinearRate?: number;
   paintRate?: number;
   inpaintRate?: number;
+  rate: [string, number][];
   resume?: boolean;
   backend?: string;
   threads: number | "auto";
@@ -228,8 +244,11 @@ export function register(program: Command): void {
       REFERENCE_PRETRAIN.patience,
     )
     .addOption(
-      new Option("--transforms <which>", "the paper's ablations: all transforms, identity, or one alone")
-        .choices(ABLATIONS)
+      new Option(
+        "--transforms <which>",
+        "the paper's ablations: all transforms, identity, or one alone (the transforms registry's Genesis transforms)",
+      )
+        .choices(genesisAblations())
         .default("all"),
     )
     .addOption(
@@ -242,6 +261,12 @@ export function register(program: Command): void {
     .option("--nonlinear-rate <p>", "non-linear intensity probability (0.9)", Number)
     .option("--paint-rate <p>", "painting probability (0.9)", Number)
     .option("--inpaint-rate <p>", "in-painting share of paintings (0.2)", Number)
+    .option(
+      "--rate <stage=p>",
+      `probability of a Genesis stage of the transforms registry, repeatable (stages: ${genesisStageNames().join(", ")})`,
+      rateArg,
+      [],
+    )
     .option("--resume", "continue from OUT/checkpoints/last.ckpt")
     .option(
       "--backend <name>",
@@ -272,7 +297,7 @@ export function register(program: Command): void {
         log,
       });
       const { train, val } = splitCubesBySource(cubes, o.valFraction, o.seed);
-      const genesis = {
+      let genesis: Partial<GenesisConfig> = {
         ...genesisAblation(o.transforms),
         flipMode: o.flipMode,
         ...(o.flipRate !== undefined ? { flipRate: o.flipRate } : {}),
@@ -281,6 +306,7 @@ export function register(program: Command): void {
         ...(o.paintRate !== undefined ? { paintRate: o.paintRate } : {}),
         ...(o.inpaintRate !== undefined ? { inpaintRate: o.inpaintRate } : {}),
       };
+      for (const [stage, p] of o.rate) genesis = withGenesisRate(genesis, stage, p);
       const summary = await runPretraining({
         train,
         val,

@@ -1,12 +1,28 @@
 import type { GenesisUNet } from "@models-genesis/models";
-import { type GenesisConfig, genesisAblation } from "@models-genesis/transforms";
+import {
+  type GenesisConfig,
+  genesisAblation,
+  genesisCorruptions,
+  genesisIsolation,
+} from "@models-genesis/transforms";
 import { TrainError } from "../errors.js";
 import { predictArrays } from "./finetune.js";
 import { type CubeSet, VALIDATION_SEED_OFFSET, validationPairs } from "./pretrain.js";
 
-/** The corruptions {@link restorationBreakdown} scores a model on, one at a time. */
-export const RESTORATION_CASES = ["all", "nonlinear", "localShuffle", "inPaint", "outPaint", "none"] as const;
-export type RestorationCase = (typeof RESTORATION_CASES)[number];
+/**
+ * The cases {@link restorationBreakdown} scores a model on, one at a time, from the transforms
+ * registry: `all`, every registered Genesis corruption (`genesisCorruptions()`: with the built-ins
+ * `nonlinear`, `localShuffle`, `inPaint`, `outPaint`), then `none`. A contributed corruption
+ * gets its case by being registered.
+ */
+export function restorationCases(): string[] {
+  return ["all", ...genesisCorruptions(), "none"];
+}
+
+/** The built-in cases, as they stand without contributed transforms (see {@link restorationCases}). */
+export const RESTORATION_CASES: readonly string[] = restorationCases();
+/** A case of {@link restorationCases}. */
+export type RestorationCase = string;
 
 /** Validation MSE of a restoration model on one corruption, beside the two baselines (same pairs). */
 export interface RestorationScore {
@@ -19,32 +35,22 @@ export interface RestorationScore {
 }
 
 /**
- * The transform configuration of each case: `genesisAblation`'s one-transform configurations with
- * that transform always applied and no flip; `none` = `genesisAblation("identity")`.
+ * The transform configuration of each case: `all` = the defaults; a corruption =
+ * `genesisIsolation(c)` (that transform alone, always applied, no flip); `none` =
+ * `genesisAblation("identity")`.
+ * @throws Error (from the transforms registry) for an unknown case.
  */
 export function restorationCaseConfig(c: RestorationCase): Partial<GenesisConfig> {
-  const noFlip = { flip: false };
-  switch (c) {
-    case "all":
-      return {};
-    case "nonlinear":
-      return { ...genesisAblation("nonlinear"), ...noFlip, nonlinearRate: 1 };
-    case "localShuffle":
-      return { ...genesisAblation("localShuffle"), ...noFlip, localRate: 1 };
-    case "inPaint":
-      return { ...genesisAblation("inPaint"), ...noFlip, paintRate: 1 };
-    case "outPaint":
-      return { ...genesisAblation("outPaint"), ...noFlip, paintRate: 1 };
-    case "none":
-      return genesisAblation("identity");
-  }
+  if (c === "all") return {};
+  if (c === "none") return genesisAblation("identity");
+  return genesisIsolation(c);
 }
 
 /**
  * Where a restoration model stands, corruption by corruption: every validation cube is corrupted by
- * each case of {@link RESTORATION_CASES} — `all` = the Genesis configuration `genesis` (reference
- * rates), `nonlinear` / `localShuffle` / `inPaint` / `outPaint` = that transform alone with
- * probability 1 and no flip, `none` = the original itself — and the model's MSE is reported beside
+ * each case of {@link restorationCases} — `all` = the Genesis configuration `genesis` (reference
+ * rates), each registered corruption (`nonlinear` / `localShuffle` / `inPaint` / `outPaint` and any
+ * contributed one) = that transform alone with probability 1 and no flip, `none` = the original itself — and the model's MSE is reported beside
  * the identity and constant baselines of the same pairs. A model that has collapsed to a smooth or
  * constant output sits at or above `constant` everywhere; one that only learned to ignore its input
  * is far above `identity` on `none`. (Zhou et al. 2021 discuss the transforms in §2.1.)
@@ -65,7 +71,7 @@ export async function restorationBreakdown(
     throw new TrainError(`restorationBreakdown: needs a 3-D model, got ${model.architecture.spatialDims}-D`);
   if (val.count === 0) throw new TrainError("restorationBreakdown: no validation cubes");
   const out = {} as Record<RestorationCase, RestorationScore>;
-  for (const c of RESTORATION_CASES) {
+  for (const c of restorationCases()) {
     const cfg = c === "all" ? (opts.genesis ?? {}) : restorationCaseConfig(c);
     const p = validationPairs(val, opts.seed, cfg);
     const pred = await predictArrays(model, p.input, [val.count, ...val.shape, 1], opts.batchSize);

@@ -17,6 +17,7 @@ import {
   saveModel,
 } from "@models-genesis/models";
 import * as tf from "@tensorflow/tfjs-core";
+import { type AugmentSpec, augmentSamples, defaultAugment } from "../augment.js";
 import type { Callback, TrainResult } from "../callback.js";
 import { ProgressLogger } from "../callbacks.js";
 import { loadModelWeights, readCheckpoint } from "../checkpoint.js";
@@ -76,6 +77,14 @@ export interface FinetuneOptions {
   intensity?: IntensityPreprocessing;
   /** Voxel spacing (mm) the inputs were resampled to, if any; recorded for whole-volume predict. */
   spacing?: number[] | null;
+  /**
+   * Training-sample augmentations, drawn per sample from the epoch generator (validation and test
+   * samples are never augmented): registered transform names (`@models-genesis/transforms`
+   * registry) with optional options, applied identically to image and mask (`augmentSamples`).
+   * Default: the registry's augmentations of the task (`defaultAugment(task)`: `randFlip` and
+   * `randRot90`). `false` or `[]` = none.
+   */
+  augment?: AugmentSpec;
   /** Extra facts stored in the saved model's metadata (task name, data). */
   extra?: Record<string, unknown>;
   plainProgress?: boolean;
@@ -349,6 +358,13 @@ export async function runFinetuning(o: FinetuneOptions): Promise<FinetuneSummary
       plateauPatience: o.plateauPatience,
       warn: o.log,
     });
+    const augment = o.augment ?? defaultAugment(o.task);
+    const transform = augmentSamples(augment, o.task, trainData.xShape.slice(1), trainData.yShape.slice(1));
+    if (transform && augment !== false) {
+      o.log?.(
+        `fine-tuning: augmenting training samples with ${augment.map((a) => (typeof a === "string" ? a : a.transform)).join(", ")}`,
+      );
+    }
     const src = (s: SplitArrays, train: boolean) =>
       arrayBatchSource({
         x: s.x,
@@ -358,6 +374,7 @@ export async function runFinetuning(o: FinetuneOptions): Promise<FinetuneSummary
         batchSize: Math.min(batchSize, s.xShape[0]),
         shuffle: train,
         dropLast: train,
+        ...(train && transform ? { transform } : {}),
       });
     const t0 = performance.now();
     const trainer = new Trainer({

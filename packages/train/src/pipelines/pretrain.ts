@@ -492,7 +492,7 @@ export function genesisSliceSource(o: GenesisSliceSourceOptions): BatchSource {
           const p = genesisPair(
             cubes.data.subarray(c * per, (c + 1) * per),
             cubes.shape,
-            new TransformRng(rng.seed()),
+            new TransformRng(rng.childSeed()),
             genesis,
           );
           const depths = rng.shuffle(Uint32Array.from({ length: deps }, (_, d) => d)).subarray(0, k);
@@ -584,7 +584,7 @@ export async function runPretraining(o: PretrainOptions): Promise<PretrainSummar
           sampleShapeY: [...shape, 1],
           batchSize,
           transform: (x, _y, rng) => {
-            const p = genesisPair(x, shape, new TransformRng(rng.seed()), genesis);
+            const p = genesisPair(x, shape, new TransformRng(rng.childSeed()), genesis);
             return { x: p.input, y: p.target };
           },
         })

@@ -91,6 +91,7 @@ export function sampleGenesisFlip(
  * Genesis flip (`pytorch/utils.py`, `data_augmentation`; rate 0.4, at most 3 flips): a
  * spatial transform, so in a pair it is applied to input and target alike.
  * Shape kept; works on any voxel type. Default mode `reference` (channel-axis no-op draws).
+ * Its history is empty when no flip was drawn.
  */
 export function genesisFlip(options: GenesisFlipOptions = {}): Transform<Image3D, GenesisFlipParams> {
   const { rate = 0.4, maxFlips = 3, mode = "reference" } = options;
@@ -105,5 +106,13 @@ export function genesisFlip(options: GenesisFlipOptions = {}): Transform<Image3D
     inverse(output, params) {
       return { ...output, data: flip3d(output.data, output.shape, flippedAxes(params)) };
     },
+    applyInto(src, dst, shape, params) {
+      const axes = flippedAxes(params);
+      if (src === dst) {
+        if (axes[0] || axes[1] || axes[2]) flip3d(Float32Array.from(src), shape, axes, dst);
+      } else flip3d(src, shape, axes, dst);
+    },
+    // No axis drawn → nothing applied, nothing recorded (as `withProb` records a skipped transform).
+    history: (params) => (params.draws.length > 0 ? [{ name: "genesisFlip", params }] : []),
   };
 }

@@ -140,5 +140,17 @@ export function localPixelShuffle(
       localShuffleInto(input.data, out, input.shape, params);
       return { ...input, data: out };
     },
+    applyInto(src, dst, shape, params) {
+      if (src === dst) {
+        // in place: the blocks read the original voxels, so keep a copy of them
+        if (scratch.length < src.length) scratch = new Float32Array(src.length);
+        const copy = scratch.subarray(0, src.length);
+        copy.set(src);
+        localShuffleInto(copy, dst, shape, params);
+      } else localShuffleInto(src, dst, shape, params);
+    },
   };
 }
+
+/** Copy of the input for in-place {@link localPixelShuffle} `applyInto` (grown on demand, reused). */
+let scratch = new Float32Array(0);

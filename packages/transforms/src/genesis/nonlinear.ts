@@ -480,5 +480,6 @@ export function nonlinearIntensity(options: NonlinearOptions = {}): Transform<Fl
       nonlinearInto(input.data, out, params);
       return { ...input, data: out };
     },
+    applyInto: (src, dst, _shape, params) => nonlinearInto(src, dst, params),
   };
 }

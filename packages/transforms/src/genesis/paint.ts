@@ -134,6 +134,10 @@ export function inPaint(): Transform<FloatImage, PaintParams> {
       inPaintInPlace(out, input.shape, params);
       return { ...input, data: out };
     },
+    applyInto(src, dst, shape, params) {
+      if (src !== dst) dst.set(src);
+      inPaintInPlace(dst, shape, params);
+    },
   };
 }
 
@@ -153,6 +157,10 @@ export function outPaint(): Transform<FloatImage, PaintParams> {
       const out = new Float32Array(input.data.length);
       outPaintInto(input.data, out, input.shape, params);
       return { ...input, data: out };
+    },
+    applyInto(src, dst, shape, params) {
+      if (src !== dst) dst.set(src);
+      outPaintInPlace(dst, shape, params);
     },
   };
 }

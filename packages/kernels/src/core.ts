@@ -182,6 +182,24 @@ export function selectRow(t: tf.Tensor2D, i: number): tf.Tensor2D {
 }
 
 /**
+ * x (B, D, H, W, C) or (B, H, W, C) as a stack of (H, W) planes (B·D, H + 2p, W + 2p, C), zero-padded
+ * by `p` in-plane (a fresh tensor; when p = 0 a reshaped view of x).
+ */
+function padPlanes(x: tf.Tensor, p: number): tf.Tensor {
+  const [b, d, h, wd, cin] = dims5(x);
+  const x4 = tf.reshape(x, [b * d, h, wd, cin]);
+  if (p === 0) return x4;
+  const xp = tf.pad(x4, [
+    [0, 0],
+    [p, p],
+    [p, p],
+    [0, 0],
+  ]);
+  x4.dispose();
+  return xp;
+}
+
+/**
  * Filter gradient of {@link planeConv} (no bias): dW[a,b,c] = Σ x[shifted by (a,b,c)]ᵀ · dy,
  * computed as 9·kd plain matMuls (Cout, M)·(M, Cin) of the transposed, depth-shifted output
  * gradient with in-plane-shifted input slices — no `transposeA` (slow on wasm), no
@@ -237,17 +255,7 @@ export function planeConvFilterGrad(x: tf.Tensor, dy: tf.Tensor, kd: number, k: 
     for (const t of shifts) t.dispose();
   }
   // In-plane shifts of x: x[e, i + bb − p, j + c − p] = xp[e, i + bb, j + c].
-  const x4 = tf.reshape(x, [b * d, h, wd, cin]);
-  const xp =
-    p > 0
-      ? tf.pad(x4, [
-          [0, 0],
-          [p, p],
-          [p, p],
-          [0, 0],
-        ])
-      : x4;
-  if (xp !== x4) x4.dispose();
+  const xp = padPlanes(x, p);
   const parts: tf.Tensor[] = [];
   for (let bb = 0; bb < k; bb++) {
     for (let c = 0; c < k; c++) {
@@ -299,17 +307,7 @@ export function planeConvFilterGradSplitK(x: tf.Tensor, dy: tf.Tensor, kd: numbe
   const pd = (kd - 1) / 2;
   const p = (k - 1) / 2;
   // rank ≤ 4 pads and slices only (tfjs-backend-webgpu 4.22 emits invalid WGSL for rank-5 Pad)
-  const x4 = tf.reshape(x, [b * d, h, wd, cin]);
-  const xpp =
-    p > 0
-      ? tf.pad(x4, [
-          [0, 0],
-          [p, p],
-          [p, p],
-          [0, 0],
-        ])
-      : x4;
-  if (xpp !== x4) x4.dispose();
+  const xpp = padPlanes(x, p);
   const hp = h + 2 * p;
   const wp = wd + 2 * p;
   const plane = hp * wp * cin;

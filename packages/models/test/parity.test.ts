@@ -96,8 +96,8 @@ describe.skipIf(!hasParity)("parity with the reference outputs", () => {
     });
   });
 
-  describe("wasm", () => {
-    beforeAll(() => useBackend("wasm"));
+  /** Every fixture file, both variants and both BN modes, on one backend (wasm and webgpu). */
+  const everyFixture = () => {
     it.each([
       ["unet3d_w4_zip.pt", "batch-statistics", "unet3d_w4_expected_batchstats.npy"],
       ["unet3d_w4_zip.pt", "running-statistics", "unet3d_w4_expected_runningstats.npy"],
@@ -118,6 +118,11 @@ describe.skipIf(!hasParity)("parity with the reference outputs", () => {
         expect(maxAbsDiff(y, readNpyF32(fx("keras_unet3d_w4_expected.npy")).data)).toBeLessThanOrEqual(TOL);
       },
     );
+  };
+
+  describe("wasm", () => {
+    beforeAll(() => useBackend("wasm"));
+    everyFixture();
     it("the two BN modes really differ on these weights (the test can fail)", () => {
       const bs = readNpyF32(fx("unet3d_w4_expected_batchstats.npy")).data;
       const rs = readNpyF32(fx("unet3d_w4_expected_runningstats.npy")).data;
@@ -129,25 +134,6 @@ describe.skipIf(!hasParity)("parity with the reference outputs", () => {
     beforeAll(async () => {
       await initBackend({ backend: "webgpu", log: () => {} });
     });
-    it.each([
-      ["unet3d_w4_zip.pt", "batch-statistics", "unet3d_w4_expected_batchstats.npy"],
-      ["unet3d_w4_zip.pt", "running-statistics", "unet3d_w4_expected_runningstats.npy"],
-      ["unet3d_w4_legacy.pt", "batch-statistics", "unet3d_w4_expected_batchstats.npy"],
-      ["unet3d_w4_legacy.pt", "running-statistics", "unet3d_w4_expected_runningstats.npy"],
-    ] as const)("%s, %s", async (file, bnMode, expected) => {
-      const { model } = await importTorchCheckpoint(fx(file), { bnMode });
-      const y = await predict(model, x);
-      model.dispose();
-      expect(maxAbsDiff(y, readNpyF32(fx(expected)).data)).toBeLessThanOrEqual(TOL);
-    });
-    it.each(["keras_unet3d_w4.h5", "keras_unet3d_w4_fullmodel.h5"])(
-      "%s (running statistics)",
-      async (file) => {
-        const { model } = await importKerasH5(fx(file));
-        const y = await predict(model, x);
-        model.dispose();
-        expect(maxAbsDiff(y, readNpyF32(fx("keras_unet3d_w4_expected.npy")).data)).toBeLessThanOrEqual(TOL);
-      },
-    );
+    everyFixture();
   });
 });

@@ -7,10 +7,11 @@
 //   node scripts/make-fixtures.mjs --check   compare fixtures/ with the shared folder and with
 //                                            SHA256SUMS; exit 1 on any difference
 //
-// Every file is copied byte for byte (nothing is cropped or re-encoded). The real CT volumes the
-// task tests use are not copied here: they are already in apps/cli/sample (scripts/build-sample.mjs).
+// Every file is copied byte for byte, except lidc/nodules.csv, which keeps the rows of the VOIs that
+// apps/cli/sample ships. The real CT volumes the task tests use are not copied here: they are
+// already in apps/cli/sample (scripts/build-sample.mjs).
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -33,8 +34,21 @@ const FILES = [
     "keras_unet3d_w4_expected.npy",
   ].map((f) => ({ source: `fixtures/parity/${f}`, target: `parity/${f}` })),
   { source: "fixtures/transforms/bezier_cases.json", target: "transforms/bezier_cases.json" },
+  // the nodule table of the LIDC VOIs in apps/cli/sample: the header and the rows of patients
+  // LIDC-IDRI-0001 … LIDC-IDRI-0149 (one CSV row per line; patient_id is the third column)
+  {
+    source: "data/ct/lidc_nodule_vois/nodules.csv",
+    target: "lidc/nodules.csv",
+    filter: (text) => {
+      const [header, ...rows] = text.split("\n").filter((l) => l.length > 0);
+      const kept = rows.filter((l) => Number(l.split(",")[2].slice("LIDC-IDRI-".length)) <= 149);
+      return `${[header, ...kept].join("\n")}\n`;
+    },
+  },
 ];
 
+/** The bytes of a fixture: the source file, or the rows `filter` keeps of it. */
+const made = (src, filter) => (filter ? Buffer.from(filter(readFileSync(src, "utf8"))) : readFileSync(src));
 const sha256 = (file) => createHash("sha256").update(readFileSync(file)).digest("hex");
 const sumsFile = join(out, "SHA256SUMS");
 
@@ -47,14 +61,15 @@ if (check) {
       .map(([h, f]) => [f, h]),
   );
   let bad = 0;
-  for (const { source, target } of FILES) {
+  for (const { source, target, filter } of FILES) {
     const mine = sha256(join(out, target));
     if (listed.get(target) !== mine) {
       process.stderr.write(`${target}: checksum differs from SHA256SUMS\n`);
       bad++;
     }
     const src = join(shared, source);
-    if (existsSync(src) && sha256(src) !== mine) {
+    const expected = existsSync(src) ? made(src, filter) : null;
+    if (expected && createHash("sha256").update(expected).digest("hex") !== mine) {
       process.stderr.write(`${target}: differs from ${src}\n`);
       bad++;
     }
@@ -64,9 +79,9 @@ if (check) {
 }
 
 const lines = [];
-for (const { source, target } of FILES) {
+for (const { source, target, filter } of FILES) {
   mkdirSync(dirname(join(out, target)), { recursive: true });
-  copyFileSync(join(shared, source), join(out, target));
+  writeFileSync(join(out, target), made(join(shared, source), filter));
   lines.push(`${sha256(join(out, target))}  ${target}`);
 }
 writeFileSync(sumsFile, `${lines.join("\n")}\n`);

@@ -34,6 +34,16 @@ const FILES = [
     "keras_unet3d_w4_expected.npy",
   ].map((f) => ({ source: `fixtures/parity/${f}`, target: `parity/${f}` })),
   { source: "fixtures/transforms/bezier_cases.json", target: "transforms/bezier_cases.json" },
+  // volume-io: four re-encodings of the CIP chest CT and three pydicom test files, same layout as data/
+  ...[
+    "formats/generated_from_real_ct/n1_int16_le.nii.gz",
+    "formats/generated_from_real_ct/n1_permuted_flipped_axes.nii.gz",
+    "formats/generated_from_real_ct/n2_int16.nii",
+    "formats/generated_from_real_ct/mha_int16_zlib.mha",
+    "formats/dicom/pydicom/CT_small.dcm",
+    "formats/dicom/pydicom/MR_small.dcm",
+    "formats/dicom/pydicom/rtstruct.dcm",
+  ].map((f) => ({ source: `data/${f}`, target: `volume-io/${f}` })),
   // the nodule table of the LIDC VOIs in apps/cli/sample: the header and the rows of patients
   // LIDC-IDRI-0001 … LIDC-IDRI-0149 (one CSV row per line; patient_id is the third column)
   {

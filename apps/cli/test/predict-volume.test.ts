@@ -1,7 +1,8 @@
 /**
  * @vitest-environment node
  * Whole-volume inference (`predictVolume`, `genesis predict <volume>`) on real CT shipped in
- * apps/cli/sample (the DICOM case needs ../shared) with width-4 models on the wasm backend (≈ 0.9 s per 64×64×32 patch here).
+ * apps/cli/sample (the DICOM case needs ../shared) with width-4 models on the wasm backend
+ * (≈ 0.9 s per 64×64×32 patch here).
  */
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

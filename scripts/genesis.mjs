@@ -4,6 +4,7 @@
 // given arguments. Build output goes to stderr so that `pnpm -s genesis info --json` prints
 // only JSON on stdout.
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { constants } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,6 +15,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 process.on("SIGINT", () => {});
 process.on("SIGTERM", () => {});
 const turbo = join(root, "node_modules", ".bin", "turbo");
+// the first run builds every package (about a minute): say so, rather than sit silent
+const built = existsSync(join(root, "apps", "cli", "dist", "bin.js"));
+if (!built) process.stderr.write("genesis: building the packages and the CLI (first run, about a minute)…\n");
 const build = spawnSync(
   turbo,
   ["run", "build", "--filter=@models-genesis/cli...", "--output-logs=errors-only", "--log-order=grouped"],

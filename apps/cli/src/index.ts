@@ -1,7 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { commands } from "./commands/registry.js";
+import { ExitCodeError } from "./lib/exit.js";
 
-export { type PredictArrayOptions, predictArray } from "./commands/predict.js";
 export {
   applyIntensityWindow,
   DEFAULT_PATCH_SIZE,
@@ -11,7 +11,8 @@ export {
   patchSizeFromMetadata,
   predictVolume,
   resampleToGrid,
-} from "./lib/predict-volume.js";
+} from "@models-genesis/inference";
+export { type PredictArrayOptions, predictArray } from "./commands/predict.js";
 export * from "./lib/segmentation-data.js";
 
 /**
@@ -35,7 +36,8 @@ export function buildProgram(): Command {
 
 /**
  * Run the CLI. Errors are printed as one line (`genesis: <message>`) without a stack trace,
- * unless `GENESIS_DEBUG=1` is set. Returns the process exit code.
+ * unless `GENESIS_DEBUG=1` is set. Returns the process exit code: 0, 1 for an error, 3 when
+ * `--strict` found that pretraining failed (`STRICT_FAILURE_EXIT`).
  */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
@@ -52,6 +54,6 @@ export async function main(argv: string[]): Promise<number> {
     if (process.env.GENESIS_DEBUG === "1" && err instanceof Error && err.stack) {
       process.stderr.write(`${err.stack}\n`);
     }
-    return 1;
+    return err instanceof ExitCodeError ? err.exitCode : 1;
   }
 }

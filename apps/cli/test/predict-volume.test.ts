@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { patchSizeFromMetadata, predictVolume, resampleToGrid } from "@models-genesis/inference";
 import { initBackend } from "@models-genesis/kernels";
 import {
   createModel,
@@ -28,7 +29,6 @@ import {
 } from "@models-genesis/volume-io";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { predictArray } from "../src/commands/predict.js";
-import { patchSizeFromMetadata, predictVolume, resampleToGrid } from "../src/lib/predict-volume.js";
 import { genesis } from "./run-cli.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");

@@ -108,10 +108,19 @@ async function convCase(tag, d, cin, cout, k = 3) {
     setKernelImpl(impl);
     const who = impl === "fast" ? "ours" : "stock";
     await bench(`conv3d fwd ${who} ${tag} ${shape}`, f, () => [conv3d(x, w, b)]);
-    await bench(`conv3d fwd+bwd ${who} ${tag} ${shape}`, 3 * f, () => {
-      const g = tf.grads((xx, ww, bb) => tf.sum(conv3d(xx, ww, bb)))([x, w, b]);
-      return g;
-    });
+    const grads = () => tf.grads((xx, ww, bb) => tf.sum(conv3d(xx, ww, bb)))([x, w, b]);
+    if (impl === "fast" && backend === "webgpu") {
+      // both filter-gradient forms on the same adapter (split-k is the default on a hardware GPU)
+      const before = process.env.GENESIS_FILTER_GRAD;
+      for (const form of ["split-k", "plain"]) {
+        process.env.GENESIS_FILTER_GRAD = form;
+        await bench(`conv3d fwd+bwd ours ${form}-filter-grad ${tag} ${shape}`, 3 * f, grads);
+      }
+      if (before === undefined) delete process.env.GENESIS_FILTER_GRAD;
+      else process.env.GENESIS_FILTER_GRAD = before;
+    } else {
+      await bench(`conv3d fwd+bwd ${who} ${tag} ${shape}`, 3 * f, grads);
+    }
   }
   setKernelImpl("auto");
   tf.dispose([x, w, b]);

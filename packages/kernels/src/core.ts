@@ -273,6 +273,88 @@ export function planeConvFilterGrad(x: tf.Tensor, dy: tf.Tensor, kd: number, k: 
   return out;
 }
 
+/**
+ * Filter gradient of {@link planeConv} shaped for a GPU (the `webgpu` backend): for each of the
+ * kd·k·k taps one *batched* matMul xsᵀ·dy over S chunks of the M = B·D·H·W voxels, then a sum over
+ * the chunks. The CPU form ({@link planeConvFilterGrad}) multiplies (kd·Cout, M)·(M, Cin): an output
+ * of a few 32×32 tiles with K = M (≈ 10⁶ at 64×64×32, batch 6), which a GPU matMul runs on a handful
+ * of workgroups; splitting K into S batch entries gives S times as many (about 512 here) without
+ * atomics. No transposes: x is padded once (in-plane, then in depth) and each tap is a slice of
+ * it; dy is only reshaped.
+ *
+ * @param x (B, D, H, W, Cin) or (B, H, W, Cin)
+ * @param dy same layout with Cout channels
+ * @param kd kernel depth (1 for 2-D); @param k in-plane kernel size
+ * @returns (kd, k, k, Cin, Cout), or (k, k, Cin, Cout) when x is rank 4
+ */
+export function planeConvFilterGradSplitK(x: tf.Tensor, dy: tf.Tensor, kd: number, k: number): tf.Tensor {
+  const [b, d, h, wd, cin] = dims5(x);
+  const cout = dy.shape[dy.rank - 1];
+  const m = b * d * h * wd;
+  const outShape = x.rank === 5 ? [kd, k, k, cin, cout] : [k, k, cin, cout];
+  const tiles = Math.ceil(cin / 32) * Math.ceil(cout / 32);
+  // S: a power of two dividing M, about 512 workgroups in all, at least 256 voxels per chunk
+  let s = 1;
+  while (s * 2 * tiles <= 512 && m % (s * 2) === 0 && m / (s * 2) >= 256) s *= 2;
+  const pd = (kd - 1) / 2;
+  const p = (k - 1) / 2;
+  // rank ≤ 4 pads and slices only (tfjs-backend-webgpu 4.22 emits invalid WGSL for rank-5 Pad)
+  const x4 = tf.reshape(x, [b * d, h, wd, cin]);
+  const xpp =
+    p > 0
+      ? tf.pad(x4, [
+          [0, 0],
+          [p, p],
+          [p, p],
+          [0, 0],
+        ])
+      : x4;
+  if (xpp !== x4) x4.dispose();
+  const hp = h + 2 * p;
+  const wp = wd + 2 * p;
+  const plane = hp * wp * cin;
+  let xp3: tf.Tensor | null = null;
+  if (pd > 0) {
+    const v = tf.reshape(xpp, [b, d, plane]);
+    xp3 = tf.pad(v, [
+      [0, 0],
+      [pd, pd],
+      [0, 0],
+    ]);
+    v.dispose();
+  }
+  const dy3 = tf.reshape(dy, [s, m / s, cout]);
+  const taps: tf.Tensor[] = [];
+  for (let a = 0; a < kd; a++) {
+    let xa = xpp;
+    if (xp3) {
+      const sl = tf.slice(xp3, [0, a, 0], [b, d, plane]);
+      xa = tf.reshape(sl, [b * d, hp, wp, cin]);
+      sl.dispose();
+    }
+    for (let bb = 0; bb < k; bb++) {
+      for (let c = 0; c < k; c++) {
+        const xs = p > 0 ? tf.slice(xa, [0, bb, c, 0], [b * d, h, wd, cin]) : xa;
+        const xs3 = tf.reshape(xs, [s, m / s, cin]);
+        drop(xs, xa);
+        const g = tf.matMul(xs3, dy3, true, false); // (S, Cin, Cout)
+        xs3.dispose();
+        taps.push(s > 1 ? tf.sum(g, 0) : tf.reshape(g, [cin, cout]));
+        g.dispose();
+      }
+    }
+    drop(xa, xpp);
+  }
+  xp3?.dispose();
+  xpp.dispose();
+  dy3.dispose();
+  const st = tf.stack(taps); // (kd·k·k, Cin, Cout)
+  for (const t of taps) t.dispose();
+  const out = tf.reshape(st, outShape);
+  st.dispose();
+  return out;
+}
+
 /** Sum of `dy` over every axis but the last, as (C): the bias gradient. */
 export function channelSum(dy: tf.Tensor): tf.Tensor1D {
   const c = dy.shape[dy.rank - 1];

@@ -1,11 +1,12 @@
 export * from "./backend.js";
 export { batchChunkThreshold, setBatchChunkThreshold } from "./core.js";
-export { installLeanBackprop, uninstallLeanBackprop } from "./lean-backprop.js";
+export { installLeanBackprop, releaseAllHeld, uninstallLeanBackprop } from "./lean-backprop.js";
 export * from "./ops.js";
 export {
   describeAdapter,
   probeWebgpu,
   type WebgpuAdapterInfo,
   webgpuAdapter,
+  webgpuAdapterSync,
   webgpuSkipReason,
 } from "./webgpu.js";

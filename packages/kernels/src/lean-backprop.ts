@@ -91,6 +91,17 @@ export function holdForBackward(ts: tf.Tensor[]): tf.Tensor[] | null {
   });
 }
 
+/**
+ * Releases every tensor that custom ops hold for a backward pass that will not run — after a
+ * forward pass, loss or gradient that threw (the trainer's failure path).
+ * @returns how many were released
+ */
+export function releaseAllHeld(): number {
+  const n = held.size;
+  releaseHeld([...held]);
+  return n;
+}
+
 /** Releases tensors returned by {@link holdForBackward}. */
 export function releaseHeld(ts: tf.Tensor[]): void {
   for (const t of ts) {

@@ -11,9 +11,11 @@ import {
   type GradFn,
   planeConv,
   planeConvFilterGrad,
+  planeConvFilterGradSplitK,
   spaceToDepth2,
 } from "./core.js";
 import { holdForBackward, installLeanBackprop, releaseHeld } from "./lean-backprop.js";
+import { webgpuAdapterSync } from "./webgpu.js";
 
 /**
  * The spatial operations the Genesis networks are built from. Every tensor is channels-last:
@@ -148,12 +150,29 @@ function planeConvFilterGradChunked(x: tf.Tensor, dy: tf.Tensor, kd: number, k: 
   return acc as tf.Tensor;
 }
 
+/**
+ * Which filter-gradient form the convolutions use: `split-k` (batched matMuls over voxel chunks,
+ * {@link planeConvFilterGradSplitK}; the default on webgpu with a hardware adapter, where the plain
+ * form's few output tiles leave most of a GPU idle) or `plain` (the CPU form; default elsewhere,
+ * and on a software adapter such as lavapipe, which is a CPU). `GENESIS_FILTER_GRAD=plain` or
+ * `split-k` overrides, so both can be timed on one adapter (`pnpm bench`) and tested on lavapipe.
+ */
+export function filterGradForm(): "plain" | "split-k" {
+  const env = process.env.GENESIS_FILTER_GRAD;
+  if (env === "plain" || env === "split-k") return env;
+  if (tf.getBackend() !== "webgpu") return "plain";
+  return webgpuAdapterSync()?.software ? "plain" : "split-k";
+}
+
 function convGradFuncs(x: tf.Tensor, w: tf.Tensor, dy: tf.Tensor): [tf.Tensor, tf.Tensor] {
   const k = w.shape[0];
   const kd = w.rank === 5 ? k : 1;
   // Filter gradient first, one batch element at a time, so that its shifted copies of x and dy
   // never coexist with dx: this bounds the peak of the largest decoder layer's backward.
-  const dw = planeConvFilterGradChunked(x, dy, kd, k);
+  const dw =
+    filterGradForm() === "split-k" && x.size + dy.size < batchChunkThreshold()
+      ? planeConvFilterGradSplitK(x, dy, kd, k)
+      : planeConvFilterGradChunked(x, dy, kd, k);
   const wf = flipFilter(w);
   const dx = planeConv(dy, wf);
   wf.dispose();

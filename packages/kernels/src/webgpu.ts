@@ -39,6 +39,12 @@ interface AdapterLike {
 const SOFTWARE = /llvmpipe|lavapipe|swiftshader|warp|software|cpu/i;
 
 let probed: Promise<WebgpuAdapterInfo | WebgpuUnavailable> | null = null;
+let found: WebgpuAdapterInfo | null = null;
+
+/** The adapter {@link probeWebgpu} found, synchronously (null before a successful probe). */
+export function webgpuAdapterSync(): WebgpuAdapterInfo | null {
+  return found;
+}
 
 async function importOptional(name: string): Promise<Record<string, unknown> | null> {
   try {
@@ -145,7 +151,10 @@ async function probeOnce(): Promise<WebgpuAdapterInfo | WebgpuUnavailable> {
  * will open. Never throws: a missing package, driver or adapter comes back as `{ reason }`.
  */
 export function probeWebgpu(): Promise<WebgpuAdapterInfo | WebgpuUnavailable> {
-  probed ??= probeOnce();
+  probed ??= probeOnce().then((p) => {
+    if (!("reason" in p)) found = p;
+    return p;
+  });
   return probed;
 }
 

@@ -15,6 +15,7 @@ import {
   conv3d,
   convTranspose2dStride2,
   convTranspose3dStride2,
+  filterGradForm,
   initBackend,
   maxPool2d,
   maxPool3d,
@@ -22,6 +23,7 @@ import {
   setKernelImpl,
   upsampleNearest2d,
   upsampleNearest3d,
+  webgpuAdapterSync,
   webgpuSkipReason,
 } from "../src/index.js";
 
@@ -108,8 +110,15 @@ describe.skipIf(skip !== null)("ops on webgpu", () => {
     expect(tf.getBackend()).toBe("webgpu");
     // default on webgpu: maxStorageBufferBindingSize / 4 floats (≥ 128 MiB on every adapter)
     expect(batchChunkThreshold()).toBeGreaterThanOrEqual(2 ** 25);
+    // the filter-gradient form: split-k on a hardware GPU, plain on a software adapter (a CPU)
+    const adapter = webgpuAdapterSync();
+    expect(filterGradForm()).toBe(adapter?.software ? "plain" : "split-k");
+    process.env.GENESIS_FILTER_GRAD = "split-k";
+    expect(filterGradForm()).toBe("split-k");
+    delete process.env.GENESIS_FILTER_GRAD;
     await tf.setBackend("cpu");
     expect(batchChunkThreshold()).toBe(2 ** 23);
+    expect(filterGradForm()).toBe("plain");
   });
 
   it.each([
@@ -121,6 +130,16 @@ describe.skipIf(skip !== null)("ops on webgpu", () => {
     const op: Op = (x, w, b) =>
       conv3d(x as tf.Tensor5D, w as tf.Tensor5D, bias ? (b as tf.Tensor1D) : undefined);
     await compareWithCpu(bias ? op : (x, w) => op(x, w), bias ? ins : ins.slice(0, 2), [n, 4, 5, 3, 4]);
+  });
+
+  it("conv3d filter gradient split over voxel chunks (M = 2048: 8 chunks) matches cpu", async () => {
+    // the default on a hardware GPU; forced here (a software adapter defaults to the plain form)
+    process.env.GENESIS_FILTER_GRAD = "split-k";
+    const ins = [randArr([2, 8, 8, 16, 2], 101), randArr([3, 3, 3, 2, 3], 102)];
+    await compareWithCpu((x, w) => conv3d(x as tf.Tensor5D, w as tf.Tensor5D), ins, [2, 8, 8, 16, 3]);
+    const ins2 = [randArr([4, 16, 16, 3], 103), randArr([3, 3, 3, 2], 104)];
+    await compareWithCpu((x, w) => conv2d(x as tf.Tensor4D, w as tf.Tensor4D), ins2, [4, 16, 16, 2]);
+    delete process.env.GENESIS_FILTER_GRAD;
   });
 
   it("conv3d one batch element at a time (buffer-limit chunking) gives the same values and gradients", async () => {

@@ -251,11 +251,37 @@ export function hausdorff95(
   return hausdorffPercentile(pred, target, shape, 95, opts);
 }
 
-/** Mean of per-case HD95 values (cases whose value is NaN are skipped and counted in `skipped`). */
+/** Result of {@link Hausdorff95Accumulator.compute}. */
+export interface Hausdorff95Summary {
+  /**
+   * Mean HD95 in mm over the included cases. `"bounded"`: every case is included (both masks empty
+   * = 0, one empty = the volume diagonal, the worst case). `"nan"`: cases with both masks empty are
+   * excluded (no distance, and no failure); a case with exactly one empty mask (a missed structure or
+   * a false alarm) has no distance but is a failure, so it is never dropped — the mean is then NaN
+   * and `failures` says how many and which (MONAI#9095: dropping them makes HD95 improve as the model
+   * finds fewer structures). NaN also when no case is included.
+   */
+  meanHd95: number;
+  /** Number of `update` calls. */
+  cases: number;
+  /** Cases in the mean (`"nan"`: both masks non-empty, plus the failures that make it NaN). */
+  includedCases: number;
+  /** Cases left out of the mean, by reason (only `"nan"` leaves any out). */
+  excluded: { bothEmpty: number };
+  /** Cases with exactly one empty mask, by which one: prediction empty (missed), target empty (false alarm). */
+  failures: { predEmpty: number; targetEmpty: number };
+}
+
+/**
+ * Mean of per-case HD95 values with the empty-mask cases accounted for: see
+ * {@link Hausdorff95Summary} for which cases enter the mean, and the package README's policy table.
+ */
 export class Hausdorff95Accumulator {
   private sum = 0;
   private n = 0;
-  private nanCount = 0;
+  private bothEmpty = 0;
+  private predEmpty = 0;
+  private targetEmpty = 0;
   constructor(private readonly opts: HausdorffOptions) {
     if (!opts || (opts.emptyPolicy !== "nan" && opts.emptyPolicy !== "bounded")) {
       throw new MetricInputError(
@@ -267,21 +293,42 @@ export class Hausdorff95Accumulator {
   /** Add one 3-D case; arrays and shape as in {@link hausdorff95}. */
   update(pred: ArrayLike<number>, target: ArrayLike<number>, shape: readonly number[]): void {
     const v = hausdorff95(pred, target, shape, this.opts);
-    if (Number.isNaN(v)) this.nanCount++;
-    else {
-      this.sum += v;
-      this.n++;
-    }
+    this.n++;
+    const thr = this.opts.threshold ?? 0.5;
+    const pe = isEmpty(pred, thr);
+    const te = isEmpty(target, thr);
+    if (pe && te) {
+      if (this.opts.emptyPolicy === "nan") {
+        this.bothEmpty++;
+        return;
+      }
+    } else if (pe) this.predEmpty++;
+    else if (te) this.targetEmpty++;
+    this.sum += v; // NaN for a failure under "nan": the mean says so
   }
 
-  /** Mean HD95 in mm over non-NaN cases (NaN if none), and how many cases were NaN. */
-  compute(): { meanHd95: number; cases: number; skipped: number } {
-    return { meanHd95: this.n > 0 ? this.sum / this.n : Number.NaN, cases: this.n, skipped: this.nanCount };
+  /** The mean with its counts; see {@link Hausdorff95Summary}. */
+  compute(): Hausdorff95Summary {
+    const included = this.n - this.bothEmpty;
+    return {
+      meanHd95: included > 0 ? this.sum / included : Number.NaN,
+      cases: this.n,
+      includedCases: included,
+      excluded: { bothEmpty: this.bothEmpty },
+      failures: { predEmpty: this.predEmpty, targetEmpty: this.targetEmpty },
+    };
   }
 
   reset(): void {
     this.sum = 0;
     this.n = 0;
-    this.nanCount = 0;
+    this.bothEmpty = 0;
+    this.predEmpty = 0;
+    this.targetEmpty = 0;
   }
+}
+
+function isEmpty(a: ArrayLike<number>, thr: number): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] > thr) return false;
+  return true;
 }

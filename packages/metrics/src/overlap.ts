@@ -182,18 +182,28 @@ export interface BinarySegmentationSummary {
   iou: number;
   sensitivity: number;
   specificity: number;
-  /** Mean over cases of the per-case Dice / IoU (each case = one `update` call), with the same empty policy. */
+  /**
+   * Mean over cases of the per-case Dice / IoU (each case = one `update` call), with the same empty
+   * policy. Under `"nan"` a case whose masks are both empty has no Dice or IoU: it is left out of
+   * these two means and counted in `excluded.bothEmpty` (it is not a failure: prediction and target
+   * agree). Under `"one"` / `"zero"` every case is in the means. NaN only when no case is left.
+   */
   meanCaseDice: number;
   meanCaseIoU: number;
   /** Summed confusion counts. */
   confusion: BinaryConfusion;
   /** Number of `update` calls (cases) since the last reset. */
   cases: number;
+  /** Cases in `meanCaseDice` / `meanCaseIoU` (= `cases − excluded.bothEmpty`). */
+  includedCases: number;
+  /** Cases left out of the per-case means, by reason. */
+  excluded: { bothEmpty: number };
 }
 
 /**
  * Dataset-level binary segmentation metrics. Each `update(pred, target)` adds one case's confusion
- * counts; `compute()` returns both the dataset-level (micro) ratios and the mean of per-case ratios.
+ * counts; `compute()` returns both the dataset-level (micro) ratios and the mean of per-case ratios,
+ * with how many cases the means left out and why (see {@link BinarySegmentationSummary}).
  */
 export class BinarySegmentationAccumulator {
   private readonly threshold: number;
@@ -202,6 +212,7 @@ export class BinarySegmentationAccumulator {
   private diceSum = 0;
   private iouSum = 0;
   private n = 0;
+  private bothEmpty = 0;
 
   /** @param opts threshold (default 0.5) and the required empty policy (used for micro and per-case values) */
   constructor(opts: BinaryMetricOptions) {
@@ -219,23 +230,32 @@ export class BinarySegmentationAccumulator {
       fn: this.total.fn + c.fn,
       tn: this.total.tn + c.tn,
     };
-    this.diceSum += diceFromConfusion(c, this.emptyPolicy);
-    this.iouSum += iouFromConfusion(c, this.emptyPolicy);
     this.n++;
+    // Dice and IoU share their zero denominator (both masks empty): undefined under "nan"
+    const d = diceFromConfusion(c, this.emptyPolicy);
+    if (Number.isNaN(d)) {
+      this.bothEmpty++;
+      return;
+    }
+    this.diceSum += d;
+    this.iouSum += iouFromConfusion(c, this.emptyPolicy);
   }
 
-  /** Values over everything seen since the last reset. `meanCase*` are NaN before any update. */
+  /** Values over everything seen since the last reset. `meanCase*` are NaN when no case is included. */
   compute(): BinarySegmentationSummary {
     const p = this.emptyPolicy;
+    const included = this.n - this.bothEmpty;
     return {
       dice: diceFromConfusion(this.total, p),
       iou: iouFromConfusion(this.total, p),
       sensitivity: sensitivityFromConfusion(this.total, p),
       specificity: specificityFromConfusion(this.total, p),
-      meanCaseDice: this.n > 0 ? this.diceSum / this.n : Number.NaN,
-      meanCaseIoU: this.n > 0 ? this.iouSum / this.n : Number.NaN,
+      meanCaseDice: included > 0 ? this.diceSum / included : Number.NaN,
+      meanCaseIoU: included > 0 ? this.iouSum / included : Number.NaN,
       confusion: { ...this.total },
       cases: this.n,
+      includedCases: included,
+      excluded: { bothEmpty: this.bothEmpty },
     };
   }
 
@@ -244,5 +264,6 @@ export class BinarySegmentationAccumulator {
     this.diceSum = 0;
     this.iouSum = 0;
     this.n = 0;
+    this.bothEmpty = 0;
   }
 }

@@ -3,7 +3,8 @@ import { assertSameLength, MetricInputError } from "./errors.js";
 /**
  * What {@link rocAuc} does when the labels hold only one class (AUC is undefined):
  * `"throw"` raises a {@link MetricInputError} (scikit-learn's `roc_auc_score` raises ValueError);
- * `"nan"` returns `NaN` (useful for a validation split that happens to miss a class).
+ * `"nan"` returns `NaN` (useful for a validation split that happens to miss a class) and says so:
+ * through `warn` when given, and always in {@link RocAucSummary.undefinedReason}.
  */
 export type SingleClassPolicy = "throw" | "nan";
 
@@ -11,6 +12,22 @@ export type SingleClassPolicy = "throw" | "nan";
 export interface RocAucOptions {
   /** Default `"throw"`. */
   singleClass?: SingleClassPolicy;
+  /**
+   * Called with one line (the class counts and "returning NaN") each time `"nan"` returns NaN for
+   * single-class labels, e.g. the training log. Default: nothing is called.
+   */
+  warn?: (message: string) => void;
+}
+
+/** {@link rocAucSummary}: the AUC with the counts it rests on. */
+export interface RocAucSummary {
+  /** ROC AUC, or NaN when the labels hold one class. */
+  auc: number;
+  samples: number;
+  positives: number;
+  negatives: number;
+  /** Why `auc` is NaN (`"only one class: 0 positive, 12 negative"`); absent when it is defined. */
+  undefinedReason?: string;
 }
 
 /**
@@ -31,6 +48,26 @@ export function rocAuc(
   labels: ArrayLike<number>,
   opts: RocAucOptions = {},
 ): number {
+  const r = rocAucSummary(scores, labels);
+  if (r.undefinedReason) {
+    const msg = `rocAuc: labels hold ${r.undefinedReason}; ROC AUC is undefined`;
+    if ((opts.singleClass ?? "throw") === "nan") {
+      opts.warn?.(`${msg}, returning NaN`);
+      return Number.NaN;
+    }
+    throw new MetricInputError(msg);
+  }
+  return r.auc;
+}
+
+/**
+ * {@link rocAuc} with its counts, never throwing for single-class labels: `auc` is NaN then and
+ * `undefinedReason` says why (for reports that aggregate several folds and must count the undefined ones).
+ * @param scores (N) predicted scores/probabilities; NaN is rejected
+ * @param labels (N) 0/1 labels (> 0.5 = positive)
+ * @throws MetricInputError on length mismatch, empty input or NaN scores
+ */
+export function rocAucSummary(scores: ArrayLike<number>, labels: ArrayLike<number>): RocAucSummary {
   assertSameLength("rocAuc", scores, labels, ["scores", "labels"]);
   const n = scores.length;
   if (n === 0) throw new MetricInputError("rocAuc: scores and labels are empty");
@@ -57,13 +94,15 @@ export function rocAuc(
     i = j + 1;
   }
   const nNeg = n - nPos;
+  const counts = { samples: n, positives: nPos, negatives: nNeg };
   if (nPos === 0 || nNeg === 0) {
-    if ((opts.singleClass ?? "throw") === "nan") return Number.NaN;
-    throw new MetricInputError(
-      `rocAuc: labels hold only one class (${nPos} positive, ${nNeg} negative); ROC AUC is undefined`,
-    );
+    return {
+      auc: Number.NaN,
+      ...counts,
+      undefinedReason: `only one class (${nPos} positive, ${nNeg} negative)`,
+    };
   }
-  return (rankSumPos - (nPos * (nPos + 1)) / 2) / (nPos * nNeg);
+  return { auc: (rankSumPos - (nPos * (nPos + 1)) / 2) / (nPos * nNeg), ...counts };
 }
 
 /** Collects scores and labels batch by batch; `compute()` is {@link rocAuc} over everything seen. */
@@ -84,6 +123,11 @@ export class RocAucAccumulator {
   /** @throws MetricInputError as {@link rocAuc} (also when nothing was added) */
   compute(): number {
     return rocAuc(this.scores, this.labels, this.opts);
+  }
+
+  /** {@link rocAucSummary} over everything seen: the AUC, the class counts and why it is undefined. */
+  summary(): RocAucSummary {
+    return rocAucSummary(this.scores, this.labels);
   }
 
   reset(): void {

@@ -12,6 +12,7 @@ import {
   MetricInputError,
   RocAucAccumulator,
   rocAuc,
+  rocAucSummary,
   squaredDistanceTransform,
   surfaceVoxels,
   twoClassMeanIoU,
@@ -247,17 +248,109 @@ describe("properties (fast-check)", () => {
 });
 
 describe("Hausdorff95Accumulator", () => {
-  it("averages non-NaN cases and counts skipped ones", () => {
+  // 3×3×3, 1 mm: a = voxel (0,0,0), b = voxel (0,0,2) → HD95(a, b) = 2 mm
+  const shape = [3, 3, 3];
+  const a = new Float32Array(27);
+  const b = new Float32Array(27);
+  a[0] = 1;
+  b[2] = 1;
+  const empty = new Float32Array(27);
+  const diagonal = Math.sqrt(27);
+
+  it('"nan": excludes both-empty cases by count; a case with one empty mask makes the mean NaN, counted by kind', () => {
     const acc = new Hausdorff95Accumulator({ spacing: [1, 1, 1], emptyPolicy: "nan" });
-    const a = new Float32Array(27);
-    const b = new Float32Array(27);
-    a[0] = 1;
-    b[2] = 1;
-    acc.update(a, b, [3, 3, 3]); // 2 mm
-    acc.update(a, a, [3, 3, 3]); // 0
-    acc.update(a, new Float32Array(27), [3, 3, 3]); // NaN
-    expect(acc.compute()).toEqual({ meanHd95: 1, cases: 2, skipped: 1 });
+    acc.update(a, b, shape); // 2 mm
+    acc.update(a, a, shape); // 0
+    acc.update(empty, empty, shape); // undefined, not a failure
+    expect(acc.compute()).toEqual({
+      meanHd95: 1,
+      cases: 3,
+      includedCases: 2,
+      excluded: { bothEmpty: 1 },
+      failures: { predEmpty: 0, targetEmpty: 0 },
+    });
+    acc.update(empty, a, shape); // the model missed the structure (MONAI#9095)
+    const r = acc.compute();
+    expect(r.meanHd95).toBeNaN();
+    expect(r).toMatchObject({
+      cases: 4,
+      includedCases: 3,
+      excluded: { bothEmpty: 1 },
+      failures: { predEmpty: 1, targetEmpty: 0 },
+    });
+    acc.update(a, empty, shape); // a false alarm
+    expect(acc.compute().failures).toEqual({ predEmpty: 1, targetEmpty: 1 });
     acc.reset();
-    expect(acc.compute().cases).toBe(0);
+    expect(acc.compute()).toMatchObject({ cases: 0, includedCases: 0, excluded: { bothEmpty: 0 } });
+  });
+
+  it('"bounded": every case is in the mean, a miss at the volume diagonal (worst case), both empty at 0', () => {
+    const acc = new Hausdorff95Accumulator({ spacing: [1, 1, 1], emptyPolicy: "bounded" });
+    acc.update(a, b, shape);
+    acc.update(empty, a, shape);
+    acc.update(empty, empty, shape);
+    const r = acc.compute();
+    expect(r.meanHd95).toBeCloseTo((2 + diagonal + 0) / 3, 12);
+    expect(r).toMatchObject({
+      cases: 3,
+      includedCases: 3,
+      excluded: { bothEmpty: 0 },
+      failures: { predEmpty: 1, targetEmpty: 0 },
+    });
+  });
+});
+
+describe("BinarySegmentationAccumulator: cases left out of the per-case means", () => {
+  // (pred, target): Dice 1 and IoU 1; both empty; Dice 2/3 and IoU 1/2
+  const cases = [
+    { p: [1, 0], t: [1, 0] },
+    { p: [0, 0], t: [0, 0] },
+    { p: [1, 1], t: [1, 0] },
+  ];
+  it('"nan": a both-empty case is excluded from meanCaseDice/IoU and counted, not turned into NaN', () => {
+    const acc = new BinarySegmentationAccumulator({ emptyPolicy: "nan" });
+    for (const { p, t } of cases) acc.update(p, t);
+    const r = acc.compute();
+    expect(r.meanCaseDice).toBeCloseTo(5 / 6, 12);
+    expect(r.meanCaseIoU).toBeCloseTo(3 / 4, 12);
+    expect(r).toMatchObject({ cases: 3, includedCases: 2, excluded: { bothEmpty: 1 } });
+    expect(r.dice).toBeCloseTo(4 / 5, 12); // micro: 2·2 / (2·2 + 1)
+  });
+  it('"one": the both-empty case counts as 1 and nothing is excluded', () => {
+    const acc = new BinarySegmentationAccumulator({ emptyPolicy: "one" });
+    for (const { p, t } of cases) acc.update(p, t);
+    const r = acc.compute();
+    expect(r.meanCaseDice).toBeCloseTo(8 / 9, 12);
+    expect(r.meanCaseIoU).toBeCloseTo(5 / 6, 12);
+    expect(r).toMatchObject({ cases: 3, includedCases: 3, excluded: { bothEmpty: 0 } });
+  });
+  it('"nan" with only empty cases: NaN means, every case excluded by count', () => {
+    const acc = new BinarySegmentationAccumulator({ emptyPolicy: "nan" });
+    acc.update([0, 0], [0, 0]);
+    const r = acc.compute();
+    expect(r.meanCaseDice).toBeNaN();
+    expect(r).toMatchObject({ cases: 1, includedCases: 0, excluded: { bothEmpty: 1 } });
+  });
+});
+
+describe("ROC AUC of a single-class fold", () => {
+  it('"nan" says so: warn gets one line with the counts; the summary carries them and the reason', () => {
+    const lines: string[] = [];
+    expect(rocAuc([0.1, 0.9, 0.4], [0, 0, 0], { singleClass: "nan", warn: (m) => lines.push(m) })).toBeNaN();
+    expect(lines).toEqual([
+      "rocAuc: labels hold only one class (0 positive, 3 negative); ROC AUC is undefined, returning NaN",
+    ]);
+    const acc = new RocAucAccumulator({ singleClass: "nan" });
+    acc.update([0.2, 0.7], [1, 1]);
+    expect(acc.summary()).toEqual({
+      auc: Number.NaN,
+      samples: 2,
+      positives: 2,
+      negatives: 0,
+      undefinedReason: "only one class (2 positive, 0 negative)",
+    });
+    acc.update([0.1], [0]);
+    expect(acc.summary()).toEqual({ auc: 1, samples: 3, positives: 2, negatives: 1 });
+    expect(rocAucSummary([0.3, 0.1, 0.2, 0.9], [1, 0, 1, 0]).auc).toBe(0.5);
   });
 });

@@ -245,10 +245,12 @@ export interface LoadedModel {
 
 /**
  * Load a model saved by {@link saveModel}.
+ * @param dir the model directory, or the path of its `model.json` (users pass either)
  * @throws ModelFileError naming the file when `model.json` or a shard is missing or inconsistent;
  *   WeightMismatchError when the weights do not fit the stored architecture.
  */
-export async function loadModel(dir: string): Promise<LoadedModel> {
+export async function loadModel(dirOrModelJson: string): Promise<LoadedModel> {
+  const dir = path.basename(dirOrModelJson) === "model.json" ? path.dirname(dirOrModelJson) : dirOrModelJson;
   const artifacts = await fileSystemIO(dir).load!();
   const jsonPath = path.join(dir, "model.json");
   if (artifacts.format !== MODEL_FORMAT) {

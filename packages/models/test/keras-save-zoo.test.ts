@@ -81,6 +81,12 @@ describe("save / load", () => {
     const a = await m.getWeights();
     const b = await model.getWeights();
     for (const [k, v] of a) expect(maxAbsDiff(v.data, b.get(k)!.data), k).toBe(0);
+    // the path of model.json itself loads the same model (users pass either)
+    const viaJson = await loadModel(path.join(out, "model.json"));
+    const c = await viaJson.model.getWeights();
+    for (const [k, v] of a) expect(maxAbsDiff(v.data, c.get(k)!.data), k).toBe(0);
+    expect(viaJson.metadata).toEqual(metadata);
+    viaJson.model.dispose();
     const x = tf.randomUniform([1, 8, 8, 8, 1], 0, 1, "float32", 4);
     const ya = m.forward(x, { training: false });
     const yb = model.forward(x, { training: false });

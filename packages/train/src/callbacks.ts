@@ -7,9 +7,9 @@ import { type Baseline, lossCurveSvg } from "./plot.js";
 
 /**
  * Appends one JSON line per epoch to `path`: `{epoch, trainLoss, valLoss, metrics, lr, seconds,
- * steps, time}` (NaN/∞ metric values become null). On a resumed run, lines for epochs ≥ the resume
- * epoch (written after the checkpoint the run resumed from) are dropped first, so the file always
- * matches the checkpointed history.
+ * steps, time}` (NaN/∞ metric values become null), `epoch` counted from 1 as on the console. On a
+ * resumed run, lines of the epochs after the checkpoint the run resumed from are dropped first, so
+ * the file always matches the checkpointed history.
  */
 export class JsonlLogger implements Callback {
   constructor(readonly path: string) {}
@@ -19,7 +19,8 @@ export class JsonlLogger implements Callback {
     const lines = (await readFile(this.path, "utf8")).split("\n").filter((l) => l.trim() !== "");
     const keep = lines.filter((l) => {
       try {
-        return (JSON.parse(l) as { epoch: number }).epoch < ctx.startEpoch;
+        // 1-based line epochs; startEpoch (0-based) = the number of epochs the checkpoint holds
+        return (JSON.parse(l) as { epoch: number }).epoch <= ctx.startEpoch;
       } catch {
         return false;
       }
@@ -31,7 +32,8 @@ export class JsonlLogger implements Callback {
   }
 
   async onEpochEnd(_ctx: TrainContext, log: EpochLog): Promise<void> {
-    await appendFile(this.path, `${JSON.stringify({ ...log, time: new Date().toISOString() })}\n`);
+    const line = { ...log, epoch: log.epoch + 1, time: new Date().toISOString() };
+    await appendFile(this.path, `${JSON.stringify(line)}\n`);
   }
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import type { GenesisModule } from "@models-genesis/models";
 import * as tf from "@tensorflow/tfjs-core";
@@ -30,6 +31,11 @@ export interface CheckpointHeader {
   /** State of each named callback. */
   callbacks: Record<string, unknown>;
   tensors: CheckpointTensorEntry[];
+  /**
+   * SHA-256 (hex) of the float32 payload; {@link readCheckpoint} refuses a file whose payload does
+   * not match (bit rot, a partial copy). Absent in checkpoints written before it existed (then unchecked).
+   */
+  payloadSha256?: string;
 }
 
 /** A checkpoint in memory. */
@@ -68,6 +74,8 @@ export async function writeCheckpoint(path: string, c: CheckpointContent): Promi
     add("nonTrainable", name, [...v.shape], Float32Array.from(await v.data()));
   for (const [name, s] of c.optimizer.slots) add("optimizer", name, s.shape, s.data);
   const { slots: _slots, ...opt } = c.optimizer;
+  const hash = createHash("sha256");
+  for (const d of datas) hash.update(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
   const header: CheckpointHeader = {
     format: "models-genesis-checkpoint",
     version: 1,
@@ -77,6 +85,7 @@ export async function writeCheckpoint(path: string, c: CheckpointContent): Promi
     optimizer: opt,
     callbacks: c.callbacks,
     tensors: entries,
+    payloadSha256: hash.digest("hex"),
   };
   const json = Buffer.from(JSON.stringify(header), "utf8");
   const pre = 8 + 4 + json.length;
@@ -92,7 +101,8 @@ export async function writeCheckpoint(path: string, c: CheckpointContent): Promi
 
 /**
  * Read a checkpoint written by {@link writeCheckpoint}.
- * @throws CheckpointError naming the file when it is missing, truncated or not a checkpoint
+ * @throws CheckpointError naming the file and the problem when it is missing, not a checkpoint,
+ *   truncated, longer than its header says, or its payload does not match the header's SHA-256
  */
 export async function readCheckpoint(path: string): Promise<Checkpoint> {
   let buf: Buffer;
@@ -112,6 +122,9 @@ export async function readCheckpoint(path: string): Promise<Checkpoint> {
   } catch (e) {
     throw new CheckpointError(`${path}: header is not JSON (${(e as Error).message})`);
   }
+  if (header?.format !== "models-genesis-checkpoint" || !Array.isArray(header.tensors)) {
+    throw new CheckpointError(`${path}: header is not a models-genesis checkpoint header`);
+  }
   const start = 12 + hlen + ((8 - ((12 + hlen) % 8)) % 8);
   const payload = buf.subarray(start);
   const total = header.tensors.reduce(
@@ -120,6 +133,16 @@ export async function readCheckpoint(path: string): Promise<Checkpoint> {
   );
   if (payload.length < total * 4) {
     throw new CheckpointError(`${path}: truncated payload (${payload.length} bytes, ${total * 4} expected)`);
+  }
+  if (payload.length > total * 4) {
+    throw new CheckpointError(
+      `${path}: corrupt: ${payload.length - total * 4} bytes after the payload (${total * 4} expected)`,
+    );
+  }
+  if (header.payloadSha256 !== undefined) {
+    const sum = createHash("sha256").update(payload).digest("hex");
+    if (sum !== header.payloadSha256)
+      throw new CheckpointError(`${path}: corrupt: the payload does not match its SHA-256 checksum`);
   }
   const aligned = new Float32Array(total);
   new Uint8Array(aligned.buffer).set(payload.subarray(0, total * 4));

@@ -193,6 +193,10 @@ export class ReplicaPool {
    * @param names trainable weights to differentiate
    * @param local computes loss and gradients of a shard on the main thread (the trainer's own path)
    * @returns the shard-weighted mean loss and the averaged gradients by name (the caller disposes them)
+   * @throws what `local` threw, or TrainError `replica: …` with a worker's error; in both cases after
+   *   every worker's call has settled, with the tensors of the step freed and the replicas' running
+   *   statistics not applied (the main thread's own forward pass may have updated them: the trainer
+   *   puts them back)
    */
   async gradients(
     batch: Batch,
@@ -220,38 +224,55 @@ export class ReplicaPool {
         msg.y.buffer as ArrayBuffer,
       ]);
     });
-    const mine = local(shards[0]);
-    let results: ReplicaStepResult[];
+    // every replica's call settles before this returns or throws: a call left in flight would make
+    // the next step fail ("a call is already in flight") and its rejection go unhandled
+    let mine: { loss: tf.Scalar; grads: Map<string, tf.Tensor> };
     try {
-      results = await Promise.all(remote);
+      mine = local(shards[0]);
     } catch (e) {
-      mine.loss.dispose();
-      for (const g of mine.grads.values()) g.dispose();
+      await Promise.allSettled(remote);
       throw e;
     }
+    const settled = await Promise.allSettled(remote);
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
     const w0 = shards[0].xShape[0] / n;
-    let loss = (await mine.loss.data())[0] * w0;
-    mine.loss.dispose();
-    results.forEach((r, i) => {
-      loss += r.loss * (shards[i + 1].xShape[0] / n);
-    });
+    let loss: number;
     const grads = new Map<string, tf.Tensor>();
-    tf.tidy(() => {
-      names.forEach((name, k) => {
-        const g0 = mine.grads.get(name);
-        const shape = this.model.trainableWeights.get(name)!.shape;
-        let acc: tf.Tensor | null = g0 ? tf.mul(g0, w0) : null;
-        results.forEach((r, i) => {
-          const a = r.grads[k];
-          if (!a) return;
-          const t = tf.mul(tf.tensor(a, shape, "float32"), shards[i + 1].xShape[0] / n);
-          acc = acc ? tf.add(acc, t) : t;
-        });
-        if (acc) grads.set(name, tf.keep(acc));
+    try {
+      if (failed) throw failed.reason;
+      const results = settled.map((r) => (r as PromiseFulfilledResult<ReplicaStepResult>).value);
+      loss = (await mine.loss.data())[0] * w0;
+      results.forEach((r, i) => {
+        loss += r.loss * (shards[i + 1].xShape[0] / n);
       });
-    });
-    for (const g of mine.grads.values()) g.dispose();
-    // running statistics: the shard-weighted mean of the replicas' updates
+      tf.tidy(() => {
+        names.forEach((name, k) => {
+          const g0 = mine.grads.get(name);
+          const shape = this.model.trainableWeights.get(name)!.shape;
+          let acc: tf.Tensor | null = g0 ? tf.mul(g0, w0) : null;
+          results.forEach((r, i) => {
+            const a = r.grads[k];
+            if (!a) return;
+            const t = tf.mul(tf.tensor(a, shape, "float32"), shards[i + 1].xShape[0] / n);
+            acc = acc ? tf.add(acc, t) : t;
+          });
+          if (acc) grads.set(name, tf.keep(acc));
+        });
+      });
+      this.averageRunningStatistics(results, shards, w0);
+    } catch (e) {
+      for (const g of grads.values()) g.dispose();
+      throw e;
+    } finally {
+      mine.loss.dispose();
+      for (const g of mine.grads.values()) g.dispose();
+    }
+    return { loss, grads };
+  }
+
+  /** Running statistics: the shard-weighted mean of the replicas' updates and the main thread's. */
+  private averageRunningStatistics(results: ReplicaStepResult[], shards: Batch[], w0: number): void {
+    const n = shards.reduce((a, s) => a + s.xShape[0], 0);
     if (this.model.nonTrainableWeights.size > 0) {
       tf.tidy(() => {
         for (const [name, v] of this.model.nonTrainableWeights) {
@@ -266,7 +287,6 @@ export class ReplicaPool {
         }
       });
     }
-    return { loss, grads };
   }
 
   /** Stop the worker threads. */

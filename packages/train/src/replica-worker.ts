@@ -16,6 +16,7 @@ import {
   type GenesisUNetConfigInput,
 } from "@models-genesis/models";
 import * as tf from "@tensorflow/tfjs-core";
+import { variableGradsFreeing } from "./grads.js";
 import { type LossFn, lossByName } from "./losses.js";
 
 export interface ReplicaInit {
@@ -76,7 +77,7 @@ function step(m: ReplicaStep): ReplicaStepResult {
   const { value, grads } = tf.tidy(() => {
     const x = tf.tensor(m.x, m.xShape, "float32");
     const y = tf.tensor(m.y, m.yShape, "float32");
-    return tf.variableGrads(() => lossFn(y, mdl.forward(x, { training: true })), vars);
+    return variableGradsFreeing(() => lossFn(y, mdl.forward(x, { training: true })), vars);
   });
   const out: (Float32Array | null)[] = vars.map((v) => {
     const g = grads[v.name];

@@ -85,6 +85,8 @@ export interface FinetuneRecipeOptions {
   loss?: LossFn;
   /** ReduceLROnPlateau patience, default 6. */
   plateauPatience?: number;
+  /** Where a validation metric says it is undefined (e.g. one-class validation labels for AUC). */
+  warn?: (message: string) => void;
 }
 
 /**
@@ -102,7 +104,7 @@ export function finetuneRecipe(o: FinetuneRecipeOptions): Recipe {
       new ReduceLROnPlateau({ ...F.plateau, patience: o.plateauPatience ?? F.plateau.patience }),
       new EarlyStopping({ patience: o.patience ?? (seg ? F.ncs.patience : F.ncc.patience) }),
     ],
-    metrics: seg ? segmentationMetrics() : classificationMetrics(),
+    metrics: seg ? segmentationMetrics() : classificationMetrics(o.warn),
   };
 }
 
@@ -132,10 +134,19 @@ export function segmentationMetrics(iouEmptyPolicy: EmptyPolicy = "nan"): Record
 
 /**
  * Validation metrics for binary classification: `auc` (ROC AUC of the first output column against the
- * first label column; NaN when the validation labels hold one class).
+ * first label column; NaN when the validation labels hold one class, and then `warn` gets one line
+ * with the class counts — once, not every epoch).
  */
-export function classificationMetrics(): Record<string, ValidationMetric> {
-  const acc = new RocAucAccumulator({ singleClass: "nan" });
+export function classificationMetrics(warn?: (message: string) => void): Record<string, ValidationMetric> {
+  let warned = false;
+  const acc = new RocAucAccumulator({
+    singleClass: "nan",
+    warn: (m) => {
+      if (warned) return;
+      warned = true;
+      warn?.(`validation AUC is NaN: ${m.replace(/^rocAuc: /, "")}`);
+    },
+  });
   return {
     auc: {
       update: (p, t, shape) => {

@@ -15,10 +15,17 @@ import type {
   TrainContext,
   TrainResult,
 } from "./callback.js";
-import { loadModelWeights, optimizerStateOf, readCheckpoint, writeCheckpoint } from "./checkpoint.js";
+import {
+  type Checkpoint,
+  loadModelWeights,
+  optimizerStateOf,
+  readCheckpoint,
+  writeCheckpoint,
+} from "./checkpoint.js";
 import { type Batch, type BatchSource, prefetch } from "./data.js";
 import { defaultThreads, GPU_BACKENDS, ReplicaPool } from "./data-parallel.js";
 import { CheckpointError, TrainError } from "./errors.js";
+import { variableGradsFreeing } from "./grads.js";
 import { type LossFn, lossNameOf } from "./losses.js";
 import type { Optimizer } from "./optimizers.js";
 import { Rng } from "./rng.js";
@@ -186,9 +193,13 @@ export class Trainer {
     if (this.stopRequest !== "interrupted") this.stopRequest = reason;
   }
 
-  /** Path of `last.ckpt` / `best.ckpt` when `checkpointDir` is set. */
-  checkpointPath(kind: "last" | "best"): string | undefined {
-    return this.opts.checkpointDir ? join(this.opts.checkpointDir, `${kind}.ckpt`) : undefined;
+  /**
+   * Path of `last.ckpt`, `best.ckpt` or `last.prev.ckpt` (the `last.ckpt` before the latest one,
+   * kept for `resume` to fall back on) when `checkpointDir` is set.
+   */
+  checkpointPath(kind: "last" | "best" | "prev"): string | undefined {
+    if (!this.opts.checkpointDir) return undefined;
+    return join(this.opts.checkpointDir, kind === "prev" ? "last.prev.ckpt" : `${kind}.ckpt`);
   }
 
   protected get context(): TrainContext {
@@ -222,10 +233,8 @@ export class Trainer {
 
   /** Run the loop until `epochs`, early stopping or an interrupt. */
   async run(): Promise<TrainResult> {
-    if (this.opts.resume)
-      await this.restore(
-        typeof this.opts.resume === "string" ? this.opts.resume : this.checkpointPath("last")!,
-      );
+    if (typeof this.opts.resume === "string") await this.restore(this.opts.resume);
+    else if (this.opts.resume) await this.restoreLatest();
     this.startEpoch = this.state.epoch;
     if (this.opts.checkpointDir) await mkdir(this.opts.checkpointDir, { recursive: true });
     let onSigint: (() => void) | undefined;
@@ -314,25 +323,46 @@ export class Trainer {
   /**
    * Hook: one optimisation step — forward in training mode, loss, gradients of the trainable
    * weights, optimizer update — inside `tf.tidy`. Returns the batch loss.
+   *
+   * A step that throws (a forward pass, loss or gradient that fails, e.g. out of memory) frees every
+   * tensor it allocated — `tf.memory().numTensors` is where it was before the step — and puts the
+   * non-trainable weights (BatchNorm running statistics, which the forward pass updates) back, so the
+   * model is as before the step and the exception propagates out of `run()`; calling `run()` again
+   * continues from that step. Only an exception from the optimizer update itself may leave the
+   * weights partly updated.
+   * @throws TrainError when every trainable weight is frozen, or what the step threw
    */
   async trainStep(batch: Batch): Promise<number> {
     const freeze = this.opts.freeze;
     const names = [...this.model.trainableWeights.keys()].filter((n) => !freeze?.(n));
     if (names.length === 0) throw new TrainError("trainStep: every trainable weight is frozen");
     const pool = batch.xShape[0] >= 2 ? this.replicaPool() : null;
-    let loss: number;
-    let grads: Map<string, tf.Tensor>;
-    if (pool) {
-      ({ loss, grads } = await pool.gradients(batch, names, (shard) => this.gradients(shard, names)));
-    } else {
-      const g = this.gradients(batch, names);
-      grads = g.grads;
-      loss = (await g.loss.data())[0];
-      g.loss.dispose();
+    // values before the step: a clone shares the buffer, and `assign` gives the variable a new one
+    const stats = [...this.model.nonTrainableWeights].map(([, v]) => [v, tf.clone(v)] as const);
+    let grads: Map<string, tf.Tensor> | undefined;
+    try {
+      let loss: number;
+      if (pool) {
+        ({ loss, grads } = await pool.gradients(batch, names, (shard) => this.gradients(shard, names)));
+      } else {
+        const g = this.gradients(batch, names);
+        grads = g.grads;
+        try {
+          loss = (await g.loss.data())[0];
+        } finally {
+          g.loss.dispose();
+        }
+      }
+      const update = grads;
+      tf.tidy(() => this.optimizer.applyGradients(update, this.model.trainableWeights));
+      return loss;
+    } catch (e) {
+      for (const [v, before] of stats) v.assign(before);
+      throw e;
+    } finally {
+      for (const g of grads?.values() ?? []) g.dispose();
+      for (const [, before] of stats) before.dispose();
     }
-    tf.tidy(() => this.optimizer.applyGradients(grads, this.model.trainableWeights));
-    for (const g of grads.values()) g.dispose();
-    return loss;
   }
 
   /**
@@ -344,7 +374,7 @@ export class Trainer {
     const { value, grads } = tf.tidy(() => {
       const x = tf.tensor(batch.x, batch.xShape, "float32");
       const y = tf.tensor(batch.y, batch.yShape, "float32");
-      return tf.variableGrads(() => {
+      return variableGradsFreeing(() => {
         const pred = this.model.forward(x, { training: true });
         if (!tf.util.arraysEqual(pred.shape, y.shape)) {
           throw new TrainError(
@@ -414,16 +444,14 @@ export class Trainer {
       const loss = this.loss(y, pred);
       return withPrediction ? { loss, pred } : { loss };
     }) as { loss: tf.Scalar; pred?: tf.Tensor };
-    const lossT = out.loss;
-    const predT = out.pred;
-    const loss = (await lossT.data())[0];
-    lossT.dispose();
-    let pred: Float32Array | undefined;
-    if (predT) {
-      pred = (await predT.data()) as Float32Array;
-      predT.dispose();
+    try {
+      const loss = (await out.loss.data())[0];
+      const pred = out.pred ? ((await out.pred.data()) as Float32Array) : undefined;
+      return { loss, pred };
+    } finally {
+      out.loss.dispose();
+      out.pred?.dispose();
     }
-    return { loss, pred };
   }
 
   /** Hook: after the validation pass, with the mean validation loss and metrics. */
@@ -536,22 +564,52 @@ export class Trainer {
       trainer: { ...this.state, history: this.state.history } as unknown as Record<string, unknown>,
       callbacks: this.callbackStates(),
     };
-    await writeCheckpoint(last, content);
+    // keep the current last.ckpt as last.prev.ckpt (a hard link: no copy), for resume to fall back on
+    if (existsSync(last)) await replaceWithLink(last, this.checkpointPath("prev")!);
+    try {
+      await writeCheckpoint(last, content);
+    } catch (e) {
+      const kept = existsSync(last) ? `; ${last} still holds the previous checkpoint` : "";
+      throw new CheckpointError(`${last}: cannot write the checkpoint (${(e as Error).message})${kept}`);
+    }
     this.lastCkpt = last;
+    // best = the same bytes: hard-link the fresh last.ckpt (a later rename replaces last.ckpt's
+    // name, not this inode), falling back to a copy; then rename into place atomically.
     if (best) {
-      // best = the same bytes: hard-link the fresh last.ckpt (a later rename replaces last.ckpt's
-      // name, not this inode), falling back to a copy; then rename into place atomically.
       const p = this.checkpointPath("best")!;
-      const tmp = `${p}.tmp-${process.pid}`;
-      await rm(tmp, { force: true });
-      try {
-        await link(last, tmp);
-      } catch {
-        await copyFile(last, tmp);
-      }
-      await rename(tmp, p);
+      await replaceWithLink(last, p);
       this.bestCkpt = p;
     }
+  }
+
+  /**
+   * `resume: true`: load `last.ckpt`; when it is missing, truncated or corrupt, say so and fall back
+   * to `last.prev.ckpt` (the one before it).
+   * @throws CheckpointError naming both files when neither can be read
+   */
+  private async restoreLatest(): Promise<void> {
+    const last = this.checkpointPath("last")!;
+    const prev = this.checkpointPath("prev")!;
+    let ckpt: Checkpoint;
+    let from = last;
+    try {
+      ckpt = await readCheckpointAt(last);
+    } catch (e) {
+      if (!(e instanceof CheckpointError) || !existsSync(prev)) throw e;
+      try {
+        ckpt = await readCheckpoint(prev);
+      } catch (e2) {
+        throw new CheckpointError(
+          `no checkpoint to resume from: ${e.message}; the previous one is unusable too: ${(e2 as Error).message}`,
+        );
+      }
+      // out of the way, kept for inspection: the next epoch end must not keep it as last.prev.ckpt
+      const moved = existsSync(last) ? ` (moved to ${last}.corrupt)` : "";
+      if (moved) await rename(last, `${last}.corrupt`);
+      this.opts.log?.(`${e.message}${moved}; falling back to the previous checkpoint ${prev}`);
+      from = prev;
+    }
+    this.apply(ckpt, from);
   }
 
   /**
@@ -559,8 +617,11 @@ export class Trainer {
    * @throws CheckpointError naming the file when it is missing or does not fit
    */
   async restore(path: string): Promise<void> {
-    if (!existsSync(path)) throw new CheckpointError(`${path}: no checkpoint to resume from`);
-    const ckpt = await readCheckpoint(path);
+    this.apply(await readCheckpointAt(path), path);
+  }
+
+  /** Put a checkpoint read from `path` into the model, optimizer, callbacks and loop state. */
+  private apply(ckpt: Checkpoint, path: string): void {
     loadModelWeights(this.model, ckpt, path);
     this.optimizer.setState(optimizerStateOf(ckpt));
     const st = ckpt.header.trainer as unknown as LoopState;
@@ -578,7 +639,25 @@ export class Trainer {
     this.state = { ...st, history };
     this.rng = Rng.fromState(st.rng);
     this.opts.log?.(
-      `resumed from ${path}: epoch ${st.epoch}${st.step > 0 ? `, step ${st.step} (mid-epoch)` : ""}, lr ${this.optimizer.lr}`,
+      `resumed from ${path}: ${st.epoch} epoch${st.epoch === 1 ? "" : "s"} done, continuing ${st.step > 0 ? `epoch ${st.epoch + 1} after its step ${st.step} (mid-epoch)` : `at epoch ${st.epoch + 1}`}, lr ${this.optimizer.lr}`,
     );
   }
+}
+
+/** {@link readCheckpoint}, with "no checkpoint to resume from" for a missing file. */
+async function readCheckpointAt(path: string): Promise<Checkpoint> {
+  if (!existsSync(path)) throw new CheckpointError(`${path}: no checkpoint to resume from`);
+  return readCheckpoint(path);
+}
+
+/** Make `to` a hard link to `from` (a copy where links fail), replacing `to` atomically. */
+async function replaceWithLink(from: string, to: string): Promise<void> {
+  const tmp = `${to}.tmp-${process.pid}`;
+  await rm(tmp, { force: true });
+  try {
+    await link(from, tmp);
+  } catch {
+    await copyFile(from, tmp);
+  }
+  await rename(tmp, to);
 }

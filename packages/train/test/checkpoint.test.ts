@@ -62,4 +62,33 @@ describe("checkpoint file", () => {
     const other = tinyConvNet(1, { hidden: 4 });
     expect(() => loadModelWeights(other, c, p)).toThrow(/ok\.ckpt: weight "conv0.weight" has shape/);
   });
+  it("refuses by name a flipped payload byte (SHA-256), trailing bytes and a header that is not a checkpoint's", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ckpt-"));
+    const p = join(dir, "ok.ckpt");
+    await writeCheckpoint(p, {
+      model: tinyConvNet(1),
+      optimizer: await new SGD({ lr: 1 }).getState(),
+      trainer: {},
+      callbacks: {},
+    });
+    const buf = readFileSync(p);
+    const flipped = Buffer.from(buf);
+    flipped[flipped.length - 5] ^= 0x40; // inside the last weight's float32
+    writeFileSync(join(dir, "flipped.ckpt"), flipped);
+    await expect(readCheckpoint(join(dir, "flipped.ckpt"))).rejects.toThrow(
+      /flipped\.ckpt: corrupt: the payload does not match its SHA-256 checksum/,
+    );
+    writeFileSync(join(dir, "long.ckpt"), Buffer.concat([buf, Buffer.alloc(16)]));
+    await expect(readCheckpoint(join(dir, "long.ckpt"))).rejects.toThrow(
+      /long\.ckpt: corrupt: 16 bytes after the payload/,
+    );
+    const json = Buffer.from(JSON.stringify({ hello: 1 }));
+    const head = Buffer.alloc(12);
+    head.write("MGCKPT01", 0, "latin1");
+    head.writeUInt32LE(json.length, 8);
+    writeFileSync(join(dir, "odd.ckpt"), Buffer.concat([head, json]));
+    await expect(readCheckpoint(join(dir, "odd.ckpt"))).rejects.toThrow(
+      /odd\.ckpt: header is not a models-genesis checkpoint header/,
+    );
+  });
 });

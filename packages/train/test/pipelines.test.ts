@@ -4,15 +4,19 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { initBackend } from "@models-genesis/kernels";
 import { loadModel } from "@models-genesis/models";
+import { geometryFromAffine, writeNifti } from "@models-genesis/volume-io";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  COLLAPSE_STD_RATIO,
   type CubeSet,
   collectCubes,
   evaluatePredictions,
   finetuneTask,
+  outputSpreadMetric,
   predictArrays,
   predictSlicewise,
+  pretrainVerdict,
   restorationBreakdown,
   runFinetuning,
   runPretraining,
@@ -80,6 +84,106 @@ describe("validationPairs", () => {
     // same seed → same pairs
     expect(validationPairs(set, 5).input).toEqual(p.input);
   });
+});
+
+describe("collectCubes names the cause when no cube comes out", () => {
+  const made: string[] = [];
+  afterAll(async () => {
+    for (const d of made) await rm(d, { recursive: true, force: true });
+  });
+  const volume = async (name: string, n: number, hu: number) => {
+    const folder = await mkdtemp(join(tmpdir(), "genesis-cause-"));
+    made.push(folder);
+    const path = join(folder, name);
+    const data = new Int16Array(n * n * n).fill(hu);
+    const g = geometryFromAffine([
+      [1, 0, 0, 0],
+      [0, 1, 0, 0],
+      [0, 0, 1, 0],
+      [0, 0, 0, 1],
+    ]);
+    await writeNifti(path, { data, shape: [n, n, n], channels: 1, ...g, kind: "intensity", meta: {} });
+    return path;
+  };
+  const opts = { cubeShape: [16, 16, 8] as [number, number, number], scale: 2, borderXY: 0, borderZ: 0 };
+
+  it("the content filter, with its crop count and --lung-max; the borders, with the volume; both", async () => {
+    const tissue = await volume("tissue.nii", 24, 100); // all soft tissue: every crop fails the lung filter
+    const small = await volume("small.nii", 8, -800); // smaller than one cube
+    await expect(collectCubes([tissue], opts)).rejects.toThrow(
+      `no pretraining cubes of 16×16×8 from ${tissue}: the content filter rejected all 100 crops tried in 1 volume (--lung-max 0.15: a crop is kept when at most 15 % of it is tissue ≥ -150 HU; raise --lung-max for cubes outside the lungs)`,
+    );
+    await expect(collectCubes([small], opts)).rejects.toThrow(
+      new RegExp(
+        `^no pretraining cubes of 16×16×8 from ${small}: 1 volume is too small for the borders \\(${small}: .*; lower --border-xy / --border-z\\)$`,
+      ),
+    );
+    await expect(collectCubes([tissue, small], { ...opts, lungMax: 0.05 })).rejects.toThrow(
+      /rejected all 100 crops tried in 1 volume \(--lung-max 0\.05: .*\); 1 volume is too small for the borders/,
+    );
+  });
+});
+
+describe("pretraining says when it failed", () => {
+  const base = { identity_mse: 0.02, constant_mse: 0.05 };
+  it("judges the best validation MSE against both baselines and the output spread", () => {
+    const v = (best: number, ratio: number | null) =>
+      pretrainVerdict({ ...base, best_val_mse: best, output_std_ratio: ratio });
+    expect(v(0.01, 0.8)).toEqual({
+      verdict: "below-baselines",
+      failed: false,
+      reason: "best validation MSE 0.01000 is below the identity 0.02000 and constant 0.05000 baselines",
+    });
+    expect(v(0.03, 0.8)).toMatchObject({ verdict: "above-identity-baseline", failed: false });
+    expect(v(0.05, 0.8)).toMatchObject({ verdict: "above-constant-baseline", failed: true });
+    expect(v(0.06, 0.01).reason).toBe(
+      "best validation MSE 0.06000 is not below the constant baseline 0.05000 (predicting each sample's mean): the network learned less than a constant",
+    );
+    expect(v(0.01, COLLAPSE_STD_RATIO / 2)).toMatchObject({ verdict: "collapsed", failed: true });
+    expect(v(0.01, COLLAPSE_STD_RATIO / 2).reason).toMatch(/^the output collapsed: its spread is 5\.0 % /);
+    expect(v(0.01, null).verdict).toBe("below-baselines");
+    expect(v(Number.NaN, null)).toMatchObject({ verdict: "no-validation", failed: false });
+  });
+
+  it("std_ratio = √(Σ per-sample output variance / Σ per-sample target variance)", () => {
+    const m = outputSpreadMetric();
+    // sample 1: target [0, 2] (var 1), prediction [1, 1] (var 0); sample 2: target [0, 2], prediction [0.5, 1.5] (var 0.25)
+    m.update(Float32Array.of(1, 1, 0.5, 1.5), Float32Array.of(0, 2, 0, 2), [2, 2, 1]);
+    expect(m.compute()).toBeCloseTo(Math.sqrt(0.25 / 2), 12);
+    m.reset();
+    m.update(Float32Array.of(1, 1), Float32Array.of(3, 3), [1, 2, 1]);
+    expect(m.compute()).toBeNaN();
+  });
+
+  it("a run that cannot beat the constant baseline (1 step at lr 0) warns and records the verdict in pretrain.json", async () => {
+    const set = syntheticSet(6, ["a", "a", "a", "b", "b", "b"]);
+    const { train, val } = splitCubesBySource(set, 0.4, 1);
+    const out = join(dir, "verdict");
+    const lines: string[] = [];
+    const s = await runPretraining({
+      train,
+      val,
+      out,
+      width: 2,
+      batchSize: 2,
+      epochs: 1,
+      stepsPerEpoch: 1,
+      lr: 0,
+      seed: 1,
+      sampleEvery: 0,
+      plainProgress: true,
+      log: (l) => lines.push(l),
+    });
+    expect(s.best_val_mse).toBeGreaterThanOrEqual(s.constant_mse);
+    expect(s.verdict).toBe("above-constant-baseline");
+    const json = JSON.parse(await readFile(join(out, "pretrain.json"), "utf8"));
+    expect(json.verdict).toBe("above-constant-baseline");
+    expect(json.verdict_reason).toBe(s.verdict_reason);
+    expect(json.output_std_ratio).toBeGreaterThan(0);
+    expect(
+      lines.filter((l) => l.startsWith("warning: pretraining failed (above-constant-baseline): ")),
+    ).toHaveLength(1);
+  }, 60_000);
 });
 
 describe("pretraining and fine-tuning on real CT", () => {
@@ -153,6 +257,7 @@ describe("pretraining and fine-tuning on real CT", () => {
       const y = x.map((v) => (v > 0.45 ? 1 : 0));
       return { x, xShape: [n, ...CUBE, 1], y, yShape: [n, ...CUBE, 1] };
     };
+    const said: string[] = [];
     const ft = await runFinetuning({
       task: "segmentation",
       data: { train: part(0, 6), val: part(6, 3), test: part(9, 3) },
@@ -162,7 +267,11 @@ describe("pretraining and fine-tuning on real CT", () => {
       seed: 2,
       modelDir: join(dir, "ft", "model"),
       plainProgress: true,
+      log: (l) => said.push(l),
     });
+    expect(said).toContain(
+      "fine-tuning (segmentation): 6 training / 3 validation / 3 test patches of 16×16×16",
+    );
     // the test scores, counted here from the saved model's test predictions (same batches of 3)
     const saved = await loadModel(join(dir, "ft", "model"));
     const test = part(9, 3);

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -235,10 +235,15 @@ describe("Trainer: checkpoints and exact resume", () => {
     const ck = await readCheckpoint(join(dir, "last.ckpt"));
     expect(ck.header.trainer.epoch).toBe(2);
     expect(ck.header.trainer.step).toBe(2);
-    const b = pretrainTrainer({ checkpointDir: dir, resume: true }, 5);
+    const said: string[] = [];
+    const b = pretrainTrainer({ checkpointDir: dir, resume: true, log: (l) => said.push(l) }, 5);
     const rb = await b.run();
     expect(weightsOf(b.model)).toEqual(weightsOf(full.model));
     expect(rb.history.map((h) => h.trainLoss)).toEqual(rFull.history.map((h) => h.trainLoss));
+    // epochs counted from 1, as the progress lines ("epoch 3/4")
+    expect(said[0]).toBe(
+      `resumed from ${join(dir, "last.ckpt")}: 2 epochs done, continuing epoch 3 after its step 2 (mid-epoch), lr 0.25`,
+    );
   });
 
   it("best.ckpt holds the state after the best epoch, last.ckpt the state after the last", async () => {
@@ -252,6 +257,52 @@ describe("Trainer: checkpoints and exact resume", () => {
     expect(last.header.trainer.epoch).toBe(3);
     expect((best.header.trainer.history as unknown[]).length).toBe(1);
     expect(r.checkpoints).toEqual({ last: join(dir, "last.ckpt"), best: join(dir, "best.ckpt") });
+  });
+});
+
+describe("Trainer: a truncated or corrupt last.ckpt", () => {
+  it("keeps the previous last.ckpt as last.prev.ckpt; resume falls back to it, says so, and continues exactly", async () => {
+    const full = pretrainTrainer();
+    const rFull = await full.run();
+    const dir = tmp();
+    await pretrainTrainer({ epochs: 3, checkpointDir: dir }).run();
+    const prev = await readCheckpoint(join(dir, "last.prev.ckpt"));
+    expect(prev.header.trainer.epoch).toBe(2);
+    expect((await readCheckpoint(join(dir, "last.ckpt"))).header.trainer.epoch).toBe(3);
+    // a copy cut short (a full disk, a killed rsync)
+    const last = join(dir, "last.ckpt");
+    const buf = readFileSync(last);
+    writeFileSync(last, buf.subarray(0, buf.length - 100));
+    const lines: string[] = [];
+    const b = pretrainTrainer({ checkpointDir: dir, resume: true, log: (l) => lines.push(l) }, 5);
+    const rb = await b.run();
+    expect(lines[0]).toMatch(
+      /last\.ckpt: truncated payload \(\d+ bytes, \d+ expected\) \(moved to .*last\.ckpt\.corrupt\); falling back to the previous checkpoint .*last\.prev\.ckpt$/,
+    );
+    expect(lines[1]).toMatch(/^resumed from .*last\.prev\.ckpt: 2 epochs done, continuing at epoch 3, lr /);
+    expect(existsSync(`${last}.corrupt`)).toBe(true);
+    expect(weightsOf(b.model)).toEqual(weightsOf(full.model));
+    expect(rb.history.map((h) => h.trainLoss)).toEqual(rFull.history.map((h) => h.trainLoss));
+    // the run wrote fresh, readable checkpoints
+    expect((await readCheckpoint(last)).header.trainer.epoch).toBe(4);
+    expect((await readCheckpoint(join(dir, "last.prev.ckpt"))).header.trainer.epoch).toBe(3);
+  });
+
+  it("refuses by name when the previous one is unusable too, or when the path was given explicitly", async () => {
+    const dir = tmp();
+    await pretrainTrainer({ epochs: 2, checkpointDir: dir }).run();
+    for (const f of ["last.ckpt", "last.prev.ckpt"]) {
+      const p = join(dir, f);
+      const buf = readFileSync(p);
+      buf[buf.length - 3] ^= 0xff;
+      writeFileSync(p, buf);
+    }
+    await expect(pretrainTrainer({ checkpointDir: dir, resume: true }).run()).rejects.toThrow(
+      /^no checkpoint to resume from: .*last\.ckpt: corrupt: the payload does not match its SHA-256 checksum; the previous one is unusable too: .*last\.prev\.ckpt: corrupt/,
+    );
+    await expect(
+      pretrainTrainer({ checkpointDir: tmp(), resume: join(dir, "last.prev.ckpt") }).run(),
+    ).rejects.toThrow(/last\.prev\.ckpt: corrupt: the payload does not match its SHA-256 checksum/);
   });
 });
 
@@ -331,7 +382,7 @@ describe("Trainer: logging callbacks", () => {
       .trim()
       .split("\n")
       .map((l) => JSON.parse(l));
-    expect(lines.map((l) => l.epoch)).toEqual([0, 1, 2]);
+    expect(lines.map((l) => l.epoch)).toEqual([1, 2, 3]); // counted from 1, as on the console
     expect(Object.keys(lines[0]).sort()).toEqual([
       "epoch",
       "lr",
@@ -360,7 +411,7 @@ describe("Trainer: logging callbacks", () => {
       .trim()
       .split("\n")
       .map((l) => JSON.parse(l));
-    expect(lines2.map((l) => l.epoch)).toEqual([0, 1, 2, 3]);
+    expect(lines2.map((l) => l.epoch)).toEqual([1, 2, 3, 4]);
     expect(lines2.slice(0, startEpoch)).toEqual(lines.slice(0, startEpoch));
   });
 });

@@ -9,6 +9,7 @@ import {
   type CubeSet,
   collectCubes,
   type FinetuneMetrics,
+  type PretrainVerdict,
   type RestorationCase,
   type RestorationScore,
   resolveThreads,
@@ -21,7 +22,16 @@ import {
 } from "@models-genesis/train";
 import type { Command } from "commander";
 import { foregroundPatches, pairVolumes, patientOf } from "../lib/segmentation-data.js";
-import { checkOutDir, intArg, shapeArg, THREADS_HELP, threadsArg, threadsLine } from "./pretrain.js";
+import {
+  checkOutDir,
+  intArg,
+  reportVerdict,
+  STRICT_HELP,
+  shapeArg,
+  THREADS_HELP,
+  threadsArg,
+  threadsLine,
+} from "./pretrain.js";
 
 /** The sample data shipped with the CLI (`apps/cli/sample`), found from the source or the built file. */
 export function sampleDir(): string {
@@ -59,6 +69,8 @@ export interface DemoOptions {
   /** Training threads (data-parallel replicas), or `auto` (one per core on wasm/cpu). */
   threads?: number | "auto";
   plain?: boolean;
+  /** Exit with code 3 when the pretraining verdict is a failure (after writing everything). */
+  strict?: boolean;
 }
 
 /** What `summary.json` holds. */
@@ -66,7 +78,7 @@ export interface DemoSummary {
   backend: string;
   /** Training threads used (data-parallel replicas). */
   threads: number;
-  settings: Omit<DemoOptions, "out" | "backend" | "plain">;
+  settings: Omit<DemoOptions, "out" | "backend" | "plain" | "strict">;
   pretrain: {
     identity_mse: number;
     constant_mse: number;
@@ -76,6 +88,11 @@ export interface DemoSummary {
     seconds: number;
     beats_identity: boolean;
     beats_constant: boolean;
+    /** Did the pretraining work (`pretrainVerdict`): `below-baselines`, `above-constant-baseline`, `collapsed`, … */
+    verdict: PretrainVerdict;
+    verdict_reason: string;
+    /** The best epoch's output spread relative to the originals' (near 0 = collapsed). */
+    output_std_ratio: number | null;
     /** The best model's validation MSE per corruption beside both baselines (`restorationBreakdown`). */
     by_transform: Record<RestorationCase, RestorationScore>;
   };
@@ -218,7 +235,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     modelDir: join(out, "finetune-scratch", "model"),
   });
 
-  const { out: _o, backend: _b, plain: _p, threads: _t, ...settings } = o;
+  const { out: _o, backend: _b, plain: _p, threads: _t, strict: _s, ...settings } = o;
   const summary: DemoSummary = {
     backend,
     threads,
@@ -232,6 +249,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       seconds: pre.seconds,
       beats_identity: pre.best_val_mse < pre.identity_mse,
       beats_constant: pre.best_val_mse < pre.constant_mse,
+      verdict: pre.verdict,
+      verdict_reason: pre.verdict_reason,
+      output_std_ratio: pre.output_std_ratio,
       by_transform: byTransform,
     },
     finetune: {
@@ -248,7 +268,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   const lines = [
     "",
     `Models Genesis demo (backend ${backend}, ${threads} training thread${threads > 1 ? "s" : ""}, width ${o.width}, cubes ${o.cube.join("×")})`,
-    `pretraining: best validation MSE ${Math.min(...pre.val_mse).toFixed(5)} vs identity ${pre.identity_mse.toFixed(5)} and constant ${pre.constant_mse.toFixed(5)} baselines (${pre.epochs} epochs, ${pre.seconds.toFixed(0)} s)`,
+    `pretraining: best validation MSE ${Math.min(...pre.val_mse).toFixed(5)} vs identity ${pre.identity_mse.toFixed(5)} and constant ${pre.constant_mse.toFixed(5)} baselines (${pre.epochs} epochs, ${pre.seconds.toFixed(0)} s); verdict ${pre.verdict}`,
     "",
     "| init    | Dice   | IoU    | paper IoU |",
     "|---------|--------|--------|-----------|",
@@ -258,6 +278,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     `test set: ${inner.test.length} nodules of held-out patients; everything is in ${out} (summary.json, pretrain/, finetune-*/)`,
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
+  reportVerdict(pre, o.strict, log);
   return summary;
 }
 
@@ -270,7 +291,11 @@ export function register(program: Command): void {
     )
     .option("--out <dir>", "output folder", "genesis-demo-out")
     .option("--cube <r,c,d>", "cube size", shapeArg, [32, 32, 16])
-    .option("--width <n>", "U-Net base width (default: 8 on a CPU backend, 32 on a GPU)", intArg("--width", 1))
+    .option(
+      "--width <n>",
+      "U-Net base width (default: 8 on a CPU backend, 32 on a GPU)",
+      intArg("--width", 1),
+    )
     .option("--pretrain-epochs <n>", "pretraining epochs", intArg("--pretrain-epochs", 1), 8)
     .option("--pretrain-steps <n>", "pretraining steps per epoch", intArg("--pretrain-steps", 1), 8)
     .option(
@@ -290,6 +315,7 @@ export function register(program: Command): void {
     )
     .option("--threads <n|auto>", THREADS_HELP, threadsArg, "auto")
     .option("--plain", "plain progress lines")
+    .option("--strict", STRICT_HELP)
     .action(async (o: DemoOptions) => {
       await runDemo(o);
     });

@@ -197,7 +197,7 @@ export function register(program: Command): void {
       log(`backend: ${backend}`);
       log(
         `test: ${Object.entries(summary.test)
-          .map(([k, v]) => `${k} ${(v as number).toFixed(4)}`)
+          .map(([k, v]) => (typeof v === "number" ? `${k} ${v.toFixed(4)}` : `${k}: ${v}`))
           .join(", ")}`,
       );
       log(`model: ${join(out, "model")}; report: ${join(out, "finetune.json")}`);

@@ -1,3 +1,4 @@
+import { parsePatchSize, predictVolume } from "@models-genesis/inference";
 import { initBackend } from "@models-genesis/kernels";
 import { type GenesisUNet, loadModel, type ModelMetadata } from "@models-genesis/models";
 import { meanOverSlices, sliceAxial, stackSlices } from "@models-genesis/train";
@@ -5,7 +6,6 @@ import { readNpy, readVolume, type Volume, writeNifti, writeNpy } from "@models-
 import * as tf from "@tensorflow/tfjs-core";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
-import { parsePatchSize, predictVolume } from "../lib/predict-volume.js";
 import { irregularSlicesOption, volumeReadOptions } from "../lib/read-options.js";
 
 /** Options of {@link predictArray}. */

@@ -1,10 +1,13 @@
-import { existsSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { parseThreads } from "@models-genesis/datasets";
 import { initBackend } from "@models-genesis/kernels";
 import {
+  assertWritableDir,
   collectCubes,
+  FAILED_PRETRAIN_VERDICTS,
+  type PretrainVerdict,
   REFERENCE_PRETRAIN,
   resolveThreads,
   runPretraining,
@@ -12,6 +15,7 @@ import {
 } from "@models-genesis/train";
 import { type GenesisAblation, genesisAblation } from "@models-genesis/transforms";
 import { type Command, InvalidArgumentError, Option } from "commander";
+import { ExitCodeError, STRICT_FAILURE_EXIT } from "../lib/exit.js";
 
 /** commander parser for an integer ≥ min. */
 export function intArg(name: string, min: number) {
@@ -42,12 +46,11 @@ export function threadsArg(v: string): number | "auto" {
 }
 
 /**
- * `--out` must be a folder or not exist yet.
- * @throws Error naming the path when it is a file (before any work is done).
+ * `--out` must be a writable folder, or creatable: checked (and created) before any work is done.
+ * @throws TrainError, one line naming the path: it is a file, it cannot be created, or it is not writable.
  */
 export function checkOutDir(out: string): void {
-  if (existsSync(out) && !statSync(out).isDirectory())
-    throw new Error(`--out ${out}: exists and is not a folder; give a folder (it is created if missing)`);
+  assertWritableDir(out, "--out");
 }
 
 /** The `training threads: N` line, with a warning when N exceeds the machine's cores. */
@@ -118,6 +121,31 @@ interface PretrainCliOptions {
   backend?: string;
   threads: number | "auto";
   plain?: boolean;
+  strict?: boolean;
+}
+
+/** The `--strict` option shared by `pretrain` and `demo`. */
+export const STRICT_HELP =
+  "exit with code 3 when pretraining failed: best validation MSE not below the constant baseline, or the output collapsed to a constant";
+
+/**
+ * The verdict lines of a finished pretraining, and under `strict` the error that ends the run
+ * when the verdict is a failure.
+ * @throws ExitCodeError (exit 3) under `strict` for a failed verdict
+ */
+export function reportVerdict(
+  s: { verdict: PretrainVerdict; verdict_reason: string },
+  strict: boolean | undefined,
+  log: (line: string) => void,
+): void {
+  const failed = FAILED_PRETRAIN_VERDICTS.includes(s.verdict);
+  log(`pretraining verdict: ${s.verdict}${failed ? " (FAILED)" : ""}: ${s.verdict_reason}`);
+  if (failed && strict)
+    throw new ExitCodeError(
+      `--strict: pretraining failed (${s.verdict}): ${s.verdict_reason}`,
+      STRICT_FAILURE_EXIT,
+    );
+  if (failed) log("(--strict makes this a non-zero exit)");
 }
 
 /**
@@ -221,6 +249,7 @@ export function register(program: Command): void {
     )
     .option("--threads <n|auto>", THREADS_HELP, threadsArg, "auto")
     .option("--plain", "plain progress lines instead of a progress bar")
+    .option("--strict", STRICT_HELP)
     .action(async (inputs: string[], o: PretrainCliOptions) => {
       const log = (l: string) => process.stderr.write(`${l}\n`);
       const backend = await initBackend({ backend: o.backend, log });
@@ -229,7 +258,9 @@ export function register(program: Command): void {
       const out = resolve(o.out);
       checkOutDir(out);
       const last = join(out, "checkpoints", "last.ckpt");
-      if (o.resume && !existsSync(last)) throw new Error(`--resume: ${last}: no checkpoint to resume from`);
+      const prev = join(out, "checkpoints", "last.prev.ckpt");
+      if (o.resume && !existsSync(last) && !existsSync(prev))
+        throw new Error(`--resume: ${last}: no checkpoint to resume from`);
       const cubes = await collectCubes(inputs, {
         cubeShape: o.cubeShape,
         scale: o.scale,
@@ -283,7 +314,7 @@ export function register(program: Command): void {
         log(`model (the weights at the interrupt): ${summary.model_dir}`);
       } else {
         log(
-          `best validation MSE ${summary.best_val_mse.toFixed(5)} (epoch ${summary.best_epoch + 1}); identity baseline ${summary.identity_mse.toFixed(5)}, constant baseline ${summary.constant_mse.toFixed(5)}`,
+          `best validation MSE ${summary.best_val_mse.toFixed(5)} (epoch ${summary.best_epoch}); identity baseline ${summary.identity_mse.toFixed(5)}, constant baseline ${summary.constant_mse.toFixed(5)}`,
         );
         log(`model: ${summary.model_dir}`);
       }
@@ -291,5 +322,6 @@ export function register(program: Command): void {
         `log: ${resolve(out, "log.jsonl")}; samples: ${resolve(out, "samples")}; loss curve: ${resolve(out, "loss.svg")}`,
       );
       log(`summary: ${resolve(out, "pretrain.json")}`);
+      reportVerdict(summary, o.strict, log);
     });
 }

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { register as backend } from "./backend.js";
 import { register as convert } from "./convert.js";
 import { register as cubes } from "./cubes.js";
 import { register as demo } from "./demo.js";
@@ -23,4 +24,5 @@ export const commands: RegisterCommand[] = [
   pretrain,
   finetune,
   demo,
+  backend,
 ];

@@ -1,4 +1,5 @@
 import { rm } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import {
   BinarySegmentationAccumulator,
   KerasMeanIoUAccumulator,
@@ -21,6 +22,7 @@ import { ProgressLogger } from "../callbacks.js";
 import { loadModelWeights, readCheckpoint } from "../checkpoint.js";
 import { arrayBatchSource } from "../data.js";
 import { TrainError } from "../errors.js";
+import { assertWritableDir } from "../outputs.js";
 import { meanOverSlices, repeatPerSlice, sliceAxial, stackSlices } from "../slices.js";
 import { finetuneRecipe } from "../tasks.js";
 import { Trainer } from "../trainer.js";
@@ -91,6 +93,8 @@ export interface FinetuneMetrics {
   paperIoU?: number;
   /** Classification: ROC AUC of the first output (NaN when the test labels hold one class). */
   auc?: number;
+  /** Classification: why `auc` is NaN, with the class counts (`"only one class (0 positive, 9 negative)"`). */
+  aucUndefined?: string;
 }
 
 /** What {@link runFinetuning} returns. */
@@ -248,13 +252,15 @@ export async function predictArrays(
 
 /**
  * Test-set metrics of predictions: segmentation → dataset-level Dice and IoU at 0.5 and the paper's
- * IoU; classification → ROC AUC of the first column.
+ * IoU; classification → ROC AUC of the first column (NaN for one-class test labels: then
+ * `aucUndefined` says why and `warn` gets one line).
  */
 export function evaluatePredictions(
   task: FinetuneOptions["task"],
   pred: Float32Array,
   target: Float32Array,
   targetShape: readonly number[],
+  warn?: (message: string) => void,
 ): FinetuneMetrics {
   if (task === "segmentation") {
     const dice = new BinarySegmentationAccumulator({ emptyPolicy: REFERENCE_DICE_EMPTY_POLICY });
@@ -275,7 +281,12 @@ export function evaluatePredictions(
   }
   const auc = new RocAucAccumulator({ singleClass: "nan" });
   auc.update(s, l);
-  return { auc: auc.compute() };
+  const r = auc.summary();
+  if (r.undefinedReason) {
+    warn?.(`test AUC is NaN: the test labels hold ${r.undefinedReason}; ROC AUC is undefined`);
+    return { auc: r.auc, aucUndefined: r.undefinedReason };
+  }
+  return { auc: r.auc };
 }
 
 /**
@@ -293,8 +304,8 @@ export function evaluatePredictions(
  * network; a classification patch scores the mean of its slices' probabilities. The saved model
  * records the 3-D `patchSize` (X, Y, Z) and `finetuning.slicewise: true`.
  *
- * @throws TrainError for arrays that do not match their shapes, an empty split, or a 3-D network
- *   given 2-D data.
+ * @throws TrainError for arrays that do not match their shapes, an empty split, a 3-D network
+ *   given 2-D data, or an output or checkpoint folder that is not writable (checked before training).
  */
 export async function runFinetuning(o: FinetuneOptions): Promise<FinetuneSummary> {
   for (const k of ["train", "val", "test"] as const) checkSplit(k, o.data[k], o.task);
@@ -311,6 +322,10 @@ export async function runFinetuning(o: FinetuneOptions): Promise<FinetuneSummary
     );
   }
   const slicewise = nd === 2 && dataDims === 3;
+  const unit = o.task === "segmentation" ? "patches" : "samples";
+  o.log?.(
+    `fine-tuning (${o.task}): ${o.data.train.xShape[0]} training / ${o.data.val.xShape[0]} validation / ${o.data.test.xShape[0]} test ${unit} of ${o.data.train.xShape.slice(1, -1).join("×")}`,
+  );
   const trainData = slicewise ? sliceSplit(o.data.train, o.task) : o.data.train;
   const valData = slicewise ? sliceSplit(o.data.val, o.task) : o.data.val;
   if (slicewise)
@@ -318,6 +333,13 @@ export async function runFinetuning(o: FinetuneOptions): Promise<FinetuneSummary
       `fine-tuning: 2-D network, slice-wise: ${trainData.xShape[0]} training / ${valData.xShape[0]} validation axial slices of ${trainData.xShape.slice(1, 3).join("×")}`,
     );
   const ckptDir = o.checkpointDir ?? `${o.modelDir}.ckpt`;
+  try {
+    assertWritableDir(dirname(resolve(o.modelDir)), "fine-tuning output folder");
+    assertWritableDir(ckptDir, "fine-tuning checkpoint folder");
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
   let recipe: ReturnType<typeof finetuneRecipe> | undefined;
   try {
     recipe = finetuneRecipe({
@@ -325,6 +347,7 @@ export async function runFinetuning(o: FinetuneOptions): Promise<FinetuneSummary
       lr: o.lr,
       patience: o.patience,
       plateauPatience: o.plateauPatience,
+      warn: o.log,
     });
     const src = (s: SplitArrays, train: boolean) =>
       arrayBatchSource({
@@ -362,7 +385,7 @@ export async function runFinetuning(o: FinetuneOptions): Promise<FinetuneSummary
     const pred = slicewise
       ? await predictSlicewise(model, o.data.test.x, o.data.test.xShape, batchSize)
       : await predictArrays(model, o.data.test.x, o.data.test.xShape, batchSize);
-    const test = evaluatePredictions(o.task, pred, o.data.test.y, o.data.test.yShape);
+    const test = evaluatePredictions(o.task, pred, o.data.test.y, o.data.test.yShape, o.log);
     await saveModel(o.modelDir, model, {
       intensity: o.intensity ?? CT_INTENSITY,
       spacing: o.spacing ?? null,

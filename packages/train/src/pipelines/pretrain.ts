@@ -20,10 +20,11 @@ import { loadModelWeights, readCheckpoint } from "../checkpoint.js";
 import { arrayBatchSource, type Batch, type BatchSource } from "../data.js";
 import { TrainError } from "../errors.js";
 import { Adam } from "../optimizers.js";
+import { assertWritableDir } from "../outputs.js";
 import type { Rng } from "../rng.js";
 import { sliceAxial } from "../slices.js";
 import { pretrainRecipe, REFERENCE_PRETRAIN } from "../tasks.js";
-import { Trainer } from "../trainer.js";
+import { Trainer, type ValidationMetric } from "../trainer.js";
 
 /** Cubes gathered for pretraining: float32 in [0, 1], C order (N, rows, cols, deps). */
 export interface CubeSet {
@@ -73,6 +74,9 @@ export async function collectCubes(
   if (others.length > 0 && files.length === 0) {
     throw new TrainError(`no volume files (.mhd, .mha, .nii, .nii.gz, .hdr) found in ${others.join(", ")}`);
   }
+  const tooSmall: string[] = [];
+  let filtered = 0;
+  let filteredVolumes = 0;
   for (const file of files) {
     const vol = await readVolume(file);
     const bad = countNonFinite(vol);
@@ -82,17 +86,19 @@ export async function collectCubes(
     opts.log?.(
       `${file}: ${r.count} cubes${r.skipped ? ` (skipped: ${r.skipped})` : ` in ${r.attempts} attempts`}`,
     );
+    if (r.skipped) tooSmall.push(`${file}: ${r.skipped}`);
+    else if (r.count === 0) {
+      filtered += r.attempts;
+      filteredVolumes++;
+    }
     if (r.count > 0) {
       parts.push(r.cubes);
       for (let i = 0; i < r.count; i++) sources.push(file);
     }
   }
   const count = sources.length;
-  if (count === 0) {
-    throw new TrainError(
-      `no pretraining cubes of ${shape.join("×")} from ${inputs.join(", ")}: volumes too small for the borders? (lower --border-xy / --border-z)`,
-    );
-  }
+  if (count === 0)
+    throw new TrainError(noCubesMessage(shape, inputs, tooSmall, filtered, filteredVolumes, opts));
   const data = new Float32Array(count * per);
   let o = 0;
   for (const p of parts) {
@@ -100,6 +106,26 @@ export async function collectCubes(
     o += p.length;
   }
   return { data, count, shape, sources };
+}
+
+/** Why no cube came out: the cause that fired, with its counts and the flag that changes it. */
+function noCubesMessage(
+  shape: Shape3,
+  inputs: readonly string[],
+  tooSmall: string[],
+  filtered: number,
+  filteredVolumes: number,
+  opts: CollectCubesOptions,
+): string {
+  const head = `no pretraining cubes of ${shape.join("×")} from ${inputs.join(", ")}`;
+  const small =
+    tooSmall.length > 0
+      ? `${tooSmall.length} volume${tooSmall.length === 1 ? " is" : "s are"} too small for the borders (${tooSmall[0]}${tooSmall.length > 1 ? ", …" : ""}; lower --border-xy / --border-z)`
+      : "";
+  if (filteredVolumes === 0) return `${head}: ${small || "no volume gave a cube"}`;
+  const lungMax = opts.lungMax ?? 0.15;
+  const filter = `the content filter rejected all ${filtered} crops tried in ${filteredVolumes} volume${filteredVolumes === 1 ? "" : "s"} (--lung-max ${lungMax}: a crop is kept when at most ${Math.round(100 * lungMax)} % of it is tissue ≥ ${opts.huThreshold ?? -150} HU; raise --lung-max for cubes outside the lungs)`;
+  return `${head}: ${filter}${small ? `; ${small}` : ""}`;
 }
 
 /**
@@ -225,6 +251,7 @@ export interface PretrainSummary {
   val_mse: number[];
   train_mse: number[];
   cubes: { train: number; val: number; shape: Shape3 };
+  /** The epoch of `best_val_mse`, counted from 1 as on the console (0 when no epoch finished). */
   best_epoch: number;
   best_val_mse: number;
   stop_reason: TrainResult["stopReason"];
@@ -233,6 +260,113 @@ export interface PretrainSummary {
   model_dir: string;
   width: number;
   model_id: string;
+  /**
+   * Output spread of the best epoch on the validation pairs: √(Σ per-sample variance of the
+   * network's output / Σ per-sample variance of the originals). Near 0 = the output collapsed to a
+   * constant per sample; ~1 = as much structure as the originals. Null without a finished epoch.
+   */
+  output_std_ratio: number | null;
+  /** Did the pretraining work? See {@link pretrainVerdict}. */
+  verdict: PretrainVerdict;
+  /** One line saying why (`verdict` with the numbers it rests on). */
+  verdict_reason: string;
+}
+
+/**
+ * The verdict of a pretraining run, from its best validation MSE and output spread:
+ * - `"below-baselines"`: below both the identity and the constant baseline — the network restores.
+ * - `"above-identity-baseline"`: below the constant baseline but not below the identity one (it
+ *   does worse than returning the corrupted input unchanged; common early in training). Not a failure.
+ * - `"above-constant-baseline"`: not below the constant baseline (predicting each cube's — or
+ *   slice's — own mean): the network learned less than a constant. A failure.
+ * - `"collapsed"`: the output's spread fell under {@link COLLAPSE_STD_RATIO} of the originals' (the
+ *   blurry/constant outputs of ModelsGenesis#25), whatever the MSE. A failure.
+ * - `"no-validation"`: no epoch finished (interrupted). Not judged.
+ */
+export type PretrainVerdict =
+  | "below-baselines"
+  | "above-identity-baseline"
+  | "above-constant-baseline"
+  | "collapsed"
+  | "no-validation";
+
+/** An output spread ({@link PretrainSummary.output_std_ratio}) below this is a collapse. */
+export const COLLAPSE_STD_RATIO = 0.1;
+
+/** The verdicts that mean the pretraining failed (`genesis pretrain --strict` exits non-zero on them). */
+export const FAILED_PRETRAIN_VERDICTS: readonly PretrainVerdict[] = ["above-constant-baseline", "collapsed"];
+
+/**
+ * Judge a pretraining run (see {@link PretrainVerdict}).
+ * @param r the best validation MSE (NaN without a finished epoch), both baselines (MSE, same pairs)
+ *   and the best epoch's output spread (null if unknown)
+ * @returns the verdict, whether it is a failure, and one line with the numbers
+ */
+export function pretrainVerdict(r: {
+  best_val_mse: number;
+  identity_mse: number;
+  constant_mse: number;
+  output_std_ratio: number | null;
+}): { verdict: PretrainVerdict; failed: boolean; reason: string } {
+  const f = (v: number) => v.toFixed(5);
+  const judge = (verdict: PretrainVerdict, reason: string) => ({
+    verdict,
+    failed: FAILED_PRETRAIN_VERDICTS.includes(verdict),
+    reason,
+  });
+  if (!Number.isFinite(r.best_val_mse))
+    return judge("no-validation", "no epoch finished, so there is no validation MSE to judge");
+  if (r.best_val_mse >= r.constant_mse)
+    return judge(
+      "above-constant-baseline",
+      `best validation MSE ${f(r.best_val_mse)} is not below the constant baseline ${f(r.constant_mse)} (predicting each sample's mean): the network learned less than a constant`,
+    );
+  if (r.output_std_ratio !== null && r.output_std_ratio < COLLAPSE_STD_RATIO)
+    return judge(
+      "collapsed",
+      `the output collapsed: its spread is ${(100 * r.output_std_ratio).toFixed(1)} % of the originals' (under ${100 * COLLAPSE_STD_RATIO} %), a near-constant image per sample, although the validation MSE ${f(r.best_val_mse)} is below the constant baseline ${f(r.constant_mse)}`,
+    );
+  if (r.best_val_mse >= r.identity_mse)
+    return judge(
+      "above-identity-baseline",
+      `best validation MSE ${f(r.best_val_mse)} is below the constant baseline ${f(r.constant_mse)} but not below the identity baseline ${f(r.identity_mse)} (the corrupted input returned unchanged)`,
+    );
+  return judge(
+    "below-baselines",
+    `best validation MSE ${f(r.best_val_mse)} is below the identity ${f(r.identity_mse)} and constant ${f(r.constant_mse)} baselines`,
+  );
+}
+
+/**
+ * Validation metric `std_ratio`: √(Σ per-sample variance of the prediction / Σ per-sample variance
+ * of the target) over the validation pass (samples = the first axis). NaN when the targets are all flat.
+ */
+export function outputSpreadMetric(): ValidationMetric {
+  let predVar = 0;
+  let targetVar = 0;
+  const variance = (a: Float32Array, from: number, n: number) => {
+    let s = 0;
+    for (let i = from; i < from + n; i++) s += a[i];
+    const m = s / n;
+    let v = 0;
+    for (let i = from; i < from + n; i++) v += (a[i] - m) ** 2;
+    return v / n;
+  };
+  return {
+    update(pred, target, shape) {
+      const n = shape[0];
+      const per = target.length / n;
+      for (let k = 0; k < n; k++) {
+        predVar += variance(pred, k * per, per);
+        targetVar += variance(target, k * per, per);
+      }
+    },
+    compute: () => (targetVar > 0 ? Math.sqrt(predVar / targetVar) : Number.NaN),
+    reset() {
+      predVar = 0;
+      targetVar = 0;
+    },
+  };
 }
 
 /** `runPretraining` draws its fixed validation pairs with seed = its seed + this offset. */
@@ -421,8 +555,8 @@ function sheetRows(sample: SampleBatch, per: number, max = 4): { volumes: Float3
  * baselines), the best model as `model/` (loadable by `loadModel`, `genesis predict`, fine-tuning)
  * and `pretrain.json` ({@link PretrainSummary}).
  *
- * @throws TrainError when either cube set is empty or smaller than one batch, or `slicesPerCube`
- *   is out of range.
+ * @throws TrainError when either cube set is empty or smaller than one batch, `slicesPerCube` is
+ *   out of range, or `out` is not a writable folder (checked before training, one line naming it).
  */
 export async function runPretraining(o: PretrainOptions): Promise<PretrainSummary> {
   const R = REFERENCE_PRETRAIN;
@@ -437,6 +571,7 @@ export async function runPretraining(o: PretrainOptions): Promise<PretrainSummar
   if (dims === 3 && o.train.count < batchSize) {
     throw new TrainError(`pretraining: ${o.train.count} training cubes make no batch of ${batchSize}`);
   }
+  assertWritableDir(o.out, "pretraining output folder");
   const log = o.log ?? (() => {});
   const genesis = o.genesis ?? {};
   const slicesPerCube = o.slicesPerCube ?? shape[2];
@@ -531,6 +666,7 @@ export async function runPretraining(o: PretrainOptions): Promise<PretrainSummar
     handleSigint: o.handleSigint,
     log,
     threads: o.threads,
+    metrics: { std_ratio: outputSpreadMetric() },
   });
   try {
     const result = await trainer.run();
@@ -539,6 +675,16 @@ export async function runPretraining(o: PretrainOptions): Promise<PretrainSummar
     if (best) loadModelWeights(model, await readCheckpoint(best), best);
     const modelDir = join(o.out, "model");
     const history: EpochLog[] = result.history;
+    const bestLog = history.find((h) => h.epoch === result.bestEpoch);
+    const spread = bestLog?.metrics.std_ratio;
+    const outputStdRatio = spread !== undefined && Number.isFinite(spread) ? spread : null;
+    const judged = pretrainVerdict({
+      best_val_mse: result.bestValLoss,
+      identity_mse: valPairs.identityMse,
+      constant_mse: valPairs.constantMse,
+      output_std_ratio: outputStdRatio,
+    });
+    if (judged.failed) log(`warning: pretraining failed (${judged.verdict}): ${judged.reason}`);
     const summary: PretrainSummary = {
       identity_mse: valPairs.identityMse,
       constant_mse: valPairs.constantMse,
@@ -555,7 +701,7 @@ export async function runPretraining(o: PretrainOptions): Promise<PretrainSummar
       val_mse: history.map((h) => h.valLoss ?? Number.NaN),
       train_mse: history.map((h) => h.trainLoss),
       cubes: { train: o.train.count, val: o.val.count, shape },
-      best_epoch: result.bestEpoch,
+      best_epoch: result.bestEpoch + 1,
       best_val_mse: result.bestValLoss,
       stop_reason: result.stopReason,
       epochs: result.epochsCompleted,
@@ -563,6 +709,9 @@ export async function runPretraining(o: PretrainOptions): Promise<PretrainSummar
       model_dir: modelDir,
       width,
       model_id: modelId,
+      output_std_ratio: outputStdRatio,
+      verdict: judged.verdict,
+      verdict_reason: judged.reason,
     };
     await saveModel(modelDir, model, {
       id: modelId,

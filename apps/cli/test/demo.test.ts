@@ -91,8 +91,6 @@ describe("genesis demo on the bundled sample (tiny settings)", () => {
     expect(s.threads).toBe(2);
     expect(s.pretrain.val_mse).toHaveLength(2);
     const best = Math.min(...s.pretrain.val_mse);
-    expect(s.pretrain.beats_identity).toBe(best < s.pretrain.identity_mse);
-    expect(s.pretrain.beats_constant).toBe(best < s.pretrain.constant_mse);
     expect(s.pretrain.cubes.train).toBeGreaterThan(0);
     expect(s.pretrain.cubes.val).toBeGreaterThan(0);
     // the breakdown scores the same validation cubes: one constant baseline for every corruption,
@@ -104,12 +102,22 @@ describe("genesis demo on the bundled sample (tiny settings)", () => {
     for (const v of Object.values(bd)) expect(v.constant).toBeCloseTo(s.pretrain.constant_mse, 10);
     expect(bd.none.identity).toBe(0);
     expect(bd.all.identity).toBeCloseTo(s.pretrain.identity_mse, 10);
+    // the breakdown re-runs the saved model on the same validation cubes in other batches (BatchNorm
+    // uses batch statistics, hence 1e-3): it is the best epoch's model, and the verdicts agree with
+    // this independent evaluation
+    const margins = `best ${best}, breakdown ${bd.all.model}, identity ${bd.all.identity}, constant ${bd.all.constant}`;
+    expect(Math.abs(bd.all.model - best), margins).toBeLessThan(1e-3 * best);
+    expect(s.pretrain.beats_identity, margins).toBe(bd.all.model < bd.all.identity);
+    expect(s.pretrain.beats_constant, margins).toBe(bd.all.model < bd.all.constant);
+    // Dice and IoU count the same test voxels (nodules present, so neither is empty): Dice = 2·IoU/(1+IoU);
+    // the printed table shows the summary's values
     for (const init of ["genesis", "scratch"] as const) {
-      for (const k of ["dice", "iou", "paperIoU"] as const) {
-        const v = s.finetune[init][k] as number;
-        expect(v).toBeGreaterThanOrEqual(0);
-        expect(v).toBeLessThanOrEqual(1);
-      }
+      const { dice, iou, paperIoU } = s.finetune[init] as { dice: number; iou: number; paperIoU: number };
+      expect(dice).toBeCloseTo((2 * iou) / (1 + iou), 9);
+      const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+      expect(r.out).toContain(
+        `| ${init} | ${pct(dice).padStart(6)} | ${pct(iou).padStart(6)} |    ${pct(paperIoU).padStart(6)} |`,
+      );
     }
     for (const f of [
       "pretrain/model/model.json",

@@ -2,9 +2,9 @@
  * @vitest-environment node
  * `genesis predict --in` with 2-D (slice-wise) models: a 2-D model fine-tuned on 3-D patches by the
  * target-task pipeline (`runFinetuning`, as `--init scratch-2d` does) predicts cubes slice by slice.
- * Real CT from ../shared/data, width-2 models on the wasm backend.
+ * Real CT from apps/cli/sample (shipped with the repository), width-2 models on the wasm backend.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,11 +17,11 @@ import { predictArray } from "../src/commands/predict.js";
 import { genesis } from "./run-cli.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
-const SHARED = process.env.GENESIS_SHARED_DIR ?? path.resolve(repoRoot, "../shared");
-const CT64 = path.join(SHARED, "data/ct/chest_copdgene_cip_ct64/ct.nii.gz");
+/** COPDGene 10002K chest CT (64×64×79), shipped in apps/cli/sample (same bytes as the shared ct64 NIfTI). */
+const CT64 = path.join(repoRoot, "apps/cli/sample/chest-ct/copdgene_10002K_ct64.nii.gz");
 const CUBE: [number, number, number] = [16, 16, 8];
 
-describe.skipIf(!existsSync(CT64))("genesis predict with 2-D models on 3-D cubes", () => {
+describe("genesis predict with 2-D models on 3-D cubes", () => {
   let dir: string;
   /** Six real CT cubes (6, 16, 16, 8) in [0, 1] (HU [-1000, 1000]) and thresholded masks. */
   let x: Float32Array;

@@ -1,7 +1,8 @@
 /**
  * @vitest-environment node
- * Whole-volume inference (`predictVolume`, `genesis predict <volume>`) on real CT from
- * ../shared/data with width-4 models on the wasm backend (≈ 0.9 s per 64×64×32 patch here).
+ * Whole-volume inference (`predictVolume`, `genesis predict <volume>`) on real CT shipped in
+ * apps/cli/sample (the DICOM case needs ../shared) with width-4 models on the wasm backend
+ * (≈ 0.9 s per 64×64×32 patch here).
  */
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -32,8 +33,12 @@ import { genesis } from "./run-cli.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const SHARED = process.env.GENESIS_SHARED_DIR ?? path.resolve(repoRoot, "../shared");
-const CT64 = path.join(SHARED, "data/ct/chest_copdgene_cip_ct64");
-const LIDC = path.join(SHARED, "data/ct/lidc_nodule_vois/image");
+/** COPDGene 10002K chest CT (64×64×79), shipped in apps/cli/sample (same bytes as the shared ct64 NIfTI). */
+const CT64_NII = path.join(repoRoot, "apps/cli/sample/chest-ct/copdgene_10002K_ct64.nii.gz");
+/** The DICOM series (79 files) of the same scan: only in ../shared, not shipped with the repository. */
+const CT64_DICOM = path.join(SHARED, "data/ct/chest_copdgene_cip_ct64/dicom");
+/** LIDC-IDRI nodule VOIs shipped in apps/cli/sample. */
+const LIDC = path.join(repoRoot, "apps/cli/sample/lidc-voi/image");
 
 /** The box [start, start + size) of a scalar volume with its geometry (origin moved to `start`). */
 function crop(vol: Volume, start: Vec3, size: Vec3): Volume<Float32Array> {
@@ -121,7 +126,7 @@ describe("patch helpers", () => {
   });
 });
 
-describe.skipIf(!existsSync(CT64))("whole-volume predict on real CT", () => {
+describe("whole-volume predict on real CT", () => {
   let dir: string;
   let modelDir: string;
   let model: GenesisUNet;
@@ -136,7 +141,7 @@ describe.skipIf(!existsSync(CT64))("whole-volume predict on real CT", () => {
     await saveModel(modelDir, m);
     m.dispose();
     ({ model, metadata } = await loadModel(modelDir));
-    ct = await readVolume(path.join(CT64, "ct.nii.gz"));
+    ct = await readVolume(CT64_NII);
   });
 
   afterAll(() => {
@@ -145,7 +150,7 @@ describe.skipIf(!existsSync(CT64))("whole-volume predict on real CT", () => {
   });
 
   it("genesis predict writes a label map and probabilities in the input's geometry (64×64×79 chest CT)", async () => {
-    const input = path.join(CT64, "ct.nii.gz");
+    const input = CT64_NII;
     const maskFile = path.join(dir, "mask.nii.gz");
     const r = await genesis("predict", "--model", modelDir, input, "--out", maskFile, "--backend", "wasm");
     expect(r.err).toContain("predict: 4/4 patches");
@@ -188,15 +193,18 @@ describe.skipIf(!existsSync(CT64))("whole-volume predict on real CT", () => {
     expect(disagree).toBe(0);
   });
 
-  it("reads a DICOM folder and writes the mask in the series' geometry", async () => {
-    const dcm = path.join(CT64, "dicom");
-    const series = await readVolume(dcm);
-    const out = path.join(dir, "dicom-mask.nii");
-    const r = await genesis("predict", "--model", modelDir, dcm, "--out", out, "--backend", "wasm");
-    expect(r.code).toBe(0);
-    const mask = await readNifti(out);
-    expectSameGeometry(mask, series);
-  });
+  it.skipIf(!existsSync(CT64_DICOM))(
+    "reads a DICOM folder and writes the mask in the series' geometry (needs ../shared: the series is not shipped)",
+    async () => {
+      const dcm = CT64_DICOM;
+      const series = await readVolume(dcm);
+      const out = path.join(dir, "dicom-mask.nii");
+      const r = await genesis("predict", "--model", modelDir, dcm, "--out", out, "--backend", "wasm");
+      expect(r.code).toBe(0);
+      const mask = await readNifti(out);
+      expectSameGeometry(mask, series);
+    },
+  );
 
   it("a patch-size input gives the array predict's output on the windowed array (1e-5)", async () => {
     const cube = crop(ct, [0, 0, 24], [64, 64, 32]);
@@ -238,23 +246,20 @@ describe.skipIf(!existsSync(CT64))("whole-volume predict on real CT", () => {
     expect((y.data as Float32Array).reduce((m, v) => Math.min(m, v), 1)).toBeGreaterThan(0);
   });
 
-  it.skipIf(!existsSync(LIDC))(
-    "segments LIDC nodule VOIs smaller than a patch in the input's geometry",
-    async () => {
-      const files = readdirSync(LIDC)
-        .filter((f) => f.endsWith(".nii.gz"))
-        .sort()
-        .slice(0, 2);
-      expect(files.length).toBe(2);
-      for (const f of files) {
-        const voi = await readVolume(path.join(LIDC, f));
-        const { volume: y } = await predictVolume(model, metadata, voi, { patchSize: [32, 32, 16] });
-        expectSameGeometry(y, voi);
-        expect(y.kind).toBe("label");
-        expect(y.data).toBeInstanceOf(Uint8Array);
-      }
-    },
-  );
+  it("segments LIDC nodule VOIs smaller than a patch in the input's geometry", async () => {
+    const files = readdirSync(LIDC)
+      .filter((f) => f.endsWith(".nii.gz"))
+      .sort()
+      .slice(0, 2);
+    expect(files.length).toBe(2);
+    for (const f of files) {
+      const voi = await readVolume(path.join(LIDC, f));
+      const { volume: y } = await predictVolume(model, metadata, voi, { patchSize: [32, 32, 16] });
+      expectSameGeometry(y, voi);
+      expect(y.kind).toBe("label");
+      expect(y.data).toBeInstanceOf(Uint8Array);
+    }
+  });
 
   it("resamples to the model's spacing and back (round trip to the input grid)", async () => {
     const vol = crop(ct, [10, 10, 20], [20, 18, 14]);
@@ -372,7 +377,7 @@ describe.skipIf(!existsSync(CT64))("whole-volume predict on real CT", () => {
       "predict",
       "--model",
       modelDir,
-      path.join(CT64, "ct.nii.gz"),
+      CT64_NII,
       "--out",
       path.join(dir, "o.nii.gz"),
       "--patch",
@@ -381,7 +386,7 @@ describe.skipIf(!existsSync(CT64))("whole-volume predict on real CT", () => {
     expect(r3.code).toBe(1);
     expect(r3.err).toMatch(/multiples of 8/);
 
-    const r4 = await genesis("predict", "--model", modelDir, path.join(CT64, "ct.nii.gz"), "--out", "o.npy");
+    const r4 = await genesis("predict", "--model", modelDir, CT64_NII, "--out", "o.npy");
     expect(r4.code).toBe(1);
     expect(r4.err).toContain(".nii");
 
@@ -389,8 +394,8 @@ describe.skipIf(!existsSync(CT64))("whole-volume predict on real CT", () => {
     expect(r5.code).toBe(1);
     expect(r5.err).toContain("nothing to predict");
 
-    const lung = await readNifti(path.join(CT64, "lung_mask.nii.gz"));
-    const label = { ...lung, kind: "label" as const };
+    // a label map (air below −400 HU, as a lung mask marks it) is refused, and named
+    const label: Volume = { ...ct, data: Uint8Array.from(ct.data, (v) => (v < -400 ? 1 : 0)), kind: "label" };
     await expect(predictVolume(model, metadata, label, { source: "lung_mask.nii.gz" })).rejects.toThrow(
       /lung_mask\.nii\.gz.*label map/,
     );

@@ -1,10 +1,10 @@
 /**
  * @vitest-environment node
  * The NCC app end to end with the slice-wise 2-D U-Net (`--quick --init scratch-2d`) on candidates
- * built from the real LIDC-IDRI nodule VOIs of ../shared/data (20 VOIs, width 4, 2 epochs × 4 steps
+ * built from the real LIDC-IDRI nodule VOIs shipped in apps/cli/sample (20 VOIs, width 4, 2 epochs × 4 steps
  * of 2 slices): a patch's score is the mean of its slices' probabilities.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -15,12 +15,31 @@ import { afterAll, describe, expect, it, vi } from "vitest";
 import { runFinetune } from "../src/finetune.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
-const SHARED = process.env.GENESIS_SHARED_DIR ?? path.resolve(repoRoot, "../shared");
-const LIDC = path.join(SHARED, "data/ct/lidc_nodule_vois");
+/**
+ * A shared-data-like folder made of data shipped with the repository, for `GENESIS_SHARED_DIR`:
+ * `data/ct/lidc_nodule_vois/{image,mask}` link to the 212 LIDC-IDRI VOIs of apps/cli/sample and
+ * `nodules.csv` is their rows of the nodule table (fixtures/lidc, see fixtures/PROVENANCE.md).
+ */
+function bundledSharedDir(root: string): string {
+  const voi = path.join(root, "data/ct/lidc_nodule_vois");
+  mkdirSync(voi, { recursive: true });
+  for (const sub of ["image", "mask"])
+    symlinkSync(path.join(repoRoot, "apps/cli/sample/lidc-voi", sub), path.join(voi, sub));
+  copyFileSync(path.join(repoRoot, "fixtures/lidc/nodules.csv"), path.join(voi, "nodules.csv"));
+  return root;
+}
 
-describe.skipIf(!existsSync(LIDC))("ncc --quick --init scratch-2d", () => {
+describe("ncc --quick --init scratch-2d", () => {
   const out = mkdtempSync(path.join(tmpdir(), "ncc-2d-"));
-  afterAll(() => rmSync(out, { recursive: true, force: true }));
+  const shared = bundledSharedDir(mkdtempSync(path.join(tmpdir(), "ncc-2d-data-")));
+  const savedShared = process.env.GENESIS_SHARED_DIR;
+  process.env.GENESIS_SHARED_DIR = shared;
+  afterAll(() => {
+    if (savedShared === undefined) delete process.env.GENESIS_SHARED_DIR;
+    else process.env.GENESIS_SHARED_DIR = savedShared;
+    rmSync(out, { recursive: true, force: true });
+    rmSync(shared, { recursive: true, force: true });
+  });
 
   it("trains on labelled axial slices and scores each test patch as the mean of its slices' probabilities", async () => {
     let prepared: PreparedTask | undefined;

@@ -1,10 +1,11 @@
-import { join } from "node:path";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { readVolume, type Vec3, type Volume } from "@models-genesis/volume-io";
 import { describe, expect, it } from "vitest";
 import { locateSampleData } from "../src/app.js";
 import { roundVoxel, voxelToWorldLps, worldLpsToVoxel } from "../src/geometry.js";
 import { subVolume, writeMetaImage, writeNiftiAs } from "../src/image-writers.js";
-import { DATA, HAS_SHARED, withTmp } from "./shared.js";
+import { bundledData, REPO_ROOT, withTmp } from "./shared.js";
 
 /** The same real CT stored with axis x reversed and x/y swapped: other voxel order, identical world content. */
 function permuted(vol: Volume): Volume {
@@ -27,10 +28,13 @@ function permuted(vol: Volume): Volume {
   };
 }
 
-describe.skipIf(!HAS_SHARED)("sample-layout writers on the real CIP chest CT", () => {
+/** The COPDGene chest CT shipped in apps/cli/sample (see {@link bundledData}). */
+const CT64 = join(bundledData(), "ct/chest_copdgene_cip_ct64/ct.nii.gz");
+
+describe("sample-layout writers on the real CIP chest CT", () => {
   it("writeMetaImage keeps every voxel at its world position, whatever the input axis order", async () => {
     await withTmp(async (dir) => {
-      const ct = await readVolume(join(DATA, "ct/chest_copdgene_cip_ct64/ct.nii.gz"));
+      const ct = await readVolume(CT64);
       for (const [name, vol] of [
         ["native", ct],
         ["permuted", permuted(ct)],
@@ -56,7 +60,7 @@ describe.skipIf(!HAS_SHARED)("sample-layout writers on the real CIP chest CT", (
 
   it("subVolume + writeNiftiAs round-trip geometry and values", async () => {
     await withTmp(async (dir) => {
-      const ct = await readVolume(join(DATA, "ct/chest_copdgene_cip_ct64/ct.nii.gz"));
+      const ct = await readVolume(CT64);
       const part = subVolume(ct, [5, 6, 7], [20, 30, 40]);
       await writeNiftiAs(join(dir, "p.nii.gz"), part, "int16");
       const back = await readVolume(join(dir, "p.nii.gz"));
@@ -77,11 +81,13 @@ describe("locateSampleData", () => {
       try {
         process.env.GENESIS_SHARED_DIR = join(dir, "nowhere");
         const fromTmp = () => locateSampleData(dir);
-        if (HAS_SHARED)
-          expect(fromTmp()).toBe(DATA); // falls back to <repo>/../shared/data from the working directory
+        // then <repo>/../shared/data from the working directory, whatever GENESIS_SHARED_DIR said
+        const beside = resolve(REPO_ROOT, "../shared/data");
+        if (existsSync(beside)) expect(fromTmp()).toBe(beside);
         else expect(fromTmp).toThrow(/no sample data found/);
-        process.env.GENESIS_SHARED_DIR = join(DATA, "..");
-        if (HAS_SHARED) expect(locateSampleData(dir)).toBe(join(DATA, "..", "data"));
+        const data = bundledData();
+        process.env.GENESIS_SHARED_DIR = resolve(data, "..");
+        expect(locateSampleData(dir)).toBe(data);
       } finally {
         if (saved === undefined) delete process.env.GENESIS_SHARED_DIR;
         else process.env.GENESIS_SHARED_DIR = saved;

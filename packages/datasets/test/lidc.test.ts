@@ -6,11 +6,12 @@ import { stackSamples } from "../src/arrays.js";
 import { discoverLidcPairs, lidcPatientOf, ncsCubes, readNcsArrays, writeNcsArrays } from "../src/lidc.js";
 import { buildNcsSampleLayout } from "../src/samples.js";
 import { groupSplit } from "../src/splits.js";
-import { DATA, HAS_SHARED, withTmp } from "./shared.js";
+import { bundledData, withTmp } from "./shared.js";
 
-const VOIS = join(DATA, "ct/lidc_nodule_vois");
+/** The LIDC-IDRI VOIs shipped in apps/cli/sample (see {@link bundledData}). */
+const VOIS = join(bundledData(), "ct/lidc_nodule_vois");
 
-describe.skipIf(!HAS_SHARED)("LIDC nodule segmentation (NCS) on the real VOIs", () => {
+describe("LIDC nodule segmentation (NCS) on the real VOIs", () => {
   it("pairs image/mask, splits by patient, cuts 64×64×32 cubes around the nodule and round-trips the reference arrays", async () => {
     await withTmp(async (dir) => {
       const layout = join(dir, "lidc");

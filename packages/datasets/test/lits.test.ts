@@ -22,7 +22,7 @@ describe("LiTS split by case number", () => {
 });
 
 describe.skipIf(!HAS_SHARED)(
-  "LiTS layout on the real abdominal CT (TotalSegmentator liver = label 5)",
+  "LiTS layout on the real abdominal CT (TotalSegmentator liver = label 5; needs ../shared: not shipped)",
   () => {
     it("writes volume-N/segmentation-N, maps liver to label 1, and samples 64×64×32 patches with a foreground ratio", async () => {
       await withTmp(async (dir) => {

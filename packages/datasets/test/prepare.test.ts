@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { checkAppOptions, type FinetuneRequest, parseInits, runTaskApp } from "../src/app.js";
 import { prepareLcs, prepareNcs } from "../src/prepare.js";
 import { parseThreads, resolveUserPath } from "../src/task-main.js";
-import { DATA, HAS_SHARED, withTmp } from "./shared.js";
+import { bundledData, DATA, HAS_SHARED, withTmp } from "./shared.js";
 
 describe("app options", () => {
   it("resolves command-line paths against the folder the user typed the command in (INIT_CWD)", () => {
@@ -56,11 +56,22 @@ describe("app options", () => {
   });
 });
 
-describe.skipIf(!HAS_SHARED)("task preparation on the sample layouts (quick)", () => {
-  it("NCS: patient-level split, cubes and masks; LCS: patches; runTaskApp loops init × run × fold and writes results", async () => {
+describe("task preparation on the sample layouts (quick)", () => {
+  it.skipIf(!HAS_SHARED)(
+    "LCS: patches (needs ../shared: the TotalSegmentator abdomen CT is not shipped)",
+    async () => {
+      await withTmp(async (out) => {
+        const lcs = await prepareLcs({ sampleData: DATA, out: join(out, "lcs"), quick: true, seed: 0 });
+        expect(lcs.folds[0].train.xShape).toEqual([8, 64, 64, 32, 1]); // volume-0 only, 8 patches in quick mode
+        expect(lcs.folds[0].val.xShape[0]).toBe(16); // 256×256×15 tiled by 64×64×32
+      });
+    },
+  );
+
+  it("NCS (the VOIs shipped in apps/cli/sample): patient-level split, cubes and masks; runTaskApp loops init × run × fold and writes results", async () => {
     await withTmp(async (out) => {
       const ncs = await prepareNcs({
-        sampleData: DATA,
+        sampleData: bundledData(),
         out: join(out, "ncs"),
         quick: true,
         seed: 0,
@@ -71,10 +82,6 @@ describe.skipIf(!HAS_SHARED)("task preparation on the sample layouts (quick)", (
       expect(n.train.xShape[0] + n.val.xShape[0] + n.test.xShape[0]).toBeGreaterThanOrEqual(20);
       const patients = (ids: string[]) => new Set(ids.map((i) => i.slice(0, 14)));
       for (const p of patients(n.test.ids)) expect(patients(n.train.ids).has(p)).toBe(false);
-
-      const lcs = await prepareLcs({ sampleData: DATA, out: join(out, "lcs"), quick: true, seed: 0 });
-      expect(lcs.folds[0].train.xShape).toEqual([8, 64, 64, 32, 1]); // volume-0 only, 8 patches in quick mode
-      expect(lcs.folds[0].val.xShape[0]).toBe(16); // 256×256×15 tiled by 64×64×32
 
       // the app loop: every init × run × fold is called once; results written (3 folds as for ECC)
       const calls: FinetuneRequest[] = [];

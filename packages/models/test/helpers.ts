@@ -6,10 +6,18 @@ import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
-/** The shared read-only data folder (`../shared` beside the repository, or GENESIS_SHARED_DIR). */
-export const SHARED = process.env.GENESIS_SHARED_DIR ?? path.resolve(repoRoot, "../shared");
-export const PARITY = path.join(SHARED, "fixtures", "parity");
-export const hasParity = existsSync(path.join(PARITY, "README.json"));
+/**
+ * The PyTorch/Keras parity fixtures (5 MB), shipped in the repository: `fixtures/parity`, copied
+ * byte for byte from the shared folder by `scripts/make-fixtures.mjs` (provenance and licence:
+ * `fixtures/PROVENANCE.md`). A missing fixture is an error, never a skipped test.
+ */
+export const PARITY = path.join(repoRoot, "fixtures", "parity");
+if (!existsSync(path.join(PARITY, "README.json")))
+  throw new Error(
+    `${PARITY}: parity fixtures missing (they ship with the repository: git checkout fixtures)`,
+  );
+/** Always true (see {@link PARITY}); kept so the `describe.skipIf(!hasParity)` blocks need no edit. */
+export const hasParity = true;
 
 /** Backends every numeric test runs on. */
 export const BACKENDS = ["cpu", "wasm"] as const;

@@ -12,7 +12,10 @@ import {
   Rng,
   readCubes,
 } from "../src/index.js";
-import { HAS_SHARED, SHARED } from "./shared.js";
+import { HAS_SHARED, REPO_ROOT, SHARED } from "./shared.js";
+
+/** LIDC-IDRI nodule VOIs shipped in apps/cli/sample (patients 0001 … 0149). */
+const VOIS = path.join(REPO_ROOT, "apps/cli/sample/lidc-voi/image");
 
 /**
  * Literal transcription of `infinite_generator_3D.py` (`infinite_generator_from_one_volume`):
@@ -64,41 +67,42 @@ function referenceGenerator(
   }
 }
 
-describe.skipIf(!HAS_SHARED)("cube extraction on real CTs = the reference generator", () => {
-  it("chest CTA (120×126×164, borders 0/10, lung_max 0.5): same cubes, values in [0, 1], some crops rejected", async () => {
-    const vol = await readVolume(path.join(SHARED, "data/ct/chest_cta_totalseg_aorta/ct.nii.gz"));
-    const o = { scale: 4, borderXY: 0, borderZ: 10, lungMax: 0.5 };
-    const got = extractCubes(vol, new Rng(1), o);
-    const ref = referenceGenerator(vol, new Rng(1), o);
-    expect(got.count).toBe(ref.length);
-    expect(got.count).toBeGreaterThan(0);
-    expect(got.attempts).toBeGreaterThan(got.count);
-    for (let c = 0; c < got.count; c++) {
-      const cube = got.cubes.subarray(c * 131072, (c + 1) * 131072);
-      expect(
-        Buffer.from(cube.buffer, cube.byteOffset, cube.byteLength).equals(Buffer.from(ref[c].buffer)),
-      ).toBe(true);
-      let lo = 1;
-      let hi = 0;
-      for (const v of cube) {
-        lo = Math.min(lo, v);
-        hi = Math.max(hi, v);
+describe("cube extraction on real CTs = the reference generator", () => {
+  it.skipIf(!HAS_SHARED)(
+    "chest CTA (120×126×164, borders 0/10, lung_max 0.5): same cubes, values in [0, 1], some crops rejected (needs ../shared: the TotalSegmentator CTA is not shipped)",
+    async () => {
+      const vol = await readVolume(path.join(SHARED, "data/ct/chest_cta_totalseg_aorta/ct.nii.gz"));
+      const o = { scale: 4, borderXY: 0, borderZ: 10, lungMax: 0.5 };
+      const got = extractCubes(vol, new Rng(1), o);
+      const ref = referenceGenerator(vol, new Rng(1), o);
+      expect(got.count).toBe(ref.length);
+      expect(got.count).toBeGreaterThan(0);
+      expect(got.attempts).toBeGreaterThan(got.count);
+      for (let c = 0; c < got.count; c++) {
+        const cube = got.cubes.subarray(c * 131072, (c + 1) * 131072);
+        expect(
+          Buffer.from(cube.buffer, cube.byteOffset, cube.byteLength).equals(Buffer.from(ref[c].buffer)),
+        ).toBe(true);
+        let lo = 1;
+        let hi = 0;
+        for (const v of cube) {
+          lo = Math.min(lo, v);
+          hi = Math.max(hi, v);
+        }
+        expect(lo).toBeGreaterThanOrEqual(0);
+        expect(hi).toBeLessThanOrEqual(1);
+        // a voxel checked by hand: cube value = (clip(HU) + 1000) / 2000 at the recorded corner
+        const [x, y, z] = got.corners[c];
+        const hu = vol.data[((x + 5) * 126 + (y + 7)) * 164 + z + 3] as number;
+        expect(cube[(5 * 64 + 7) * 32 + 3]).toBe(
+          Math.fround((Math.min(Math.max(hu, -1000), 1000) + 1000) / 2000),
+        );
       }
-      expect(lo).toBeGreaterThanOrEqual(0);
-      expect(hi).toBeLessThanOrEqual(1);
-      // a voxel checked by hand: cube value = (clip(HU) + 1000) / 2000 at the recorded corner
-      const [x, y, z] = got.corners[c];
-      const hu = vol.data[((x + 5) * 126 + (y + 7)) * 164 + z + 3] as number;
-      expect(cube[(5 * 64 + 7) * 32 + 3]).toBe(
-        Math.fround((Math.min(Math.max(hu, -1000), 1000) + 1000) / 2000),
-      );
-    }
-  });
+    },
+  );
 
   it("LIDC nodule VOI (80×80×55, borders 0): reference filter at −150 HU / 0.15", async () => {
-    const vol = await readVolume(
-      path.join(SHARED, "data/ct/lidc_nodule_vois/image/LIDC-IDRI-0141_R_1.nii.gz"),
-    );
+    const vol = await readVolume(path.join(VOIS, "LIDC-IDRI-0141_R_1.nii.gz"));
     const o = { scale: 4, borderXY: 0, borderZ: 0, lungMax: 0.15 };
     for (const seed of [1, 2]) {
       const got = extractCubes(vol, new Rng(seed), o);
@@ -115,9 +119,7 @@ describe.skipIf(!HAS_SHARED)("cube extraction on real CTs = the reference genera
   });
 
   it("integer and float voxel types give the same cubes (the integer HU cutoff is exact)", async () => {
-    const vol = await readVolume(
-      path.join(SHARED, "data/ct/lidc_nodule_vois/image/LIDC-IDRI-0829_R_1.nii.gz"),
-    );
+    const vol = await readVolume(path.join(VOIS, "LIDC-IDRI-0141_R_1.nii.gz"));
     const asInt = { ...vol, data: Int16Array.from(vol.data as ArrayLike<number>) };
     const asFloat = { ...vol, data: Float64Array.from(vol.data as ArrayLike<number>) };
     const o = { scale: 4, borderXY: 0, borderZ: 0 };
@@ -137,15 +139,18 @@ describe.skipIf(!HAS_SHARED)("cube extraction on real CTs = the reference genera
     expect(probe(-150)).toBe(0);
   });
 
-  it("skips volumes too small for the borders, with the reason", async () => {
-    const vol = await readVolume(path.join(SHARED, "data/ct/chest_cta_totalseg_aorta/ct.nii.gz"));
-    const r = extractCubes(vol, new Rng(1));
-    expect(r.count).toBe(0);
-    expect(r.skipped).toMatch(/too small for 64×64 crops with a border of 100 \(needs ≥ 265 per axis\)/);
-    expect(extractCubes(vol, new Rng(1), { borderXY: 0, borderZ: 70 }).skipped).toMatch(
-      /164 slices is too thin/,
-    );
-  });
+  it.skipIf(!HAS_SHARED)(
+    "skips volumes too small for the borders, with the reason (needs ../shared: the TotalSegmentator CTA is not shipped)",
+    async () => {
+      const vol = await readVolume(path.join(SHARED, "data/ct/chest_cta_totalseg_aorta/ct.nii.gz"));
+      const r = extractCubes(vol, new Rng(1));
+      expect(r.count).toBe(0);
+      expect(r.skipped).toMatch(/too small for 64×64 crops with a border of 100 \(needs ≥ 265 per axis\)/);
+      expect(extractCubes(vol, new Rng(1), { borderXY: 0, borderZ: 70 }).skipped).toMatch(
+        /164 slices is too thin/,
+      );
+    },
+  );
 });
 
 describe("readCubes and listVolumeFiles", () => {

@@ -12,7 +12,7 @@ import {
   type Volume,
   VolumeReadError,
 } from "../src/index.js";
-import { DATA, HAVE_SHARED } from "./helpers.js";
+import { FIXTURES } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "vio-bad-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -242,16 +242,16 @@ describe("bad input → VolumeReadError naming the file", () => {
   });
   it(".npy: wrong magic", () => expectError(file("m.npy", "\x93NUMPX\x01\x00"), /wrong magic/));
 
-  it.skipIf(!HAVE_SHARED)("DICOM folder without images", async () => {
+  it("DICOM folder without images", async () => {
     const d = join(dir, "dcmdir");
     const { mkdirSync } = await import("node:fs");
     mkdirSync(d);
     writeFileSync(join(d, "readme.txt"), "no images here");
-    copyFileSync(resolve(DATA, "formats/dicom/pydicom/rtstruct.dcm"), join(d, "rt.dcm"));
+    copyFileSync(resolve(FIXTURES, "formats/dicom/pydicom/rtstruct.dcm"), join(d, "rt.dcm"));
     await expectError(d, /contains no DICOM images/);
   });
-  it.skipIf(!HAVE_SHARED)("DICOM file with truncated pixel data", async () => {
-    const b = readFileSync(resolve(DATA, "formats/dicom/pydicom/MR_small.dcm"));
+  it("DICOM file with truncated pixel data", async () => {
+    const b = readFileSync(resolve(FIXTURES, "formats/dicom/pydicom/MR_small.dcm"));
     await expectError(file("cut.dcm", b.subarray(0, b.length - 3000)), /unreadable DICOM|PixelData is short/);
   });
 });

@@ -8,6 +8,11 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 export const SHARED = process.env.GENESIS_SHARED_DIR ?? resolve(repoRoot, "../shared");
 export const DATA = resolve(SHARED, "data");
 export const HAVE_SHARED = existsSync(resolve(DATA, "manifest.json"));
+/**
+ * The few files of `DATA` shipped with the repository, at the same relative paths
+ * (`formats/generated_from_real_ct/…`, `formats/dicom/pydicom/…`; see fixtures/PROVENANCE.md).
+ */
+export const FIXTURES = resolve(repoRoot, "fixtures/volume-io");
 
 export interface ManifestEntry {
   path: string;

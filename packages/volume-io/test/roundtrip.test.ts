@@ -16,7 +16,7 @@ import {
   writeNifti,
   writeNpy,
 } from "../src/index.js";
-import { DATA, HAVE_SHARED } from "./helpers.js";
+import { DATA, FIXTURES, HAVE_SHARED } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "vio-rt-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -96,21 +96,18 @@ describe("NIfTI round trip is bit-exact", () => {
     for (let r = 0; r < 3; r++) for (let c = 0; c < 4; c++) expect(b[r][c]).toBeCloseTo(a[r][c], 4);
   });
 
-  it.skipIf(!HAVE_SHARED)(
-    "a real CT (.nii.gz) → .nii.gz → read is bit-exact with the same affine",
-    async () => {
-      const src = await readVolume(
-        resolve(DATA, "formats/generated_from_real_ct/n1_permuted_flipped_axes.nii.gz"),
-      );
-      const path = join(dir, "ct.nii.gz");
-      await writeNifti(path, src);
-      const back = await readVolume(path);
-      expect(bytesOf(back.data)).toEqual(bytesOf(src.data));
-      const a = affineOf(src);
-      const b = affineOf(back);
-      for (let r = 0; r < 4; r++) for (let c = 0; c < 4; c++) expect(b[r][c]).toBeCloseTo(a[r][c], 5);
-    },
-  );
+  it("a real CT (.nii.gz) → .nii.gz → read is bit-exact with the same affine", async () => {
+    const src = await readVolume(
+      resolve(FIXTURES, "formats/generated_from_real_ct/n1_permuted_flipped_axes.nii.gz"),
+    );
+    const path = join(dir, "ct.nii.gz");
+    await writeNifti(path, src);
+    const back = await readVolume(path);
+    expect(bytesOf(back.data)).toEqual(bytesOf(src.data));
+    const a = affineOf(src);
+    const b = affineOf(back);
+    for (let r = 0; r < 4; r++) for (let c = 0; c < 4; c++) expect(b[r][c]).toBeCloseTo(a[r][c], 5);
+  });
 });
 
 describe(".npy round trip is bit-exact", () => {
@@ -173,23 +170,26 @@ describe(".npy round trip is bit-exact", () => {
   });
 });
 
-describe.skipIf(!HAVE_SHARED)("LUNA16-layout MetaImage → NIfTI keeps world geometry", () => {
-  it("ct.mhd → .nii.gz matches the reference ct.nii.gz (voxels and RAS affine)", async () => {
-    const mhd = await readVolume(resolve(DATA, "ct/chest_copdgene_cip_ct64/ct.mhd"));
-    const out = join(dir, "luna.nii.gz");
-    await writeNifti(out, mhd);
-    const back = await readVolume(out);
-    const ref = await readVolume(resolve(DATA, "ct/chest_copdgene_cip_ct64/ct.nii.gz"));
-    expect(back.shape).toEqual(ref.shape);
-    expect(bytesOf(back.data)).toEqual(bytesOf(ref.data));
-    const a = affineOf(back);
-    const b = affineOf(ref);
-    for (let r = 0; r < 4; r++) for (let c = 0; c < 4; c++) expect(a[r][c]).toBeCloseTo(b[r][c], 4);
-    // LPS Offset of the .mhd becomes the RAS origin with x, y negated
-    const text = readFileSync(resolve(DATA, "ct/chest_copdgene_cip_ct64/ct.mhd"), "utf8");
-    const off = (/Offset = (.*)/.exec(text) as RegExpExecArray)[1].trim().split(/\s+/).map(Number);
-    expect(back.origin[0]).toBeCloseTo(-off[0], 4);
-    expect(back.origin[1]).toBeCloseTo(-off[1], 4);
-    expect(back.origin[2]).toBeCloseTo(off[2], 4);
-  });
-});
+describe.skipIf(!HAVE_SHARED)(
+  "LUNA16-layout MetaImage → NIfTI keeps world geometry (needs ../shared: the CIP CT's .mhd/.raw are not shipped)",
+  () => {
+    it("ct.mhd → .nii.gz matches the reference ct.nii.gz (voxels and RAS affine)", async () => {
+      const mhd = await readVolume(resolve(DATA, "ct/chest_copdgene_cip_ct64/ct.mhd"));
+      const out = join(dir, "luna.nii.gz");
+      await writeNifti(out, mhd);
+      const back = await readVolume(out);
+      const ref = await readVolume(resolve(DATA, "ct/chest_copdgene_cip_ct64/ct.nii.gz"));
+      expect(back.shape).toEqual(ref.shape);
+      expect(bytesOf(back.data)).toEqual(bytesOf(ref.data));
+      const a = affineOf(back);
+      const b = affineOf(ref);
+      for (let r = 0; r < 4; r++) for (let c = 0; c < 4; c++) expect(a[r][c]).toBeCloseTo(b[r][c], 4);
+      // LPS Offset of the .mhd becomes the RAS origin with x, y negated
+      const text = readFileSync(resolve(DATA, "ct/chest_copdgene_cip_ct64/ct.mhd"), "utf8");
+      const off = (/Offset = (.*)/.exec(text) as RegExpExecArray)[1].trim().split(/\s+/).map(Number);
+      expect(back.origin[0]).toBeCloseTo(-off[0], 4);
+      expect(back.origin[1]).toBeCloseTo(-off[1], 4);
+      expect(back.origin[2]).toBeCloseTo(off[2], 4);
+    });
+  },
+);

@@ -1,0 +1,111 @@
+/**
+ * @vitest-environment node
+ * The LCS app end to end (`--quick --init scratch-2d`: the slice-wise 2-D U-Net, width 4, 2 epochs ×
+ * 4 steps of 2 slices) on real CT shipped with the repository: a pipeline check, NOT liver. The
+ * COPDGene chest CT of apps/cli/sample (64×64×79) is cut along z into thirds written in the LiTS
+ * layout as volume-0 (train), volume-100 (validation) and volume-115 (test); the segmentation marks
+ * air (HU < −400: lungs, airways, outside the body) as label 1.
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import {
+  loadVolume,
+  type PreparedTask,
+  prepareLcs,
+  runTaskMain,
+  subVolume,
+  writeNiftiAs,
+} from "@models-genesis/datasets";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import { runFinetune } from "../src/finetune.js";
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+const CT64 = path.join(repoRoot, "apps/cli/sample/chest-ct/copdgene_10002K_ct64.nii.gz");
+
+/** Write the three LiTS cases into `root`; returns the number of label-1 voxels of each. */
+async function buildLayout(root: string): Promise<Record<number, number>> {
+  const ct = await loadVolume(CT64);
+  const [X, Y, Z] = ct.shape;
+  const third = Math.floor(Z / 3);
+  const air: Record<number, number> = {};
+  for (const [n, z0, nz] of [
+    [0, 0, third],
+    [100, third, third],
+    [115, 2 * third, Z - 2 * third],
+  ] as const) {
+    const part = subVolume(ct, [0, 0, z0], [X, Y, nz]);
+    const seg = {
+      ...part,
+      data: Float32Array.from(part.data, (v) => (v < -400 ? 1 : 0)),
+      kind: "label" as const,
+    };
+    await writeNiftiAs(path.join(root, `volume-${n}.nii`), part, "int16");
+    await writeNiftiAs(path.join(root, `segmentation-${n}.nii`), seg, "uint8");
+    air[n] = seg.data.reduce((a, v) => a + v, 0);
+  }
+  return air;
+}
+
+describe("lcs --quick --init scratch-2d on the bundled chest CT", () => {
+  const out = mkdtempSync(path.join(tmpdir(), "lcs-bundled-"));
+  const data = mkdtempSync(path.join(tmpdir(), "lcs-bundled-data-"));
+  afterAll(() => {
+    rmSync(out, { recursive: true, force: true });
+    rmSync(data, { recursive: true, force: true });
+  });
+
+  it("splits by LiTS case number, resizes in-plane to 256 and tiles validation and test into 64×64×32 windows", async () => {
+    const air = await buildLayout(data);
+    let prepared: PreparedTask | undefined;
+    const values: number[] = [];
+    const err: string[] = [];
+    const spy = vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => {
+      err.push(String(s));
+      return true;
+    });
+    let code: number;
+    try {
+      code = await runTaskMain(
+        ["node", "main.js", "--data", data, "--out", out, "--quick", "--init", "scratch-2d"],
+        {
+          task: "lcs",
+          description: "LCS",
+          dataHelp: "LiTS volume-N.nii / segmentation-N.nii",
+          appUrl: pathToFileURL(path.join(repoRoot, "apps/lcs/src/main.ts")).href,
+          prepare: async (o, _sampleData, log) => {
+            prepared = await prepareLcs({ data: o.data, out: o.out, quick: o.quick, seed: o.seed, log });
+            return prepared;
+          },
+          finetune: async (req) => {
+            const r = await runFinetune(req);
+            values.push(r.value);
+            return r;
+          },
+        },
+      );
+    } finally {
+      spy.mockRestore();
+    }
+    expect(code, err.join("")).toBe(0);
+    const [fold] = prepared!.folds;
+    // quick: 8 random training windows of the one training case; validation and test are tiled:
+    // 256/64 = 4 windows per in-plane axis, the 26 slices padded into one 32-slice window → 16
+    expect(fold.train.xShape).toEqual([8, 64, 64, 32, 1]);
+    expect(fold.val.xShape).toEqual([16, 64, 64, 32, 1]);
+    expect(fold.test.xShape).toEqual([16, 64, 64, 32, 1]);
+    // the tiles cover the resized test case once: each 4.17 mm voxel became 4×4 voxels in-plane
+    expect(fold.test.y.reduce((a, v) => a + v, 0)).toBe(16 * air[115]);
+    expect(fold.val.y.reduce((a, v) => a + v, 0)).toBe(16 * air[100]);
+    const results = JSON.parse(readFileSync(path.join(out, "results.json"), "utf8"));
+    expect(results.metric).toBe("IoU (paper)");
+    expect(results.runs["scratch-2d"].values).toEqual(values);
+    expect(results.notes).toMatchObject({ patchesPerVolume: 8, sample: false, folds: 1 });
+    expect(JSON.parse(readFileSync(prepared!.splitsFile, "utf8")).folds[0]).toEqual({
+      train: ["volume-0"],
+      val: ["volume-100"],
+      test: ["volume-115"],
+    });
+  }, 300_000); // 8-15 s alone; minutes while `pnpm test` runs every package at once on 2 cores
+});

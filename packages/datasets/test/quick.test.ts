@@ -1,0 +1,101 @@
+import { copyFile, mkdir, readdir, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+import { prepareEcc, prepareNcs } from "../src/prepare.js";
+import { quickSubset } from "../src/quick.js";
+import { withTmp } from "./shared.js";
+
+/** The LIDC VOI sample bundled with the repository (212 VOIs of 105 patients; image/ + mask/). */
+const BUNDLED = resolve(__dirname, "../../../apps/cli/sample/lidc-voi");
+
+describe("--quick on --data", () => {
+  it("quickSubset keeps whole groups in a seeded order, shared out over the parts", () => {
+    const items = Array.from({ length: 100 }, (_, i) => ({
+      id: `p${Math.floor(i / 2)}-${i % 2}`,
+      part: i < 70 ? "train" : "test",
+    }));
+    const r = quickSubset(items, {
+      limit: 10,
+      seed: 0,
+      groupOf: (x) => x.id.split("-")[0],
+      partOf: (x) => x.part,
+    });
+    // quotas 7 (train) and 3 (test) items; groups of 2 overshoot by one item each: 8 + 4
+    expect(r.items).toHaveLength(12);
+    expect(r.groups).toBe(6);
+    expect(r.groupsTotal).toBe(50);
+    expect(r.items.filter((x) => x.part === "train")).toHaveLength(8);
+    expect(r.items.filter((x) => x.part === "test")).toHaveLength(4);
+    // every kept group is whole
+    for (const x of r.items)
+      expect(r.items.filter((y) => y.id.split("-")[0] === x.id.split("-")[0])).toHaveLength(2);
+    // seeded: same seed, same subset; another seed, another one
+    const again = quickSubset(items, {
+      limit: 10,
+      seed: 0,
+      groupOf: (x) => x.id.split("-")[0],
+      partOf: (x) => x.part,
+    });
+    expect(again.items).toEqual(r.items);
+    const other = quickSubset(items, {
+      limit: 10,
+      seed: 1,
+      groupOf: (x) => x.id.split("-")[0],
+      partOf: (x) => x.part,
+    });
+    expect(other.items).not.toEqual(r.items);
+    expect(quickSubset(items.slice(0, 4), { limit: 10, seed: 0, groupOf: (x) => x.id }).items).toHaveLength(
+      4,
+    );
+    expect(() => quickSubset(items, { limit: 0, seed: 0, groupOf: (x) => x.id })).toThrow(RangeError);
+  });
+
+  it("NCS: --quick --data keeps 40 VOIs (whole patients, seeded) of the 212 and logs it", async () => {
+    await withTmp(async (dir) => {
+      const lines: string[] = [];
+      const p = await prepareNcs({
+        data: BUNDLED,
+        out: dir,
+        quick: true,
+        seed: 0,
+        log: (l) => lines.push(l),
+      });
+      const n = p.folds[0].train.ids.length + p.folds[0].val.ids.length + p.folds[0].test.ids.length;
+      expect(n).toBe(40);
+      expect(lines[0]).toBe(
+        "--quick: kept 40 of 212 volumes (22 of 105 patients) of --data, drawn with seed 0",
+      );
+      expect(lines[0]).toContain(`kept ${n} of 212`);
+      expect(p.notes.cases).toBe(n);
+      // without --quick every VOI is used
+      const full = await prepareNcs({ data: BUNDLED, out: join(dir, "full"), quick: false, seed: 0 });
+      expect(full.notes.cases).toBe(212);
+    });
+  });
+
+  it("ECC: --quick --data keeps 4 volumes, those with positives in proportion", async () => {
+    await withTmp(async (dir) => {
+      const data = join(dir, "data");
+      await mkdir(data, { recursive: true });
+      // ten volumes (bundled VOIs), one positive + one negative candidate in each of the first six
+      const vois = (await readdir(join(BUNDLED, "image"))).sort().slice(0, 10);
+      const rows = ["volume,coordX,coordY,coordZ,label"];
+      for (const [v, name] of vois.entries()) {
+        await copyFile(join(BUNDLED, "image", name), join(data, name));
+        rows.push(`${name},0,0,0,${v < 6 ? 1 : 0}`, `${name},1,1,1,0`);
+      }
+      await writeFile(join(data, "candidates.csv"), `${rows.join("\n")}\n`);
+      const lines: string[] = [];
+      const p = await prepareEcc({
+        data,
+        out: join(dir, "out"),
+        quick: true,
+        seed: 0,
+        log: (l) => lines.push(l),
+      });
+      expect(lines[0]).toBe("--quick: kept 4 of 10 volumes of --data, drawn with seed 0");
+      expect(p.notes.volumes).toBe(4);
+      expect(p.notes.candidates).toBe(8);
+    });
+  });
+});

@@ -15,6 +15,7 @@ import {
   finetuneTask,
   outputSpreadMetric,
   predictSlicewise,
+  pretrainingShapeOf,
   pretrainVerdict,
   restorationBreakdown,
   runFinetuning,
@@ -232,6 +233,7 @@ describe.skipIf(!existsSync(CT64))("pretraining and fine-tuning on real CT", () 
     const { model, metadata } = await loadModel(join(out, "model"));
     expect(metadata.width).toBe(2);
     expect(metadata.extra?.patchSize).toEqual(CUBE);
+    expect(pretrainingShapeOf(metadata)).toEqual(CUBE); // what fine-tuning compares its patches with
 
     // the saved (best) model, corruption by corruption: `all` repeats the validation pass exactly
     const bd = await restorationBreakdown(model, val, { seed: 1 + VALIDATION_SEED_OFFSET, batchSize: 3 });
@@ -271,6 +273,7 @@ describe.skipIf(!existsSync(CT64))("pretraining and fine-tuning on real CT", () 
     expect(said).toContain(
       "fine-tuning (segmentation): 6 training / 3 validation / 3 test patches of 16×16×16",
     );
+    expect(said.filter((l) => l.includes("pretrained at"))).toEqual([]); // same shape: no warning
     for (const k of ["dice", "iou", "paperIoU"] as const) {
       expect(ft.test[k]).toBeGreaterThanOrEqual(0);
       expect(ft.test[k]).toBeLessThanOrEqual(1);

@@ -230,6 +230,13 @@ describe.skipIf(!existsSync(CT64))("pretraining and fine-tuning on real CT", () 
     }
     const log = (await readFile(join(out, "log.jsonl"), "utf8")).trim().split("\n");
     expect(log).toHaveLength(2);
+    // the sample sheet: 3 validation cubes × (4 depths × transformed | restored | original), each
+    // 16×16 slice upscaled 9× (144 px: ≥ 128 and wide enough for "transformed" at 2×) under a 26-px header
+    const sheet = await readFile(join(out, "samples/epoch_0002.png"));
+    expect([sheet.readUInt32BE(16), sheet.readUInt32BE(20)]).toEqual([
+      12 * 144 + 11 * 4 + 3 * 8,
+      26 + 3 * 144 + 2 * 4,
+    ]);
     const { model, metadata } = await loadModel(join(out, "model"));
     expect(metadata.width).toBe(2);
     expect(metadata.extra?.patchSize).toEqual(CUBE);

@@ -1,6 +1,7 @@
 import { copyFile, mkdir, readdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
+import { writeNcsArrays } from "../src/lidc.js";
 import { prepareEcc, prepareNcs } from "../src/prepare.js";
 import { quickSubset } from "../src/quick.js";
 import { withTmp } from "./shared.js";
@@ -70,6 +71,44 @@ describe("--quick on --data", () => {
       // without --quick every VOI is used
       const full = await prepareNcs({ data: BUNDLED, out: join(dir, "full"), quick: false, seed: 0 });
       expect(full.notes.cases).toBe(212);
+    });
+  });
+
+  it("NCS reference arrays: --quick --data keeps a seeded share of cubes per part (here 6 of 12 with sampleLimit 6)", async () => {
+    await withTmp(async (dir) => {
+      const per = 64 * 64 * 32;
+      const part = (n: number, tag: number) => {
+        const x = new Float32Array(n * per);
+        for (let i = 0; i < n; i++) x[i * per] = tag + i / 100; // first voxel tells the cube apart
+        return {
+          x,
+          xShape: [n, 64, 64, 32, 1],
+          y: new Float32Array(n * per),
+          yShape: [n, 64, 64, 32, 1],
+          ids: [],
+        };
+      };
+      await writeNcsArrays(dir, "train", part(8, 0) as never);
+      await writeNcsArrays(dir, "valid", part(2, 0.2) as never);
+      await writeNcsArrays(dir, "test", part(2, 0.4) as never);
+      const lines: string[] = [];
+      const p = await prepareNcs({
+        data: dir,
+        out: join(dir, "out"),
+        quick: true,
+        seed: 0,
+        sampleLimit: 6,
+        log: (l) => lines.push(l),
+      });
+      expect(lines[0]).toBe("--quick: kept 6 of 12 cubes of --data, drawn with seed 0");
+      const f = p.folds[0];
+      // quotas round(6·8/12) = 4, round(6·2/12) = 1, 1
+      expect([f.train.xShape[0], f.val.xShape[0], f.test.xShape[0]]).toEqual([4, 1, 1]);
+      expect(f.train.x.length).toBe(4 * per);
+      // each kept cube is the one its id names
+      for (const [k, id] of f.train.ids.entries())
+        expect(f.train.x[k * per]).toBeCloseTo(Number(id.split(":")[1]) / 100, 6);
+      expect(f.val.x[0]).toBeCloseTo(0.2 + Number(f.val.ids[0].split(":")[1]) / 100, 6);
     });
   });
 

@@ -506,7 +506,8 @@ export async function prepareBms(
     "bms",
     o.quick && o.data ? ids.filter((id) => kept.has(id)) : ids,
     "reference: fold_1+fold_2 shuffled with random.Random(4), first len//8 validate; fold_3 test (bms_config)",
-    () => [bratsReferenceSplit(folds[0], folds[1], folds[2], sample ? 1 : 0)],
+    // the sample layout and a --quick subset are too small for len // 8: at least one validation case
+    () => [bratsReferenceSplit(folds[0], folds[1], folds[2], sample || o.quick ? 1 : 0)],
   );
   const window = sample ? BMS_SAMPLE_WINDOW : config.intensityWindow;
   const n = o.windowsPerCase ?? (o.quick ? 4 : 16);

@@ -1,8 +1,8 @@
-import { copyFile, mkdir, readdir, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { writeNcsArrays } from "../src/lidc.js";
-import { prepareEcc, prepareNcs } from "../src/prepare.js";
+import { prepareBms, prepareEcc, prepareNcs } from "../src/prepare.js";
 import { quickSubset } from "../src/quick.js";
 import { withTmp } from "./shared.js";
 
@@ -135,6 +135,42 @@ describe("--quick on --data", () => {
       expect(lines[0]).toBe("--quick: kept 4 of 10 volumes of --data, drawn with seed 0");
       expect(p.notes.volumes).toBe(4);
       expect(p.notes.candidates).toBe(8);
+    });
+  });
+
+  it("BMS: --quick --data keeps about 6 whole cases shared over the fold files, at least one validating", async () => {
+    await withTmp(async (dir) => {
+      const data = join(dir, "data");
+      const vois = (await readdir(join(BUNDLED, "image"))).sort().slice(0, 12);
+      const ids: string[] = [];
+      for (const [k, name] of vois.entries()) {
+        const id = `Brats18_X_${k}_1`;
+        ids.push(id);
+        await mkdir(join(data, id), { recursive: true });
+        await copyFile(join(BUNDLED, "image", name), join(data, id, `${id}_flair.nii.gz`));
+        await copyFile(join(BUNDLED, "mask", name), join(data, id, `${id}_seg.nii.gz`));
+      }
+      await mkdir(join(data, "folds"));
+      await writeFile(join(data, "folds/fold_1.csv"), ids.slice(0, 6).join("\n"));
+      await writeFile(join(data, "folds/fold_2.csv"), ids.slice(6, 9).join("\n"));
+      await writeFile(join(data, "folds/fold_3.csv"), ids.slice(9).join("\n"));
+      const lines: string[] = [];
+      const p = await prepareBms({
+        data,
+        out: join(dir, "out"),
+        quick: true,
+        seed: 0,
+        windowsPerCase: 1,
+        log: (l) => lines.push(l),
+      });
+      // quotas round(6·6/12) = 3, round(1.5) = 2, 2 cases of folds 1, 2, 3
+      expect(lines[0]).toBe("--quick: kept 7 of 12 cases of --data, drawn with seed 0");
+      const splits = JSON.parse(await readFile(join(dir, "out/splits.json"), "utf8")).folds[0];
+      expect([splits.train.length, splits.val.length, splits.test.length]).toEqual([4, 1, 2]);
+      const kept = [...splits.train, ...splits.val, ...splits.test];
+      expect(new Set(kept).size).toBe(7);
+      expect(kept.filter((id: string) => ids.slice(9).includes(id))).toEqual(splits.test);
+      expect(p.folds[0].val.ids.length).toBeGreaterThan(0);
     });
   });
 });

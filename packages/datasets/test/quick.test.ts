@@ -2,7 +2,7 @@ import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises"
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { writeNcsArrays } from "../src/lidc.js";
-import { prepareBms, prepareEcc, prepareNcs } from "../src/prepare.js";
+import { prepareBms, prepareEcc, prepareLcs, prepareNcs } from "../src/prepare.js";
 import { quickSubset } from "../src/quick.js";
 import { withTmp } from "./shared.js";
 
@@ -171,6 +171,32 @@ describe("--quick on --data", () => {
       expect(new Set(kept).size).toBe(7);
       expect(kept.filter((id: string) => ids.slice(9).includes(id))).toEqual(splits.test);
       expect(p.folds[0].val.ids.length).toBeGreaterThan(0);
+    });
+  });
+
+  it("LCS: --quick --data keeps 4 cases shared over the case-number parts", async () => {
+    await withTmp(async (dir) => {
+      const data = join(dir, "data");
+      await mkdir(data);
+      const vois = (await readdir(join(BUNDLED, "image"))).sort().slice(0, 20);
+      const numbers = [...Array(10).keys(), 100, 101, 102, 103, 104, 115, 116, 117, 118, 119];
+      for (const [k, n] of numbers.entries()) {
+        await copyFile(join(BUNDLED, "image", vois[k]), join(data, `volume-${n}.nii.gz`));
+        await copyFile(join(BUNDLED, "mask", vois[k]), join(data, `segmentation-${n}.nii.gz`));
+      }
+      const lines: string[] = [];
+      await prepareLcs({
+        data,
+        out: join(dir, "out"),
+        quick: true,
+        seed: 0,
+        patchesPerVolume: 1,
+        log: (l) => lines.push(l),
+      });
+      // quotas round(4·10/20) = 2, round(4·5/20) = 1, 1
+      expect(lines[0]).toBe("--quick: kept 4 of 20 cases of --data, drawn with seed 0");
+      const splits = JSON.parse(await readFile(join(dir, "out/splits.json"), "utf8")).folds[0];
+      expect([splits.train.length, splits.val.length, splits.test.length]).toEqual([2, 1, 1]);
     });
   });
 });

@@ -134,7 +134,8 @@ export async function prepareNcc(
       `NCC sample layout: ${r.scans} scans, ${r.positives} positive / ${r.negatives} negative candidates in ${root}`,
     );
   }
-  const scans = quickData(o, await discoverLuna16(root), {
+  const allScans = await discoverLuna16(root);
+  const scans = quickData(o, allScans, {
     limit: QUICK_LIMITS.ncc,
     unit: "scans",
     groupOf: (s) => s.seriesuid,
@@ -156,8 +157,10 @@ export async function prepareNcc(
     },
   );
   const pathOf = new Map(scans.map((s) => [s.seriesuid, s.path]));
+  const onDisk = new Set(allScans.map((s) => s.seriesuid));
   const known = new Set(ids);
-  const skipped = candidates.filter((c) => !known.has(c.seriesuid)).length;
+  const skipped = candidates.filter((c) => !onDisk.has(c.seriesuid)).length;
+  const leftOutByQuick = candidates.filter((c) => onDisk.has(c.seriesuid) && !known.has(c.seriesuid)).length;
   const ratio = o.negativesPerPositive ?? (o.quick ? 2 : 3);
   const rng = new PyRandom(o.seed);
   const arrays: Partial<Record<(typeof PARTS)[number], SampleArrays>> = {};
@@ -195,6 +198,7 @@ export async function prepareNcc(
       ...sampleNote,
       candidatesFile: csv,
       candidatesSkippedNoScan: skipped,
+      ...(leftOutByQuick > 0 ? { candidatesLeftOutByQuick: leftOutByQuick } : {}),
       negativesPerPositive: ratio,
     },
   };

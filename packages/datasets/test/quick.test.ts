@@ -1,8 +1,10 @@
 import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
+import { writeMetaImage } from "../src/image-writers.js";
+import { loadVolume } from "../src/io.js";
 import { writeNcsArrays } from "../src/lidc.js";
-import { prepareBms, prepareEcc, prepareLcs, prepareNcs } from "../src/prepare.js";
+import { prepareBms, prepareEcc, prepareLcs, prepareNcc, prepareNcs } from "../src/prepare.js";
 import { quickSubset } from "../src/quick.js";
 import { withTmp } from "./shared.js";
 
@@ -197,6 +199,36 @@ describe("--quick on --data", () => {
       expect(lines[0]).toBe("--quick: kept 4 of 20 cases of --data, drawn with seed 0");
       const splits = JSON.parse(await readFile(join(dir, "out/splits.json"), "utf8")).folds[0];
       expect([splits.train.length, splits.val.length, splits.test.length]).toEqual([2, 1, 1]);
+    });
+  });
+
+  it("NCC: --quick --data keeps whole scans shared over the subset parts (6 of 20 with sampleLimit 5)", async () => {
+    await withTmp(async (dir) => {
+      const data = join(dir, "data");
+      const vol = await loadVolume(join(BUNDLED, "image", (await readdir(join(BUNDLED, "image"))).sort()[0]));
+      const rows = ["seriesuid,coordX,coordY,coordZ,class"];
+      for (let k = 0; k < 20; k++) {
+        const subset = join(data, `subset${k % 10}`);
+        await mkdir(subset, { recursive: true });
+        await writeMetaImage(join(subset, `1.2.${k}.mhd`), vol);
+        rows.push(`1.2.${k},0,0,0,1`, `1.2.${k},1,1,1,0`);
+      }
+      await writeFile(join(data, "candidates_V2.csv"), `${rows.join("\n")}\n`);
+      const lines: string[] = [];
+      const p = await prepareNcc({
+        data,
+        out: join(dir, "out"),
+        quick: true,
+        seed: 0,
+        sampleLimit: 5,
+        log: (l) => lines.push(l),
+      });
+      // quotas round(5·10/20) = 3 (subsets 0-4), round(5·4/20) = 1 (5-6), round(5·6/20) = 2 (7-9)
+      expect(lines[0]).toBe("--quick: kept 6 of 20 scans of --data, drawn with seed 0");
+      const splits = JSON.parse(await readFile(join(dir, "out/splits.json"), "utf8")).folds[0];
+      expect([splits.train.length, splits.val.length, splits.test.length]).toEqual([3, 1, 2]);
+      expect(p.notes.candidatesSkippedNoScan).toBe(0); // every scan is on disk
+      expect(p.notes.candidatesLeftOutByQuick).toBe(28); // the 14 scans left out, 2 candidates each
     });
   });
 });

@@ -19,7 +19,7 @@ export function main(argv: string[]): Promise<number> {
     task: "ncs",
     description: "Lung nodule segmentation (LIDC-IDRI), IoU and Dice (Models Genesis target task)",
     dataHelp:
-      "LIDC nodule volumes image/*.nii.gz + mask/*.nii.gz, or the reference arrays x/m_{train,valid,test}_64x64x32.npy",
+      "LIDC nodule volumes image/*.nii.gz + mask/*.nii.gz (e.g. the bundled sample apps/cli/sample/lidc-voi), or the reference arrays x/m_{train,valid,test}_64x64x32.npy",
     appUrl: import.meta.url,
     prepare: (o, sampleData, log) =>
       prepareNcs({ data: o.data, sampleData, out: o.out, quick: o.quick, seed: o.seed, log }),

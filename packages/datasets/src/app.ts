@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { TaskArrays } from "./arrays.js";
 import { DatasetError } from "./errors.js";
-import { type ResultsFile, writeResults } from "./results.js";
+import { describeSegmentationResult, type ResultsFile, writeResults } from "./results.js";
 import type { TaskConfig, TaskName } from "./tasks.js";
 
 /**
@@ -74,15 +74,20 @@ export function checkAppOptions(o: AppOptions): void {
   }
 }
 
+/** The LIDC nodule-VOI sample bundled with the repository (relative to its root), usable as NCS `--data`. */
+export const BUNDLED_LIDC_SAMPLE = "apps/cli/sample/lidc-voi";
+
 /**
  * The shared real-data folder used for the sample layouts: `$GENESIS_SHARED_DIR/data`, else
  * `<repository root>/../shared/data`, the repository root being the first folder above `from`
  * (and then above the working directory) that holds `pnpm-workspace.yaml`.
  *
- * @throws DatasetError when none exists (then `--data` must be given).
+ * @throws DatasetError when none exists (then `--data` must be given); its message names the
+ *   bundled LIDC sample ({@link BUNDLED_LIDC_SAMPLE}, absolute when a repository root was found).
  */
 export function locateSampleData(from: string): string {
   const tried: string[] = [];
+  const roots: string[] = [];
   if (process.env.GENESIS_SHARED_DIR) {
     const d = join(process.env.GENESIS_SHARED_DIR, "data");
     if (existsSync(d)) return d;
@@ -92,6 +97,7 @@ export function locateSampleData(from: string): string {
     let dir = resolve(start);
     for (;;) {
       if (existsSync(join(dir, "pnpm-workspace.yaml"))) {
+        roots.push(dir);
         const d = resolve(dir, "../shared/data");
         if (existsSync(d)) return d;
         tried.push(d);
@@ -102,9 +108,11 @@ export function locateSampleData(from: string): string {
       dir = up;
     }
   }
+  const bundled = roots.map((r) => join(r, BUNDLED_LIDC_SAMPLE)).find((d) => existsSync(join(d, "image")));
   throw new DatasetError(
     tried[0] ?? "../shared/data",
-    `no sample data found (tried ${[...new Set(tried)].join(", ") || "nothing"}); pass --data DIR with the dataset in its own layout, or set GENESIS_SHARED_DIR`,
+    `no sample data found (tried ${[...new Set(tried)].join(", ") || "nothing"}); pass --data DIR with the dataset in its own layout, or set GENESIS_SHARED_DIR` +
+      `. The repository bundles a small LIDC sample usable as --data for ncs: ${bundled ?? BUNDLED_LIDC_SAMPLE} (nodule VOIs, image/ + mask/)`,
   );
 }
 
@@ -203,9 +211,12 @@ export async function runTaskApp(
         });
         values.push(res.value);
         for (const [k, v] of Object.entries(res.metrics ?? {})) others[k] = [...(others[k] ?? []), v];
-        log(
-          `${prepared.task} ${init} run ${r}${suffix}: ${prepared.config.metric} ${(100 * res.value).toFixed(2)}%`,
-        );
+        const m = res.metrics ?? {};
+        const shown =
+          prepared.config.kind === "segmentation" && m.dice !== undefined && m.iou !== undefined
+            ? describeSegmentationResult(res.value, m.dice, m.iou)
+            : `${prepared.config.metric} ${(100 * res.value).toFixed(2)}%`;
+        log(`${prepared.task} ${init} run ${r}${suffix}: ${shown}`);
       }
       const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
       runs[init].push(mean(values));

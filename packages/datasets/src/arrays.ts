@@ -76,3 +76,28 @@ export function describeArrays(name: string, a: SampleArrays): string {
       : `foreground ${((100 * pos) / Math.max(1, a.y.length)).toFixed(2)}%`;
   return `${name}: ${a.xShape[0]} samples, x (${a.xShape.join(",")}), ${what}`;
 }
+
+/**
+ * The samples of `a` whose id is in `keep`, in their order (shapes as `a`'s with N = kept count).
+ * Returns `a` itself when every sample is kept.
+ */
+export function takeSamples(a: SampleArrays, keep: ReadonlySet<string>): SampleArrays {
+  const idx = a.ids.flatMap((id, i) => (keep.has(id) ? [i] : []));
+  if (idx.length === a.ids.length) return a;
+  const xPer = a.x.length / Math.max(1, a.ids.length);
+  const yPer = a.y.length / Math.max(1, a.ids.length);
+  const x = new Float32Array(idx.length * xPer);
+  const y = new Float32Array(idx.length * yPer);
+  idx.forEach((i, k) => {
+    x.set(a.x.subarray(i * xPer, (i + 1) * xPer), k * xPer);
+    y.set(a.y.subarray(i * yPer, (i + 1) * yPer), k * yPer);
+  });
+  const n = idx.length;
+  return {
+    x,
+    xShape: [n, ...a.xShape.slice(1)] as SampleArrays["xShape"],
+    y,
+    yShape: [n, ...a.yShape.slice(1)] as SampleArrays["yShape"],
+    ids: idx.map((i) => a.ids[i]),
+  };
+}

@@ -103,7 +103,7 @@ export async function readFoldFile(path: string, knownIds?: readonly string[]): 
  * {@link PyRandom}), the first `len // 8` become validation and the rest training; `fold_3` is the test set.
  *
  * @param minValidation raise the validation count to at least this many cases (default 0 = the
- *   reference; the 6-case sample layout uses 1 because 4 // 8 = 0).
+ *   reference; the 6-case sample layout and `--quick` subsets use 1 because 4 // 8 = 0).
  */
 export function bratsReferenceSplit(
   fold1: readonly string[],

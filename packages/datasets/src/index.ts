@@ -12,6 +12,7 @@ export * from "./lits.js";
 export * from "./luna16.js";
 export * from "./patch.js";
 export * from "./prepare.js";
+export * from "./quick.js";
 export * from "./random.js";
 export * from "./results.js";
 export * from "./samples.js";

@@ -3,7 +3,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Vec3 } from "@models-genesis/volume-io";
 import type { PreparedTask } from "./app.js";
-import { type Sample, type SampleArrays, stackSamples, type TaskArrays } from "./arrays.js";
+import { type Sample, type SampleArrays, stackSamples, type TaskArrays, takeSamples } from "./arrays.js";
 import { bratsReferenceSplit, discoverBrats, readFoldFile } from "./brats.js";
 import { eccFolds, readEccCandidates } from "./ecc.js";
 import { DatasetError } from "./errors.js";
@@ -18,6 +18,7 @@ import {
   readLuna16Candidates,
 } from "./luna16.js";
 import { windowToUnitArray } from "./patch.js";
+import { describeQuickSubset, QUICK_LIMITS, quickSubset } from "./quick.js";
 import { PyRandom } from "./random.js";
 import {
   BMS_SAMPLE_WINDOW,
@@ -43,7 +44,10 @@ export interface PrepareOptions {
   out: string;
   quick: boolean;
   seed: number;
-  /** Override the number of sample cases (NCC/NCS VOIs) that `quick` would take (40). */
+  /**
+   * Override the number of cases `quick` keeps: the NCC/NCS sample VOIs (40), and the `--data`
+   * subset's size in the task's unit ({@link QUICK_LIMITS}).
+   */
   sampleLimit?: number;
   log?: (line: string) => void;
 }
@@ -60,6 +64,35 @@ async function freshSampleDir(out: string): Promise<string> {
 function needSample(o: PrepareOptions): string {
   if (!o.sampleData) throw new DatasetError(o.out, "no --data given and no sample data folder located");
   return o.sampleData;
+}
+
+/**
+ * `--quick` with `--data`: keep a seeded, whole-group subset of `items` ({@link quickSubset}) and
+ * log what was kept; without `--quick` or `--data`, `items` unchanged.
+ */
+function quickData<T>(
+  o: PrepareOptions,
+  items: readonly T[],
+  spec: {
+    limit: number;
+    unit: string;
+    groupOf: (item: T) => string;
+    groupUnit?: string;
+    partOf?: (item: T) => string;
+  },
+): T[] {
+  if (!o.quick || !o.data) return [...items];
+  const r = quickSubset(items, { ...spec, limit: o.sampleLimit ?? spec.limit, seed: o.seed });
+  o.log?.(
+    describeQuickSubset(
+      r.items.length,
+      items.length,
+      spec.unit,
+      spec.groupUnit ? { kept: r.groups, total: r.groupsTotal, unit: spec.groupUnit } : undefined,
+      o.seed,
+    ),
+  );
+  return r.items;
 }
 
 async function splitsOf(o: PrepareOptions, task: string, ids: string[], method: string, make: () => Split[]) {
@@ -101,7 +134,13 @@ export async function prepareNcc(
       `NCC sample layout: ${r.scans} scans, ${r.positives} positive / ${r.negatives} negative candidates in ${root}`,
     );
   }
-  const scans = await discoverLuna16(root);
+  const allScans = await discoverLuna16(root);
+  const scans = quickData(o, allScans, {
+    limit: QUICK_LIMITS.ncc,
+    unit: "scans",
+    groupOf: (s) => s.seriesuid,
+    partOf: (s) => luna16PartOfSubset(s.subset),
+  });
   const csv = [join(root, "candidates_V2.csv"), join(root, "candidates.csv")].find((p) => existsSync(p));
   if (!csv) throw new DatasetError(root, "no candidates_V2.csv or candidates.csv");
   const candidates = await readLuna16Candidates(csv);
@@ -118,8 +157,10 @@ export async function prepareNcc(
     },
   );
   const pathOf = new Map(scans.map((s) => [s.seriesuid, s.path]));
+  const onDisk = new Set(allScans.map((s) => s.seriesuid));
   const known = new Set(ids);
-  const skipped = candidates.filter((c) => !known.has(c.seriesuid)).length;
+  const skipped = candidates.filter((c) => !onDisk.has(c.seriesuid)).length;
+  const leftOutByQuick = candidates.filter((c) => onDisk.has(c.seriesuid) && !known.has(c.seriesuid)).length;
   const ratio = o.negativesPerPositive ?? (o.quick ? 2 : 3);
   const rng = new PyRandom(o.seed);
   const arrays: Partial<Record<(typeof PARTS)[number], SampleArrays>> = {};
@@ -157,6 +198,7 @@ export async function prepareNcc(
       ...sampleNote,
       candidatesFile: csv,
       candidatesSkippedNoScan: skipped,
+      ...(leftOutByQuick > 0 ? { candidatesLeftOutByQuick: leftOutByQuick } : {}),
       negativesPerPositive: ratio,
     },
   };
@@ -173,10 +215,23 @@ export async function prepareNcc(
 export async function prepareNcs(o: PrepareOptions): Promise<PreparedTask> {
   const config = TASK_CONFIGS.ncs;
   if (o.data && existsSync(join(o.data, "x_train_64x64x32.npy"))) {
-    const a = {
+    const full = {
       train: await readNcsArrays(o.data, "train"),
       val: await readNcsArrays(o.data, "valid"),
       test: await readNcsArrays(o.data, "test"),
+    };
+    // the reference arrays carry no patient ids: --quick keeps seeded cubes, shared over the parts
+    const keep = new Set(
+      quickData(
+        o,
+        PARTS.flatMap((p) => full[p].ids),
+        { limit: QUICK_LIMITS.ncs, unit: "cubes", groupOf: (id) => id, partOf: (id) => id.split(":")[0] },
+      ),
+    );
+    const a = {
+      train: takeSamples(full.train, keep),
+      val: takeSamples(full.val, keep),
+      test: takeSamples(full.test, keep),
     };
     const ids = [...a.train.ids, ...a.val.ids, ...a.test.ids];
     const { file } = await splitsOf(
@@ -210,7 +265,12 @@ export async function prepareNcs(o: PrepareOptions): Promise<PreparedTask> {
       "not an NCS dataset: expected the reference arrays x_{train,valid,test}_64x64x32.npy + m_*.npy, or image/ and mask/ folders of LIDC-IDRI NIfTI volumes",
     );
   }
-  const pairs = await discoverLidcPairs(root);
+  const pairs = quickData(o, await discoverLidcPairs(root), {
+    limit: QUICK_LIMITS.ncs,
+    unit: "volumes",
+    groupOf: (p) => lidcPatientOf(p.id),
+    groupUnit: "patients",
+  });
   const ids = pairs.map((p) => p.id);
   const { file, splits } = await splitsOf(
     o,
@@ -269,7 +329,17 @@ export async function prepareEcc(o: PrepareOptions): Promise<PreparedTask> {
     );
   }
   const csv = join(root, "candidates.csv");
-  const cands = await readEccCandidates(csv);
+  const allCands = await readEccCandidates(csv);
+  const positive = new Set(allCands.filter((c) => c.label === 1).map((c) => c.volume));
+  const kept = new Set(
+    quickData(o, [...new Set(allCands.map((c) => c.volume))], {
+      limit: QUICK_LIMITS.ecc,
+      unit: "volumes",
+      groupOf: (v) => v,
+      partOf: (v) => (positive.has(v) ? "with positives" : "without"),
+    }),
+  );
+  const cands = allCands.filter((c) => kept.has(c.volume));
   const volumes = [...new Set(cands.map((c) => c.volume))];
   const { file, splits } = await splitsOf(
     o,
@@ -337,7 +407,11 @@ export async function prepareLcs(
     );
   }
   const { cases } = await discoverLits(root);
-  const used = cases.filter((c) => litsPart(c.n) !== null);
+  const used = quickData(
+    o,
+    cases.filter((c) => litsPart(c.n) !== null),
+    { limit: QUICK_LIMITS.lcs, unit: "cases", groupOf: (c) => c.id, partOf: (c) => litsPart(c.n)! },
+  );
   const ids = used.map((c) => c.id);
   const { file, splits } = await splitsOf(
     o,
@@ -421,14 +495,23 @@ export async function prepareBms(
         "missing fold file; pass --folds DIR with the reference's fold_1.csv … fold_3.csv (keras/downstream_tasks/data/bms/)",
       );
   }
-  const folds = await Promise.all(foldFiles.map((f) => readFoldFile(f, ids)));
+  const allFolds = await Promise.all(foldFiles.map((f) => readFoldFile(f, ids)));
+  const kept = new Set(
+    quickData(
+      o,
+      allFolds.flatMap((f, k) => f.map((id) => ({ id, k }))),
+      { limit: QUICK_LIMITS.bms, unit: "cases", groupOf: (c) => c.id, partOf: (c) => `fold ${c.k + 1}` },
+    ).map((c) => c.id),
+  );
+  const folds = allFolds.map((f) => f.filter((id) => kept.has(id)));
   const sample = !o.data;
   const { file, splits } = await splitsOf(
     o,
     "bms",
-    ids,
+    o.quick && o.data ? ids.filter((id) => kept.has(id)) : ids,
     "reference: fold_1+fold_2 shuffled with random.Random(4), first len//8 validate; fold_3 test (bms_config)",
-    () => [bratsReferenceSplit(folds[0], folds[1], folds[2], sample ? 1 : 0)],
+    // the sample layout and a --quick subset are too small for len // 8: at least one validation case
+    () => [bratsReferenceSplit(folds[0], folds[1], folds[2], sample || o.quick ? 1 : 0)],
   );
   const window = sample ? BMS_SAMPLE_WINDOW : config.intensityWindow;
   const n = o.windowsPerCase ?? (o.quick ? 4 : 16);

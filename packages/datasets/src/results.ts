@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { writeFileAtomic } from "./files.js";
-import type { TaskName } from "./tasks.js";
+import { TASK_CONFIGS, type TaskName } from "./tasks.js";
 
 /** Mean ± sd (percent) the paper reports for one initialisation (Zhou et al., MedIA 2021, Table 2 / Fig. 4 values). */
 export interface PaperValue {
@@ -23,6 +23,28 @@ export const PAPER_RESULTS: Readonly<
   bms: { metric: "IoU (paper)", genesis: { mean: 67.96, sd: 1.29 }, scratch: { mean: 59.87, sd: 4.04 } },
 };
 
+/**
+ * The segmentation metrics by name, as the log line, `results.md` and `results.json` (`metricNames`)
+ * name them: the paper's IoU is the headline (it is what the paper reports) but alone it misleads —
+ * its background class scores ≈ 50 % for a model that finds nothing — so Dice and plain IoU stand
+ * beside it.
+ */
+export const SEGMENTATION_METRIC_NAMES = {
+  dice: "Dice: foreground Dice 2|P∩T| / (|P| + |T|) over the test set, prediction thresholded at 0.5",
+  iou: "IoU: foreground IoU |P∩T| / |P∪T| over the test set, prediction thresholded at 0.5",
+  value:
+    "IoU (paper): the paper's metric, Keras two-class (background + foreground) mean IoU averaged over thresholds 0.50…0.95; ≈ 50 % from the background alone",
+} as const;
+
+/**
+ * One run's segmentation result as a log phrase, each metric named (values are fractions, printed
+ * in percent with 2 decimals): `Dice 2.10%, IoU 1.06%, IoU (paper) 47.12%`.
+ */
+export function describeSegmentationResult(value: number, dice: number, iou: number): string {
+  const p = (v: number) => `${(100 * v).toFixed(2)}%`;
+  return `Dice ${p(dice)}, IoU ${p(iou)}, IoU (paper) ${p(value)}`;
+}
+
 /** Per-initialisation summary: the per-run values and their mean and sample sd (n − 1; null below 2 runs). */
 export interface RunSummary {
   values: number[];
@@ -38,6 +60,11 @@ export interface ResultsFile {
   metric: string;
   runs: Record<string, RunSummary>;
   paper: { metric: string; genesis: PaperValue; scratch: PaperValue; unit: "percent" };
+  /**
+   * Segmentation tasks: what each number is — `value` (the per-run `values`, the paper's IoU),
+   * `dice` and `iou` (in `extra`) — {@link SEGMENTATION_METRIC_NAMES}.
+   */
+  metricNames?: Record<string, string>;
   /** Free-form facts about the run (data, quick mode, seed, machine). */
   notes?: Record<string, unknown>;
 }
@@ -94,19 +121,39 @@ export async function writeResults(
     runs[init] = summary;
   }
   const paper = PAPER_RESULTS[input.task];
+  const segmentation = TASK_CONFIGS[input.task].kind === "segmentation";
   const file: ResultsFile = {
     task: input.task,
     metric: input.metric,
     runs,
     paper: { ...paper, unit: "percent" },
+    ...(segmentation ? { metricNames: { ...SEGMENTATION_METRIC_NAMES } } : {}),
     ...(input.notes ? { notes: input.notes } : {}),
   };
-  const lines = [
-    `# ${input.task.toUpperCase()} results (${input.metric}, percent)`,
-    "",
+  const sideBySide = segmentation && Object.values(runs).some((r) => r.extra?.dice || r.extra?.iou);
+  const lines = sideBySide
+    ? [
+        `# ${input.task.toUpperCase()} results (Dice, IoU and the paper's IoU, percent)`,
+        "",
+        "| initialisation | runs | Dice: mean ± sd | IoU: mean ± sd | IoU (paper): mean ± sd |",
+        "|---|---|---|---|---|",
+        ...Object.entries(runs).map(([init, r]) => {
+          const cell = (e: RunSummary | undefined) => (e ? `${pct(e.mean)} ± ${pct(e.sd)}` : "—");
+          return `| ${init} | ${r.values.length} | ${cell(r.extra?.dice)} | ${cell(r.extra?.iou)} | ${cell(r)} |`;
+        }),
+        "",
+        `- ${SEGMENTATION_METRIC_NAMES.dice}.`,
+        `- ${SEGMENTATION_METRIC_NAMES.iou}.`,
+        `- ${SEGMENTATION_METRIC_NAMES.value}, so read it beside Dice and IoU.`,
+        "",
+        `## Beside the paper (${input.metric})`,
+        "",
+      ]
+    : [`# ${input.task.toUpperCase()} results (${input.metric}, percent)`, ""];
+  lines.push(
     "| initialisation | runs | ours: mean ± sd | per run | paper: mean ± sd |",
     "|---|---|---|---|---|",
-  ];
+  );
   const inits = new Set([...Object.keys(runs), "scratch", "genesis"]);
   for (const init of inits) {
     const r = runs[init];
@@ -122,6 +169,7 @@ export async function writeResults(
   }
   for (const [init, r] of Object.entries(runs)) {
     for (const [name, e] of Object.entries(r.extra ?? {})) {
+      if (sideBySide && (name === "dice" || name === "iou")) continue; // in the first table
       lines.push(
         `| ${init}: ${name} | ${e.values.length} | ${pct(e.mean)} ± ${pct(e.sd)} | ${e.values.map((v) => pct(v)).join(", ")} | — |`,
       );

@@ -151,7 +151,8 @@ export async function runTaskMain(argv: readonly string[], spec: TaskMainSpec): 
       for (const part of ["train", "val", "test"] as const) log(describeArrays(`${part}${tag}`, f[part]));
     });
     const results = await runTaskApp(opts, prepared, spec.finetune, log);
-    log(`wrote ${opts.out}/results.json and results.md (${results.metric})`);
+    const named = results.metricNames ? `Dice, IoU and ${results.metric}` : results.metric;
+    log(`wrote ${opts.out}/results.json and results.md (${named})`);
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;

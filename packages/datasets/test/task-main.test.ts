@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -81,6 +81,42 @@ describe("runTaskMain", () => {
     expect(results.runs.scratch.values).toEqual([0.5, 0.75]);
   });
 
+  it("segmentation: the log line, results.md and results.json name Dice and IoU beside the paper's IoU", async () => {
+    const seen: { opts?: TaskMainOptions; sample?: string; reqs: FinetuneRequest[] } = { reqs: [] };
+    const base = spec(seen);
+    const s: TaskMainSpec = {
+      ...base,
+      task: "ncs",
+      prepare: async (opts, sample, log) => ({
+        ...(await base.prepare(opts, sample, log)),
+        task: "ncs",
+        config: TASK_CONFIGS.ncs,
+      }),
+      finetune: async () => ({ value: 0.4712, metrics: { dice: 0.021, iou: 0.0106 } }),
+    };
+    expect(await runTaskMain(["node", "main.js", "--data", "/d", "--out", out], s)).toBe(0);
+    expect(stderr).toContain("ncs: ncs scratch run 0: Dice 2.10%, IoU 1.06%, IoU (paper) 47.12%\n");
+    expect(stderr.at(-1)).toBe(`ncs: wrote ${out}/results.json and results.md (Dice, IoU and IoU (paper))\n`);
+    const md = readFileSync(join(out, "results.md"), "utf8");
+    expect(md.split("\n").slice(0, 5)).toEqual([
+      "# NCS results (Dice, IoU and the paper's IoU, percent)",
+      "",
+      "| initialisation | runs | Dice: mean ± sd | IoU: mean ± sd | IoU (paper): mean ± sd |",
+      "|---|---|---|---|---|",
+      "| scratch | 1 | 2.10 ± — | 1.06 ± — | 47.12 ± — |",
+    ]);
+    expect(md).toContain(
+      "- IoU (paper): the paper's metric, Keras two-class (background + foreground) mean IoU",
+    );
+    expect(md).toContain("| scratch | 1 | 47.12 ± — | 47.12 | 74.05 ± 1.97 (IoU (paper)) |");
+    expect(md).not.toContain("scratch: dice");
+    const results = JSON.parse(readFileSync(join(out, "results.json"), "utf8"));
+    expect(results.runs.scratch.extra.dice.values).toEqual([0.021]);
+    expect(results.runs.scratch.extra.iou.values).toEqual([0.0106]);
+    expect(Object.keys(results.metricNames)).toEqual(["dice", "iou", "value"]);
+    expect(results.metricNames.dice).toMatch(/^Dice: /);
+  });
+
   it("passes --weights-2d and the 2-D initialisations through to every request", async () => {
     const seen: { opts?: TaskMainOptions; sample?: string; reqs: FinetuneRequest[] } = { reqs: [] };
     const argv = ["node", "main.js", "--data", "/d", "--out", out, "--init", "scratch-2d,genesis-2d"];
@@ -102,6 +138,27 @@ describe("runTaskMain", () => {
       "ncc: --init genesis needs --weights FILE (our model directory or Genesis_Chest_CT.pt/.h5)\n",
     ]);
     expect(seen.reqs).toEqual([]);
+  });
+
+  it("without --data on a fresh clone (no ../shared) names the bundled LIDC sample", async () => {
+    const clone = join(out, "clone");
+    mkdirSync(join(clone, "apps/ncs/dist"), { recursive: true });
+    mkdirSync(join(clone, "apps/cli/sample/lidc-voi/image"), { recursive: true });
+    writeFileSync(join(clone, "pnpm-workspace.yaml"), "packages: []\n");
+    vi.spyOn(process, "cwd").mockReturnValue(clone);
+    const saved = process.env.GENESIS_SHARED_DIR;
+    delete process.env.GENESIS_SHARED_DIR;
+    try {
+      const seen = { reqs: [] as FinetuneRequest[] };
+      const s = { ...spec(seen), appUrl: pathToFileURL(join(clone, "apps/ncs/dist/main.js")).href };
+      expect(await runTaskMain(["node", "main.js", "--out", join(out, "o"), "--quick"], s)).toBe(1);
+      const shared = join(out, "shared/data");
+      expect(stderr).toEqual([
+        `ncc: ${shared}: no sample data found (tried ${shared}); pass --data DIR with the dataset in its own layout, or set GENESIS_SHARED_DIR. The repository bundles a small LIDC sample usable as --data for ncs: ${clone}/apps/cli/sample/lidc-voi (nodule VOIs, image/ + mask/)\n`,
+      ]);
+    } finally {
+      if (saved !== undefined) process.env.GENESIS_SHARED_DIR = saved;
+    }
   });
 
   it("returns commander's exit code for a missing --out and 0 for --help", async () => {

@@ -12,6 +12,7 @@ export * from "./optimizers.js";
 export * from "./outputs.js";
 export * from "./pipelines/breakdown.js";
 export * from "./pipelines/finetune.js";
+export * from "./pipelines/patch-shape.js";
 export * from "./pipelines/pretrain.js";
 export * from "./pipelines/task.js";
 export * from "./plot.js";

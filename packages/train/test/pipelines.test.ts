@@ -16,6 +16,7 @@ import {
   outputSpreadMetric,
   predictArrays,
   predictSlicewise,
+  pretrainingShapeOf,
   pretrainVerdict,
   restorationBreakdown,
   runFinetuning,
@@ -230,9 +231,17 @@ describe("pretraining and fine-tuning on real CT", () => {
     }
     const log = (await readFile(join(out, "log.jsonl"), "utf8")).trim().split("\n");
     expect(log).toHaveLength(2);
+    // the sample sheet: 3 validation cubes × (4 depths × transformed | restored | original), each
+    // 16×16 slice upscaled 9× (144 px: ≥ 128 and wide enough for "transformed" at 2×) under a 26-px header
+    const sheet = await readFile(join(out, "samples/epoch_0002.png"));
+    expect([sheet.readUInt32BE(16), sheet.readUInt32BE(20)]).toEqual([
+      12 * 144 + 11 * 4 + 3 * 8,
+      26 + 3 * 144 + 2 * 4,
+    ]);
     const { model, metadata } = await loadModel(join(out, "model"));
     expect(metadata.width).toBe(2);
     expect(metadata.extra?.patchSize).toEqual(CUBE);
+    expect(pretrainingShapeOf(metadata)).toEqual(CUBE); // what fine-tuning compares its patches with
 
     // the saved (best) model, corruption by corruption: `all` repeats the validation pass exactly
     const bd = await restorationBreakdown(model, val, { seed: 1 + VALIDATION_SEED_OFFSET, batchSize: 3 });
@@ -272,6 +281,7 @@ describe("pretraining and fine-tuning on real CT", () => {
     expect(said).toContain(
       "fine-tuning (segmentation): 6 training / 3 validation / 3 test patches of 16×16×16",
     );
+    expect(said.filter((l) => l.includes("pretrained at"))).toEqual([]); // same shape: no warning
     // the test scores, counted here from the saved model's test predictions (same batches of 3)
     const saved = await loadModel(join(dir, "ft", "model"));
     const test = part(9, 3);

@@ -2,6 +2,7 @@ export * from "./augment/index.js";
 export * from "./compose.js";
 export * from "./cubes.js";
 export * from "./dictionary.js";
+export * from "./font5x7.js";
 export * from "./genesis/flip.js";
 export * from "./genesis/localPixelShuffle.js";
 export * from "./genesis/nonlinear.js";

@@ -70,7 +70,7 @@ export async function runPairs(opts: PairsOptions): Promise<{ input: string; tar
     label: `pair ${i}`,
     volumes: [input.subarray(i * CUBE, (i + 1) * CUBE), target.subarray(i * CUBE, (i + 1) * CUBE)],
   }));
-  await writeSliceSheet(paths.png, rows);
+  await writeSliceSheet(paths.png, rows, { columns: ["transformed", "original"] });
   return paths;
 }
 

@@ -27,6 +27,7 @@ import { assertWritableDir } from "../outputs.js";
 import { meanOverSlices, repeatPerSlice, sliceAxial, stackSlices } from "../slices.js";
 import { finetuneRecipe } from "../tasks.js";
 import { Trainer } from "../trainer.js";
+import { OFFICIAL_PRETRAINING_SHAPE, pretrainingShapeOf, warnPatchShapeOnce } from "./patch-shape.js";
 
 /** One split as arrays: `x` NDHWC (N, X, Y, Z, 1) in [0, 1]; `y` (N, X, Y, Z, 1) 0/1 masks or (N, 1) 0/1 labels. */
 export interface SplitArrays {
@@ -191,17 +192,26 @@ async function initialModel(
 ): Promise<GenesisUNet> {
   const head = { kind: o.task, nClasses, activation } as const;
   const seed = o.seed ?? 0;
+  const patch = o.data.train.xShape.slice(1, 4);
   switch (o.init.kind) {
     case "scratch":
       return createModel(o.init.modelId ?? "genesis-unet3d", { width: o.init.width ?? 32, seed, head });
     case "official": {
       const id = o.init.weights.toLowerCase().endsWith(".h5") ? "genesis-unet3d-keras" : "genesis-unet3d";
+      warnPatchShapeOnce(
+        OFFICIAL_PRETRAINING_SHAPE,
+        patch,
+        3,
+        "the official Genesis Chest CT weights",
+        o.log,
+      );
       return (await loadPretrained(id, { weights: o.init.weights, head: o.task, nClasses, activation, seed }))
         .model;
     }
     case "model": {
-      const { model: pre } = await loadModel(o.init.dir);
+      const { model: pre, metadata } = await loadModel(o.init.dir);
       const a = pre.architecture;
+      warnPatchShapeOnce(pretrainingShapeOf(metadata), patch, a.spatialDims, o.init.dir, o.log);
       if (a.head.kind === o.task && a.head.nClasses === nClasses && a.head.activation === activation)
         return pre;
       // transfer: the encoder (classification) or encoder + decoder (segmentation) by name, a fresh head
@@ -312,6 +322,9 @@ export function evaluatePredictions(
  * 3-D patches so Dice, IoU and the paper's IoU are computed on the 3-D patches exactly as for a 3-D
  * network; a classification patch scores the mean of its slices' probabilities. The saved model
  * records the 3-D `patchSize` (X, Y, Z) and `finetuning.slicewise: true`.
+ *
+ * Patches of another shape than the pretraining cubes (recorded by `runPretraining`, or 64×64×32 for
+ * the official weights) are trained on with one warning naming both shapes (`warnPatchShapeOnce`).
  *
  * @throws TrainError for arrays that do not match their shapes, an empty split, a 3-D network
  *   given 2-D data, or an output or checkpoint folder that is not writable (checked before training).

@@ -518,6 +518,9 @@ export function genesisSliceSource(o: GenesisSliceSourceOptions): BatchSource {
   };
 }
 
+/** Column headers of the pretraining sample sheets, in the order {@link sheetRows} puts the volumes. */
+export const SAMPLE_SHEET_COLUMNS = ["transformed", "restored", "original"] as const;
+
 /**
  * Rows of a sample sheet: `max` samples of the batch, evenly spaced through it (3-D: cubes; 2-D: the
  * validation slices are cube-major, so spacing them shows several depths instead of a cube's first,
@@ -551,7 +554,8 @@ function sheetRows(sample: SampleBatch, per: number, max = 4): { volumes: Float3
  * slicing the 3-D pair keeps one implementation of the transforms.
  *
  * Writes into `out`: `checkpoints/{last,best}.ckpt` (resumable), `log.jsonl`, `samples/epoch_NNNN.png`
- * (transformed | restored | original, slices at 2/6…5/6 of depth), `loss.svg` (with both
+ * (transformed | restored | original, slices at 2/6…5/6 of depth; headed columns, upscaled to panels
+ * of at least 128 px), `loss.svg` (with both
  * baselines), the best model as `model/` (loadable by `loadModel`, `genesis predict`, fine-tuning)
  * and `pretrain.json` ({@link PretrainSummary}).
  *
@@ -635,7 +639,10 @@ export async function runPretraining(o: PretrainOptions): Promise<PretrainSummar
               writeSliceSheet(
                 join(o.out, "samples", `epoch_${String(s.epoch + 1).padStart(4, "0")}.png`),
                 sheetRows(s, per),
-                dims === 3 ? { shape } : { shape: [shape[0], shape[1], 1], fractions: [0] },
+                {
+                  columns: SAMPLE_SHEET_COLUMNS,
+                  ...(dims === 3 ? { shape } : { shape: [shape[0], shape[1], 1], fractions: [0] }),
+                },
               ),
             sampleEvery,
           ),

@@ -30,9 +30,17 @@ interface WasmModule {
   J2KDecoder?: new () => WasmDecoder;
   JpegLSDecoder?: new () => WasmDecoder;
 }
-type Factory = (opts: { print: () => void; printErr: () => void }) => Promise<WasmModule>;
+type Factory = (opts: { print: (m: unknown) => void; printErr: (m: unknown) => void }) => Promise<WasmModule>;
 
-const quiet = { print: () => {}, printErr: () => {} };
+/**
+ * The decoders' console output, kept (not printed) while a frame is decoded: OpenJPEG reports why a
+ * codestream is unusable only there (its decode() can return no samples without throwing).
+ */
+let messages: string[] | null = null;
+const keep = (m: unknown) => {
+  if (messages && messages.length < 20) messages.push(String(m).trim());
+};
+const quiet = { print: keep, printErr: keep };
 let openjpeg: Promise<WasmModule> | null = null;
 let charls: Promise<WasmModule> | null = null;
 const loaded: { openjpeg?: WasmModule; charls?: WasmModule } = {};
@@ -58,12 +66,28 @@ function runWasm(
 ): { samples: Uint8Array; width: number; height: number; bits: number; comps: number } {
   if (!Dec) throw new Error(`${name} decoder is not loaded`);
   const dec = new Dec();
+  messages = [];
+  // OpenJPEG's "[ERROR] …" lines say why; its "[INFO]" progress lines do not
+  const said = () => {
+    const all = (messages ?? []).filter((m) => m.length > 0);
+    const errors = all.filter((m) => m.startsWith("[ERROR]")).map((m) => m.slice(7).trim());
+    return (errors.length ? errors : all).join("; ");
+  };
   try {
     dec.getEncodedBuffer(bytes.length).set(bytes);
-    dec.decode();
+    try {
+      dec.decode();
+    } catch (err) {
+      const why = said();
+      throw why
+        ? new Error(`${err instanceof Error ? err.message : String(err)}: ${why}`, { cause: err })
+        : err;
+    }
     const info = dec.getFrameInfo();
     // copy out of the WebAssembly heap
     const samples = dec.getDecodedBuffer().slice();
+    if (samples.length === 0)
+      throw new Error(`${name} decoder returned no samples${said() ? `: ${said()}` : ""}`);
     return {
       samples,
       width: info.width,
@@ -72,6 +96,7 @@ function runWasm(
       comps: info.componentCount,
     };
   } finally {
+    messages = null;
     dec.delete?.();
   }
 }

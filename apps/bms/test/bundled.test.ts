@@ -85,7 +85,15 @@ describe("bms --quick --init scratch-2d on the bundled chest CT", () => {
           dataHelp: "BraTS-2018 layout",
           appUrl: pathToFileURL(path.join(repoRoot, "apps/bms/src/main.ts")).href,
           prepare: async (o, _sampleData, log) => {
-            prepared = await prepareBms({ data: o.data, out: o.out, quick: o.quick, seed: o.seed, log });
+            // all ten cases: --quick alone would keep 6 of a --data layout (QUICK_LIMITS.bms; tested in datasets)
+            prepared = await prepareBms({
+              data: o.data,
+              out: o.out,
+              quick: o.quick,
+              seed: o.seed,
+              log,
+              sampleLimit: 10,
+            });
             return prepared;
           },
           finetune: async (req) => {

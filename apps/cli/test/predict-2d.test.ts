@@ -82,7 +82,12 @@ describe("genesis predict with 2-D models on 3-D cubes", () => {
       outFile,
       "--batch-size",
       "8",
+      // train's predictSlicewise normalises with batch statistics; predict's default for a model
+      // trained here is running statistics (metadata inferenceBnMode)
+      "--bn-mode",
+      "batch-statistics",
     );
+    expect(r.out).toMatch(/BN batch-statistics \(--bn-mode\)/);
     expect(r.err).toBe("");
     expect(r.code).toBe(0);
     const y = await readNpy(outFile);

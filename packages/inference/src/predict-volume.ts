@@ -4,10 +4,13 @@
  * `GridSampler` + `GridAggregator`) and the patch predictions are blended with Gaussian weights
  * (σ = 0.125 · patch size, MONAI's default) back into one map in the input's geometry.
  */
-import type { GenesisUNet, ModelMetadata } from "@models-genesis/models";
+import { type GenesisUNet, inferenceBnModeOf, type ModelMetadata } from "@models-genesis/models";
 import { extractPatch, gridPatchCorners, PatchStitcher, type Shape3 } from "@models-genesis/transforms";
 import { countNonFinite, resampleToSpacing, type Vec3, type Volume } from "@models-genesis/volume-io";
 import * as tf from "@tensorflow/tfjs-core";
+
+/** BatchNorm mode of a forward pass: `batch-statistics` or `running-statistics`. */
+export type BatchNormMode = ModelMetadata["bnMode"];
 
 /** Default patch (rows, cols, deps): the reference's fine-tuning input 64×64×32 (`spec/reference-facts.md`). */
 export const DEFAULT_PATCH_SIZE: Shape3 = Object.freeze([64, 64, 32] as const);
@@ -24,6 +27,12 @@ export interface PredictVolumeOptions {
   overlap?: number;
   /** Patches per forward pass (default 1). With batch-statistics BatchNorm the outputs depend on it. */
   batchSize?: number;
+  /**
+   * BatchNorm mode of the forward passes. Default: the model's documented inference mode,
+   * `metadata.inferenceBnMode`, or `metadata.bnMode` for models saved before that field
+   * ({@link inferenceBnModeOf}).
+   */
+  bnMode?: BatchNormMode;
   /** `probabilities`: float32 model output (C channels when C > 1); `labels` (default): uint8 label map. */
   output?: "probabilities" | "labels";
   /** Label map: probability ≥ threshold → 1 for one-channel (sigmoid) and per channel for multi-label sigmoid output (default 0.5). Softmax output takes the argmax. */
@@ -48,6 +57,10 @@ export interface PredictVolumeInfo {
   patches: number;
   /** Output channels of the model. */
   classes: number;
+  /** BatchNorm mode the forward passes used. */
+  bnMode: BatchNormMode;
+  /** Where it came from: the `bnMode` option, the metadata's `inferenceBnMode`, or the fallback `bnMode`. */
+  bnModeSource: "option" | "metadata" | "fallback";
 }
 
 function positiveInts(v: unknown): Shape3 | null {
@@ -186,7 +199,8 @@ function sameSpacing(a: readonly number[], b: readonly number[]): boolean {
  * range ({@link applyIntensityWindow}); (3) cover the grid with overlapping patches
  * ({@link gridPatchCorners}; a volume smaller than a patch is padded with the range minimum, i.e.
  * air for CT); (4) predict them in batches of NDHWC tensors `(B, rows, cols, deps, C)` (NHWC
- * slices for 2-D models) with `model.forward(x, {training: false})`; (5) blend with Gaussian
+ * slices for 2-D models) with `model.forward(x, {training: false, bnMode})`, the BatchNorm mode
+ * being `opts.bnMode`, else the model's documented default ({@link inferenceBnModeOf}); (5) blend with Gaussian
  * importance weights ({@link PatchStitcher}); (6) resample the probabilities trilinearly back to
  * the input grid ({@link resampleToGrid}) and, unless `output: "probabilities"`, threshold them
  * (softmax heads: argmax) into a uint8 label map.
@@ -196,7 +210,8 @@ function sameSpacing(a: readonly number[], b: readonly number[]): boolean {
  *   probabilities with one channel per model output channel, or a uint8 label map (one channel;
  *   multi-label sigmoid heads: one channel per class).
  * @throws Error naming `source` for a classification model, a label-map input, a channel
- *   mismatch, non-finite voxels, a patch size that is not a multiple of 8 or a bad option.
+ *   mismatch, non-finite voxels, a patch size that is not a multiple of 8 or a bad option;
+ *   ModelFileError for a metadata BN mode that is not batch-statistics or running-statistics.
  */
 export async function predictVolume(
   model: GenesisUNet,
@@ -227,6 +242,19 @@ export async function predictVolume(
     throw new Error(`--batch-size must be a positive integer, got ${batchSize}`);
   const threshold = opts.threshold ?? 0.5;
   if (!Number.isFinite(threshold)) throw new Error(`--threshold must be a number, got ${threshold}`);
+  if (
+    opts.bnMode !== undefined &&
+    opts.bnMode !== "batch-statistics" &&
+    opts.bnMode !== "running-statistics"
+  ) {
+    throw new Error(
+      `--bn-mode must be batch-statistics or running-statistics, got ${JSON.stringify(opts.bnMode)}`,
+    );
+  }
+  const bn =
+    opts.bnMode !== undefined
+      ? { mode: opts.bnMode, source: "option" as const }
+      : inferenceBnModeOf(metadata);
   const nd = a.spatialDims;
   const requested = opts.patchSize ?? patchSizeFromMetadata(metadata);
   const patch: Shape3 = [requested[0], requested[1], nd === 3 ? requested[2] : 1];
@@ -287,7 +315,7 @@ export async function predictVolume(
       }
     });
     const y = tf.tidy(() =>
-      model.forward(tf.tensor(buf, [batch.length, ...tensorTail]), { training: false }),
+      model.forward(tf.tensor(buf, [batch.length, ...tensorTail]), { training: false, bnMode: bn.mode }),
     );
     let out: Float32Array;
     try {
@@ -331,6 +359,8 @@ export async function predictVolume(
     patchSize: patch,
     patches: corners.length,
     classes: K,
+    bnMode: bn.mode,
+    bnModeSource: bn.source,
   };
   if (opts.output === "probabilities") {
     return { volume: { ...geometry, data: probs, channels: K, kind: "intensity", meta }, info };

@@ -58,6 +58,9 @@ describe("predictVolume", () => {
       patchSize: [16, 16, 8],
       patches: 1,
       classes: 1,
+      // a model made here: the documented default, running statistics (the architecture's own is batch)
+      bnMode: "running-statistics",
+      bnModeSource: "metadata",
     });
     expect(volume.shape).toEqual(vol.shape);
     expect(volume.spacing).toEqual(vol.spacing);
@@ -66,13 +69,58 @@ describe("predictVolume", () => {
     const x = applyIntensityWindow(vol.data, meta.intensity);
     expect(Math.min(...x)).toBe(0);
     expect(Math.max(...x)).toBe(1);
-    const y = tf.tidy(() => model.forward(tf.tensor(x, [1, 16, 16, 8, 1]), { training: false }));
+    expect(model.architecture.bnMode).toBe("batch-statistics");
+    const y = tf.tidy(() =>
+      model.forward(tf.tensor(x, [1, 16, 16, 8, 1]), { training: false, bnMode: "running-statistics" }),
+    );
     const direct = (await y.data()) as Float32Array;
     y.dispose();
     const got = volume.data as Float32Array;
     let d = 0;
     for (let i = 0; i < direct.length; i++) d = Math.max(d, Math.abs(direct[i] - got[i]));
     expect(d).toBeLessThan(1e-6);
+    model.dispose();
+  });
+
+  it("BN mode: metadata inferenceBnMode, else (old models) bnMode; the bnMode option overrides both", async () => {
+    const model = createModel("genesis-unet3d", {
+      width: 2,
+      seed: 8,
+      head: { kind: "segmentation", nClasses: 1, activation: "sigmoid" },
+    });
+    const vol = ctVolume([16, 16, 8], 3);
+    const x = applyIntensityWindow(vol.data, defaultMetadata(model).intensity);
+    const direct = async (bnMode: "batch-statistics" | "running-statistics") => {
+      const y = tf.tidy(() => model.forward(tf.tensor(x, [1, 16, 16, 8, 1]), { training: false, bnMode }));
+      const d = (await y.data()) as Float32Array;
+      y.dispose();
+      return d;
+    };
+    const batch = await direct("batch-statistics");
+    const running = await direct("running-statistics");
+    const diff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+      let d = 0;
+      for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
+      return d;
+    };
+    expect(diff(batch, running)).toBeGreaterThan(1e-3); // the two modes really differ here
+    const run = (
+      meta: ReturnType<typeof defaultMetadata>,
+      bnMode?: "batch-statistics" | "running-statistics",
+    ) => predictVolume(model, meta, vol, { patchSize: [16, 16, 8], output: "probabilities", bnMode });
+    const current = defaultMetadata(model);
+    expect(current.inferenceBnMode).toBe("running-statistics");
+    const a = await run(current);
+    expect([a.info.bnMode, a.info.bnModeSource]).toEqual(["running-statistics", "metadata"]);
+    expect(diff(a.volume.data as Float32Array, running)).toBeLessThan(1e-6);
+    const { inferenceBnMode: _, ...old } = current; // saved before the field existed
+    const b = await run(old as ReturnType<typeof defaultMetadata>);
+    expect([b.info.bnMode, b.info.bnModeSource]).toEqual(["batch-statistics", "fallback"]);
+    expect(diff(b.volume.data as Float32Array, batch)).toBeLessThan(1e-6);
+    const c = await run(current, "batch-statistics");
+    expect([c.info.bnMode, c.info.bnModeSource]).toEqual(["batch-statistics", "option"]);
+    expect(diff(c.volume.data as Float32Array, batch)).toBeLessThan(1e-6);
+    await expect(run(current, "x" as "batch-statistics")).rejects.toThrow(/--bn-mode must be/);
     model.dispose();
   });
 

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rename, rm } from "node:fs/promises";
 import path from "node:path";
+import type { BatchNormMode } from "@models-genesis/kernels";
 import { writeFileAtomic as writeAtomic } from "@models-genesis/volume-io";
 import type * as tf from "@tensorflow/tfjs-core";
 import { type GenesisUNetConfigInput, resolveConfig } from "./config.js";
@@ -39,6 +40,15 @@ export interface ModelMetadata {
   width: number;
   head: GenesisUNet["architecture"]["head"];
   bnMode: GenesisUNet["architecture"]["bnMode"];
+  /**
+   * BatchNorm mode for inference (`predictVolume`, `genesis predict`, `genesis finetune`'s
+   * whole-volume test score) unless the caller overrides it. Defaults ({@link defaultInferenceBnMode}):
+   * `running-statistics` for models trained or fine-tuned by this project (training keeps running
+   * statistics) and for imported Keras weights; `batch-statistics` for imported PyTorch weights (the
+   * reference `ContBatchNorm3d` always normalises with the batch statistics). Absent in models saved
+   * before this field existed: {@link inferenceBnModeOf} then falls back to `bnMode`.
+   */
+  inferenceBnMode?: BatchNormMode;
   /** Tensor layout of the input: NDHWC (N, rows, cols, deps, C) or NHWC. */
   inputLayout: "NDHWC" | "NHWC";
   /** Every spatial input size must be a multiple of this (8). */
@@ -61,7 +71,44 @@ export class ModelFileError extends Error {
 /** CT preprocessing of the reference: HU clipped to [-1000, 1000] and scaled to [0, 1]. */
 export const CT_INTENSITY: IntensityPreprocessing = { modality: "CT", window: [-1000, 1000], range: [0, 1] };
 
-/** Metadata for a model with defaults filled from its architecture (CT intensity, no spacing). */
+/**
+ * The documented inference BatchNorm mode of a model with this provenance: imported PyTorch weights
+ * (`torch-zip`, `torch-legacy`) → `batch-statistics` (the reference `ContBatchNorm3d` always uses the
+ * batch statistics); imported Keras weights → `running-statistics`; no provenance (a model trained
+ * or fine-tuned by this project, whose training keeps running statistics) → `running-statistics`.
+ */
+export function defaultInferenceBnMode(provenance?: WeightProvenance): BatchNormMode {
+  return provenance?.format.startsWith("torch") ? "batch-statistics" : "running-statistics";
+}
+
+/**
+ * The BatchNorm mode inference uses for a model by default: `metadata.inferenceBnMode`, or for a
+ * model saved before that field existed the fallback `metadata.bnMode` (the model's own mode, what
+ * inference used before). `source` says which.
+ * @throws ModelFileError when either field holds something other than `batch-statistics` or
+ *   `running-statistics`.
+ */
+export function inferenceBnModeOf(metadata: Pick<ModelMetadata, "bnMode" | "inferenceBnMode">): {
+  mode: BatchNormMode;
+  source: "metadata" | "fallback";
+} {
+  const check = (v: unknown, field: string): BatchNormMode => {
+    if (v !== "batch-statistics" && v !== "running-statistics") {
+      throw new ModelFileError(
+        `model metadata: ${field} must be batch-statistics or running-statistics, got ${JSON.stringify(v)}`,
+      );
+    }
+    return v;
+  };
+  if (metadata.inferenceBnMode !== undefined)
+    return { mode: check(metadata.inferenceBnMode, "inferenceBnMode"), source: "metadata" };
+  return { mode: check(metadata.bnMode, "bnMode"), source: "fallback" };
+}
+
+/**
+ * Metadata for a model with defaults filled from its architecture (CT intensity, no spacing) and
+ * `inferenceBnMode` from {@link defaultInferenceBnMode} of `extra.provenance`; `extra` overrides.
+ */
 export function defaultMetadata(model: GenesisUNet, extra: Partial<ModelMetadata> = {}): ModelMetadata {
   const a = model.architecture;
   return {
@@ -70,6 +117,7 @@ export function defaultMetadata(model: GenesisUNet, extra: Partial<ModelMetadata
     width: a.width,
     head: a.head,
     bnMode: a.bnMode,
+    inferenceBnMode: defaultInferenceBnMode(extra.provenance),
     inputLayout: a.spatialDims === 3 ? "NDHWC" : "NHWC",
     spatialMultiple: 8,
     intensity: CT_INTENSITY,

@@ -129,12 +129,14 @@ export class GenesisUNet implements GenesisModule {
    * σ²·n/(n − (1 + eps)) (Keras 2.2 `BatchNormalization.call`), n = voxels per channel in the batch.
    * With `training: false` BatchNorm follows `bnMode`; the reference `ContBatchNorm3d` also updates
    * its running statistics at evaluation time — this implementation leaves them unchanged.
+   * `bnMode` (with `training: false` only) overrides `architecture.bnMode` for this call, e.g. a
+   * model's metadata `inferenceBnMode`.
    * @throws ModelConfigError when x has the wrong rank, channel count or a spatial size not a multiple of 8.
    */
-  forward(x: tf.Tensor, opts: { training: boolean }): tf.Tensor {
+  forward(x: tf.Tensor, opts: { training: boolean; bnMode?: BatchNormMode }): tf.Tensor {
     this.checkInput(x);
     const training = opts.training;
-    const bnMode: BatchNormMode = training ? "batch-statistics" : this.architecture.bnMode;
+    const bnMode: BatchNormMode = training ? "batch-statistics" : (opts.bnMode ?? this.architecture.bnMode);
     return tf.tidy(() => {
       const skips: tf.Tensor[] = [];
       let h = x;

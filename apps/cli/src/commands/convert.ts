@@ -3,6 +3,7 @@ import path from "node:path";
 import { initBackend } from "@models-genesis/kernels";
 import {
   countParams,
+  defaultInferenceBnMode,
   type ImportedModel,
   type ImportOptions,
   importKerasH5,
@@ -111,10 +112,12 @@ export function register(program: Command): void {
             : a.variant === "torch"
               ? "genesis-unet3d"
               : "genesis-unet3d-keras";
-        await saveModel(o.out!, model, { id, spacing, provenance });
+        // Inference BN mode: an explicit --bn-mode, else the documented default for the weights' origin.
+        const inferenceBnMode = bnMode ?? defaultInferenceBnMode(provenance);
+        await saveModel(o.out!, model, { id, spacing, provenance, inferenceBnMode });
         process.stdout.write(
           `${weights} (${provenance.format}) → ${o.out}: ${id}, width ${a.width}, ${a.head.kind} head (${a.head.nClasses} ${a.head.activation}), ` +
-            `BN ${a.bnMode}, ${countParams(model).toLocaleString("en-US")} parameters\n`,
+            `BN ${a.bnMode} (inference ${inferenceBnMode}), ${countParams(model).toLocaleString("en-US")} parameters\n`,
         );
       } finally {
         model.dispose();

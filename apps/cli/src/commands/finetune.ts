@@ -11,7 +11,8 @@ import {
 } from "@models-genesis/train";
 import { readNpy } from "@models-genesis/volume-io";
 import { type Command, Option } from "commander";
-import { foregroundPatches, pairVolumes, splitPairs } from "../lib/segmentation-data.js";
+import { foregroundPatches, pairVolumes, splitPairs, type VolumePair } from "../lib/segmentation-data.js";
+import { scoreWholeVolumes, type WholeVolumeScore } from "../lib/whole-volume-score.js";
 import { checkOutDir, intArg, numArg, shapeArg, THREADS_HELP, threadsArg, threadsLine } from "./pretrain.js";
 
 interface FinetuneCliOptions {
@@ -146,6 +147,7 @@ export function register(program: Command): void {
       await mkdir(out, { recursive: true });
       let data: { train: SplitArrays; val: SplitArrays; test: SplitArrays };
       let splitInfo: unknown;
+      let wholeVolumeTest: { pairs: VolumePair[]; ids: string[] } | undefined;
       if (o.images && o.labels) {
         if (o.task !== "segmentation")
           throw new Error("--images/--labels are for segmentation; use --x/--y for classification");
@@ -157,6 +159,7 @@ export function register(program: Command): void {
           test: await foregroundPatches(pairs, split.test, o.patch),
         };
         splitInfo = split;
+        wholeVolumeTest = { pairs, ids: split.test };
       } else if (o.x && o.y) {
         const all = await arraysFromNpy(o);
         const n = all.xShape[0];
@@ -185,6 +188,7 @@ export function register(program: Command): void {
         : o.weights
           ? { kind: "official", weights: o.weights }
           : { kind: "scratch", modelId: o.arch, width: o.width };
+      const modelDir = join(out, "model");
       const summary = await runFinetuning({
         task: o.task,
         data,
@@ -196,26 +200,48 @@ export function register(program: Command): void {
         stepsPerEpoch: o.stepsPerEpoch,
         seed: o.seed,
         ...(o.augment !== undefined ? { augment: augmentArg(o.augment) } : {}),
-        modelDir: join(out, "model"),
+        modelDir,
         plainProgress: o.plain,
         threads,
         log,
       });
+      // Volume mode: the test score is what `genesis predict` gives on the whole test volumes.
+      let wholeVolume: WholeVolumeScore | undefined;
+      if (wholeVolumeTest && wholeVolumeTest.ids.length > 0) {
+        wholeVolume = await scoreWholeVolumes(modelDir, wholeVolumeTest.pairs, wholeVolumeTest.ids, log);
+      }
       const report = {
         backend,
         task: o.task,
         init,
-        test: summary.test,
+        ...(wholeVolume
+          ? {
+              test: { dice: wholeVolume.dice, iou: wholeVolume.iou },
+              testWholeVolume: wholeVolume,
+              testPatches: {
+                ...summary.test,
+                method:
+                  "label-centred patches (--patch) of the test cases in one batch, BatchNorm batch statistics, as runFinetuning scores them",
+              },
+            }
+          : { test: summary.test }),
         epochs: summary.result.epochsCompleted,
         seconds: summary.seconds,
       };
       await writeFileAtomic(join(out, "finetune.json"), [`${JSON.stringify(report, null, 2)}\n`]);
       log(`backend: ${backend}`);
-      log(
-        `test: ${Object.entries(summary.test)
+      const fmt = (t: object) =>
+        Object.entries(t)
           .map(([k, v]) => (typeof v === "number" ? `${k} ${v.toFixed(4)}` : `${k}: ${v}`))
-          .join(", ")}`,
-      );
+          .join(", ");
+      if (wholeVolume) {
+        log(
+          `test (whole volumes, as genesis predict: BN ${wholeVolume.bnMode}, batch ${wholeVolume.batchSize}, ` +
+            `overlap ${wholeVolume.overlap}, threshold ${wholeVolume.threshold}; Dice/IoU pooled over ` +
+            `${wholeVolume.volumes.length} volumes): dice ${wholeVolume.dice.toFixed(4)}, iou ${wholeVolume.iou.toFixed(4)}`,
+        );
+        log(`test (label-centred patches, batch statistics): ${fmt(summary.test)}`);
+      } else log(`test: ${fmt(summary.test)}`);
       log(`model: ${join(out, "model")}; report: ${join(out, "finetune.json")}`);
     });
 }

@@ -1,6 +1,6 @@
 import { parsePatchSize, predictVolume } from "@models-genesis/inference";
 import { initBackend } from "@models-genesis/kernels";
-import { type GenesisUNet, loadModel, type ModelMetadata } from "@models-genesis/models";
+import { type GenesisUNet, inferenceBnModeOf, loadModel, type ModelMetadata } from "@models-genesis/models";
 import { meanOverSlices, sliceAxial, stackSlices } from "@models-genesis/train";
 import { readNpy, readVolume, type Volume, writeNifti, writeNpy } from "@models-genesis/volume-io";
 import * as tf from "@tensorflow/tfjs-core";
@@ -8,10 +8,25 @@ import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { irregularSlicesOption, volumeReadOptions } from "../lib/read-options.js";
 
+/**
+ * `genesis predict`'s whole-volume defaults, also used by `genesis finetune --images/--labels` for
+ * its whole-volume test score so the two agree: 1 patch per forward pass, overlap 0.5, threshold
+ * 0.5, Gaussian blending; the BN mode is the model's documented default ({@link inferenceBnModeOf})
+ * and the patch size the metadata's (`patchSizeFromMetadata`).
+ */
+export const PREDICT_VOLUME_DEFAULTS = Object.freeze({
+  batchSize: 1,
+  overlap: 0.5,
+  threshold: 0.5,
+  blend: "gaussian" as const,
+});
+
 /** Options of {@link predictArray}. */
 export interface PredictArrayOptions {
   /** Samples per forward pass (default 1). In batch-statistics BN mode the outputs depend on it. */
   batchSize?: number;
+  /** BatchNorm mode (default: the model's documented inference mode, {@link inferenceBnModeOf}). */
+  bnMode?: ModelMetadata["bnMode"];
   /** `window`: clip to the model's intensity window and scale to its range first; `none`: as is. */
   preprocess?: "none" | "window";
   /** For error messages. */
@@ -31,7 +46,8 @@ export interface PredictArrayOptions {
  *   (N, rows, cols[, C]) slices or the cubes above
  * @returns segmentation (N, rows, cols, deps) for one class, else (N, rows, cols, deps, C);
  *   classification (N, nClasses)
- * @throws Error naming `source` for a wrong rank, channel count or spatial size.
+ * @throws Error naming `source` for a wrong rank, channel count or spatial size; ModelFileError for
+ *   a metadata BN mode that is not batch-statistics or running-statistics.
  */
 export async function predictArray(
   model: GenesisUNet,
@@ -91,6 +107,7 @@ async function predictArrayAsIs(
   const batchSize = opts.batchSize ?? 1;
   if (!(Number.isInteger(batchSize) && batchSize > 0))
     throw new Error(`--batch-size must be a positive integer, got ${batchSize}`);
+  const bnMode = opts.bnMode ?? inferenceBnModeOf(metadata).mode;
   const n = shape[0];
   const per = shape.slice(1).reduce((p, s) => p * s, 1);
   const input = Float32Array.from(x.data as ArrayLike<number>);
@@ -110,6 +127,7 @@ async function predictArrayAsIs(
     const y = tf.tidy(() =>
       model.forward(tf.tensor(input.subarray(start * per, (start + b) * per), [b, ...shape.slice(1)]), {
         training: false,
+        bnMode,
       }),
     );
     outTail = y.shape.slice(1);
@@ -156,22 +174,37 @@ export function register(program: Command): void {
     .option(
       "--batch-size <n>",
       "cubes/patches per forward pass; with batch-statistics BatchNorm the outputs depend on it",
-      "1",
+      String(PREDICT_VOLUME_DEFAULTS.batchSize),
     )
-    .option("--bn-mode <mode>", "override the model's BatchNorm mode: batch-statistics or running-statistics")
+    .option(
+      "--bn-mode <mode>",
+      "BatchNorm mode: batch-statistics or running-statistics (default: the model metadata's inferenceBnMode; models saved without it: their bnMode)",
+    )
     .option(
       "--preprocess <kind>",
       "array mode: none (default) or window: clip to the model's intensity window (e.g. HU [-1000, 1000]) and scale to [0, 1]",
       "none",
     )
     .option("--probabilities", "volume mode: write float32 probabilities instead of a label map")
-    .option("--threshold <p>", "volume mode: probability ≥ p → label 1 (softmax heads: argmax)", "0.5")
-    .option("--overlap <f>", "volume mode: fraction in [0, 1) shared by neighbouring patches", "0.5")
+    .option(
+      "--threshold <p>",
+      "volume mode: probability ≥ p → label 1 (softmax heads: argmax)",
+      String(PREDICT_VOLUME_DEFAULTS.threshold),
+    )
+    .option(
+      "--overlap <f>",
+      "volume mode: fraction in [0, 1) shared by neighbouring patches",
+      String(PREDICT_VOLUME_DEFAULTS.overlap),
+    )
     .option(
       "--patch <r,c,d>",
       "volume mode: patch size in voxels, multiples of 8 (default: the model metadata's, else 64,64,32)",
     )
-    .option("--blend <mode>", "volume mode: gaussian (default) or constant patch weights", "gaussian")
+    .option(
+      "--blend <mode>",
+      "volume mode: gaussian (default) or constant patch weights",
+      PREDICT_VOLUME_DEFAULTS.blend,
+    )
     .option(
       "--backend <name>",
       "tfjs backend: wasm, cpu or tensorflow (default: GENESIS_BACKEND or the fastest available)",
@@ -208,9 +241,9 @@ export function register(program: Command): void {
         throw new Error(`${inFile}: 64-bit integer arrays are not supported as model input; save float32`);
       }
       const loaded = await loadModel(String(o.model));
-      let { model } = loaded;
+      const { model } = loaded;
       try {
-        model = await applyBnMode(loaded.model, o.bnMode as string | undefined);
+        const bn = bnModeLine(loaded.metadata, o.bnMode as ModelMetadata["bnMode"] | undefined);
         const t0 = Date.now();
         const y = await predictArray(
           model,
@@ -218,13 +251,14 @@ export function register(program: Command): void {
           x as { data: ArrayLike<number>; shape: number[] },
           {
             batchSize,
+            bnMode: bn.mode,
             preprocess: o.preprocess,
             source: inFile,
           },
         );
         await writeNpy(out, y);
         process.stdout.write(
-          `${inFile} (${x.shape.join("×")}) → ${out} (${y.shape.join("×")}), BN ${model.architecture.bnMode}, ` +
+          `${inFile} (${x.shape.join("×")}) → ${out} (${y.shape.join("×")}), BN ${bn.text}, ` +
             `batch ${batchSize}, ${((Date.now() - t0) / 1000).toFixed(1)} s on ${tf.getBackend()}\n`,
         );
       } finally {
@@ -234,12 +268,17 @@ export function register(program: Command): void {
   );
 }
 
-/** The model with `--bn-mode` applied (disposes the original when a copy is made). */
-async function applyBnMode(model: GenesisUNet, bnMode: string | undefined): Promise<GenesisUNet> {
-  if (bnMode === undefined || bnMode === model.architecture.bnMode) return model;
-  const copy = await withBnMode(model, bnMode as GenesisUNet["architecture"]["bnMode"]);
-  model.dispose();
-  return copy;
+/** The BN mode predict uses and how it reads in the summary line (`--bn-mode`, metadata or fallback). */
+function bnModeLine(
+  metadata: ModelMetadata,
+  override: ModelMetadata["bnMode"] | undefined,
+): { mode: ModelMetadata["bnMode"]; text: string } {
+  if (override !== undefined) return { mode: override, text: `${override} (--bn-mode)` };
+  const { mode, source } = inferenceBnModeOf(metadata);
+  return {
+    mode,
+    text: source === "metadata" ? mode : `${mode} (model saved without inferenceBnMode: its bnMode)`,
+  };
 }
 
 /** `genesis predict --model <dir> <volume> --out <mask.nii.gz>`: see {@link predictVolume}. */
@@ -275,7 +314,8 @@ async function runVolumeMode(
     throw new Error(msg.includes(volumePath) ? msg : `${volumePath}: ${msg}`);
   }
   const loaded = await loadModel(String(o.model));
-  const model = await applyBnMode(loaded.model, o.bnMode as string | undefined);
+  const model = loaded.model;
+  const bn = bnModeLine(loaded.metadata, o.bnMode as ModelMetadata["bnMode"] | undefined);
   const progress = new PatchProgress(process.stderr);
   try {
     const t0 = Date.now();
@@ -285,6 +325,7 @@ async function runVolumeMode(
       threshold,
       patchSize,
       blend: o.blend,
+      bnMode: bn.mode,
       output: o.probabilities ? "probabilities" : "labels",
       source: volumePath,
       onProgress: (done, total) => progress.update(done, total),
@@ -303,7 +344,7 @@ async function runVolumeMode(
         `(${y.kind === "label" ? "uint8 labels" : `float32 probabilities, ${y.channels} channel(s)`}${summary}); ` +
         `${info.patches} patches ${info.patchSize.join("×")} on a ${info.modelGridShape.join("×")} grid` +
         `${info.resampled ? ` at ${loaded.metadata.spacing?.join("×")} mm` : ""}, overlap ${overlap}, ` +
-        `batch ${batchSize}, BN ${model.architecture.bnMode}, ${seconds.toFixed(1)} s on ${tf.getBackend()}\n`,
+        `batch ${batchSize}, BN ${bn.text}, ${seconds.toFixed(1)} s on ${tf.getBackend()}\n`,
     );
   } finally {
     progress.stop();
@@ -344,15 +385,4 @@ class PatchProgress {
     this.bar?.stop();
     this.bar = undefined;
   }
-}
-
-/** A copy of `model` with another BatchNorm mode (same weights). */
-async function withBnMode(
-  model: GenesisUNet,
-  bnMode: GenesisUNet["architecture"]["bnMode"],
-): Promise<GenesisUNet> {
-  const { createModel } = await import("@models-genesis/models");
-  const copy = createModel({ ...model.architecture, bnMode });
-  copy.setWeights(await model.getWeights());
-  return copy;
 }

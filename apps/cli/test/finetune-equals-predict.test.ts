@@ -2,7 +2,8 @@
  * @vitest-environment node
  * Evaluation = prediction (issue 15, item 5): `genesis finetune --images/--labels` reports as its
  * test score what `genesis predict` gives on the whole test volumes. A width-2 model is fine-tuned
- * for one short epoch on 16×16×16 patches of the LIDC VOIs bundled in apps/cli/sample (eight
+ * for six short epochs (lr 0.01: enough for a mask that is neither empty nor the whole volume; about
+ * 5 s on wasm) on 16×16×16 patches of the LIDC VOIs bundled in apps/cli/sample (eight
  * patients); then `genesis predict` segments every test volume of the run's splits.json with its
  * defaults, and the Dice pooled over the written masks must equal finetune's within 1e-6.
  */
@@ -60,11 +61,11 @@ describe("genesis finetune --images/--labels: the test score is genesis predict'
       "--patch",
       "16,16,16",
       "--epochs",
-      "1",
-      "--steps-per-epoch",
-      "2",
+      "6",
+      "--lr",
+      "0.01",
       "--batch-size",
-      "4",
+      "2",
       "--augment",
       "none",
       "--seed",
@@ -103,6 +104,7 @@ describe("genesis finetune --images/--labels: the test score is genesis predict'
     let inter = 0;
     let pred = 0;
     let truth = 0;
+    let voxels = 0;
     for (const [k, id] of split.test.entries()) {
       const maskPath = path.join(dir, `${id}_pred.nii.gz`);
       const p = await genesis(
@@ -138,13 +140,35 @@ describe("genesis finetune --images/--labels: the test score is genesis predict'
         i0,
       ]);
       expect(t0).toBeGreaterThan(0); // every VOI has a nodule
+      voxels += mask.data.length;
       inter += i0;
       pred += p0;
       truth += t0;
     }
-    // not trivially equal: the model marks voxels, some of them nodule
-    expect(pred).toBeGreaterThan(0);
+    // not trivially equal: the masks are neither empty nor the whole volumes, and they overlap the nodules
     expect(inter).toBeGreaterThan(0);
+    expect(pred).toBeLessThan(voxels);
+    // and the BN mode matters: batch statistics of one patch give other masks than the recorded default
+    const first = split.test[0];
+    const other = path.join(dir, `${first}_batchstats.nii.gz`);
+    const b = await genesis(
+      "predict",
+      "--model",
+      path.join(out, "model"),
+      path.join(images, `${first}.nii.gz`),
+      "--out",
+      other,
+      "--backend",
+      "wasm",
+      "--bn-mode",
+      "batch-statistics",
+    );
+    expect(b.code).toBe(0);
+    expect(b.out).toMatch(/BN batch-statistics \(--bn-mode\), /);
+    const otherMask = await readVolume(other, { kind: "label" });
+    let otherCount = 0;
+    for (let i = 0; i < otherMask.data.length; i++) if (otherMask.data[i] > 0) otherCount++;
+    expect(otherCount).not.toBe(wv.volumes[0].predicted);
     const dice = (2 * inter) / (pred + truth);
     const iou = inter / (pred + truth - inter);
     expect(Math.abs(report.test.dice - dice)).toBeLessThanOrEqual(1e-6);

@@ -238,7 +238,7 @@ export function register(program: Command): void {
         log(
           `test (whole volumes, as genesis predict: BN ${wholeVolume.bnMode}, batch ${wholeVolume.batchSize}, ` +
             `overlap ${wholeVolume.overlap}, threshold ${wholeVolume.threshold}; Dice/IoU pooled over ` +
-            `${wholeVolume.volumes.length} volumes): dice ${wholeVolume.dice.toFixed(4)}, iou ${wholeVolume.iou.toFixed(4)}`,
+            `${wholeVolume.volumes.length} volume${wholeVolume.volumes.length === 1 ? "" : "s"}): dice ${wholeVolume.dice.toFixed(4)}, iou ${wholeVolume.iou.toFixed(4)}`,
         );
         log(`test (label-centred patches, batch statistics): ${fmt(summary.test)}`);
       } else log(`test: ${fmt(summary.test)}`);

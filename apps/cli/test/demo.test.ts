@@ -102,11 +102,12 @@ describe("genesis demo on the bundled sample (tiny settings)", () => {
     for (const v of Object.values(bd)) expect(v.constant).toBeCloseTo(s.pretrain.constant_mse, 10);
     expect(bd.none.identity).toBe(0);
     expect(bd.all.identity).toBeCloseTo(s.pretrain.identity_mse, 10);
-    // the breakdown re-runs the saved model on the same validation cubes in other batches (BatchNorm
-    // uses batch statistics, hence 1e-3): it is the best epoch's model, and the verdicts agree with
+    // the breakdown re-runs the saved model on the same validation cubes, weighing every cube the same
+    // and in other batches (BatchNorm uses batch statistics), where the trainer averages batch means:
+    // within 1 % it is the best epoch's model (epochs differ by far more), and the verdicts agree with
     // this independent evaluation
     const margins = `best ${best}, breakdown ${bd.all.model}, identity ${bd.all.identity}, constant ${bd.all.constant}`;
-    expect(Math.abs(bd.all.model - best), margins).toBeLessThan(1e-3 * best);
+    expect(Math.abs(bd.all.model - best), margins).toBeLessThan(1e-2 * best);
     expect(s.pretrain.beats_identity, margins).toBe(bd.all.model < bd.all.identity);
     expect(s.pretrain.beats_constant, margins).toBe(bd.all.model < bd.all.constant);
     // Dice and IoU count the same test voxels (nodules present, so neither is empty): Dice = 2·IoU/(1+IoU);

@@ -18,7 +18,9 @@ describe("genesis backend", () => {
   it("refuses an unknown backend with one line naming it", async () => {
     const r = await genesis("backend", "--backend", "no-such");
     expect(r.code).not.toBe(0);
-    expect(r.err).toMatch(/backend "no-such" \(from option\) is not available/);
+    expect(r.err).toMatch(
+      /unknown backend "no-such" \(from option\); choose one of tensorflow, webgpu, wasm, cpu/,
+    );
   });
 
   it.skipIf(webgpuSkip !== null)("prints the webgpu adapter and its buffer limits", async () => {
@@ -31,5 +33,30 @@ describe("genesis backend", () => {
     expect(o.backend).toBe("webgpu");
     expect(o.adapter.maxStorageBufferBindingSize).toBeGreaterThanOrEqual(2 ** 27);
     expect(o.gpu).toBe(!o.adapter.software);
+  });
+});
+
+describe("genesis predict --out", () => {
+  it("creates a missing folder of --out before any work, and names --out when its folder cannot be", async () => {
+    const { mkdtempSync, writeFileSync, existsSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const path = await import("node:path");
+    const dir = mkdtempSync(path.join(tmpdir(), "genesis-out-"));
+    try {
+      const afile = path.join(dir, "afile");
+      writeFileSync(afile, "x");
+      const bad = path.join(afile, "x.npy");
+      const r = await genesis("predict", "--model", dir, "--in", "nowhere.npy", "--out", bad);
+      expect(r.code).toBe(1);
+      expect(r.err).toBe(
+        `genesis: --out ${bad}: its folder ${afile}: exists and is not a folder; give a folder (it is created if missing)\n`,
+      );
+      const fresh = path.join(dir, "new", "sub", "x.npy");
+      const r2 = await genesis("predict", "--model", dir, "--in", "nowhere.npy", "--out", fresh);
+      expect(r2.code).toBe(1); // the input is missing, but the folder of --out now exists
+      expect(existsSync(path.dirname(fresh))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

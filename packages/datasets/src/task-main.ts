@@ -14,6 +14,9 @@ import {
 import { describeArrays } from "./arrays.js";
 import type { TaskName } from "./tasks.js";
 
+/** The backends `--backend` accepts (`@models-genesis/kernels`' initBackend names). */
+const BACKEND_NAMES = ["tensorflow", "webgpu", "wasm", "cpu"];
+
 /** One task-specific command-line option beyond the shared ones (a commander option with a value). */
 export interface TaskMainOption {
   /** Commander flags, e.g. `"--folds <dir>"`. */
@@ -123,8 +126,13 @@ export async function runTaskMain(argv: readonly string[], spec: TaskMainSpec): 
     const args = argv.slice(2).filter((a, i) => !(i === 0 && a === "--"));
     program.parse(args, { from: "user" });
     const o = program.opts<Record<string, string | boolean | undefined>>();
-    // the task runners start the backend through initBackend, which reads GENESIS_BACKEND
-    if (typeof o.backend === "string") process.env.GENESIS_BACKEND = o.backend;
+    // the task runners start the backend through initBackend, which reads GENESIS_BACKEND; a name it
+    // cannot know is refused here, before any data is prepared
+    if (typeof o.backend === "string") {
+      if (!BACKEND_NAMES.includes(o.backend))
+        throw new Error(`--backend ${o.backend}: unknown backend; choose one of ${BACKEND_NAMES.join(", ")}`);
+      process.env.GENESIS_BACKEND = o.backend;
+    }
     const opts: TaskMainOptions = {
       data: userPath(o.data),
       out: resolveUserPath(o.out as string),

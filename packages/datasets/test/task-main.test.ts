@@ -140,6 +140,25 @@ describe("runTaskMain", () => {
     expect(seen.reqs).toEqual([]);
   });
 
+  it("refuses an unknown --backend before preparing any data; a known one reaches GENESIS_BACKEND", async () => {
+    const seen = { reqs: [] as FinetuneRequest[] };
+    const saved = process.env.GENESIS_BACKEND;
+    try {
+      const code = await runTaskMain(["node", "main.js", "--out", out, "--backend", "WebGPU"], spec(seen));
+      expect(code).toBe(1);
+      expect(stderr).toEqual([
+        "ncc: --backend WebGPU: unknown backend; choose one of tensorflow, webgpu, wasm, cpu\n",
+      ]);
+      expect(seen.reqs).toEqual([]);
+      const ok = ["node", "main.js", "--data", "/d", "--out", out, "--folds", "/f", "--backend", "cpu"];
+      expect(await runTaskMain(ok, spec(seen))).toBe(0);
+      expect(process.env.GENESIS_BACKEND).toBe("cpu");
+    } finally {
+      if (saved === undefined) delete process.env.GENESIS_BACKEND;
+      else process.env.GENESIS_BACKEND = saved;
+    }
+  });
+
   it("without --data on a fresh clone (no ../shared) names the bundled LIDC sample", async () => {
     const clone = join(out, "clone");
     mkdirSync(join(clone, "apps/ncs/dist"), { recursive: true });

@@ -170,6 +170,12 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<string
   const requested = opts.backend ?? process.env.GENESIS_BACKEND ?? "";
   if (requested) {
     const source = opts.backend ? "option" : "GENESIS_BACKEND";
+    const known = ["tensorflow", "webgpu", "wasm", "cpu"];
+    if (!known.includes(requested) && !tf.findBackendFactory(requested)) {
+      throw new BackendError(
+        `initBackend: unknown backend "${requested}" (from ${source}); choose one of ${known.join(", ")} (lower case)`,
+      );
+    }
     if (!(await tryBackend(requested, log, true))) {
       throw new BackendError(
         `initBackend: backend "${requested}" (from ${source}) is not available; ` +

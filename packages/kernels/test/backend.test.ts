@@ -36,7 +36,13 @@ describe("initBackend", () => {
     try {
       expect(await initBackend({ log: () => {} })).toBe("cpu");
       process.env.GENESIS_BACKEND = "no-such-backend";
-      await expect(initBackend({ log: () => {} })).rejects.toThrow(/no-such-backend.*GENESIS_BACKEND/);
+      await expect(initBackend({ log: () => {} })).rejects.toThrow(
+        /^initBackend: unknown backend "no-such-backend" \(from GENESIS_BACKEND\); choose one of tensorflow, webgpu, wasm, cpu/,
+      );
+      // a known backend whose package is missing is "not available", with what it needs
+      await expect(initBackend({ backend: "tensorflow", log: () => {} })).rejects.toThrow(
+        /backend "tensorflow" \(from option\) is not available; .*needs @tensorflow\/tfjs-node/,
+      );
       // the explicit option wins over the environment
       expect(await initBackend({ backend: "wasm", log: () => {} })).toBe("wasm");
     } finally {

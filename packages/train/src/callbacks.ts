@@ -117,7 +117,7 @@ export class ProgressLogger implements Callback {
   onTrainEnd(_ctx: TrainContext, result: TrainResult): void {
     this.bar?.stop();
     this.stream.write(
-      `training ${result.stopReason} after ${result.epochsCompleted} epochs; best loss ${result.bestValLoss.toPrecision(5)} at epoch ${result.bestEpoch + 1}\n`,
+      `training ${result.stopReason} after ${result.epochsCompleted} epoch${result.epochsCompleted === 1 ? "" : "s"}; best loss ${result.bestValLoss.toPrecision(5)} at epoch ${result.bestEpoch + 1}\n`,
     );
   }
 }

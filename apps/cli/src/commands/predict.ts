@@ -1,7 +1,8 @@
+import { dirname, resolve } from "node:path";
 import { parsePatchSize, predictVolume } from "@models-genesis/inference";
 import { initBackend } from "@models-genesis/kernels";
 import { type GenesisUNet, inferenceBnModeOf, loadModel, type ModelMetadata } from "@models-genesis/models";
-import { meanOverSlices, sliceAxial, stackSlices } from "@models-genesis/train";
+import { assertWritableDir, meanOverSlices, sliceAxial, stackSlices } from "@models-genesis/train";
 import { readNpy, readVolume, type Volume, writeNifti, writeNpy } from "@models-genesis/volume-io";
 import * as tf from "@tensorflow/tfjs-core";
 import cliProgress from "cli-progress";
@@ -207,7 +208,7 @@ export function register(program: Command): void {
     )
     .option(
       "--backend <name>",
-      "tfjs backend: wasm, cpu or tensorflow (default: GENESIS_BACKEND or the fastest available)",
+      "tensorflow | webgpu | wasm | cpu (default: fastest available; env GENESIS_BACKEND)",
     );
   irregularSlicesOption(cmd).action(
     async (volumePath: string | undefined, o: Record<string, string | boolean | undefined>) => {
@@ -230,6 +231,8 @@ export function register(program: Command): void {
         throw new Error("nothing to predict: give a volume path, or --in <file.npy> for an array of cubes");
       }
       const out = String(o.out);
+      // the folder of --out is created (and checked writable) before any work, and named on failure
+      assertWritableDir(dirname(resolve(out)), `--out ${out}: its folder`);
       if (volumePath !== undefined) {
         await runVolumeMode(volumePath, out, o, batchSize);
         return;

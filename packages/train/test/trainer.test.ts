@@ -456,7 +456,7 @@ describe("ProgressLogger on a TTY", () => {
     ) as unknown as NodeJS.WriteStream;
     await pretrainTrainer({ epochs: 1, callbacks: [new ProgressLogger({ stream: tty })] }).run();
     expect(text).toMatch(/epoch 1\/1 \|.*\| \d\/4 loss [0-9.]+ \| ETA/);
-    expect(text).toMatch(/training completed after 1 epochs/);
+    expect(text).toMatch(/training completed after 1 epoch;/);
   });
 });
 

@@ -2,7 +2,13 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { setBackendChunkDefault } from "./core.js";
-import { describeAdapter, patchWebgpuBinaryRank5, probeWebgpu, webgpuAdapter } from "./webgpu.js";
+import {
+  describeAdapter,
+  importOptional,
+  patchWebgpuBinaryRank5,
+  probeWebgpu,
+  webgpuAdapter,
+} from "./webgpu.js";
 
 /**
  * Backend selection for Models Genesis.
@@ -41,14 +47,7 @@ export function wasmBinaryDir(): string {
 }
 
 async function tryImport(name: string): Promise<boolean> {
-  try {
-    // A variable specifier keeps bundlers and tsc from resolving the optional package.
-    const spec: string = name;
-    await import(/* @vite-ignore */ spec);
-    return true;
-  } catch {
-    return false;
-  }
+  return (await importOptional(name)) !== null;
 }
 
 let wasmRegistered = false;

@@ -46,7 +46,8 @@ export function webgpuAdapterSync(): WebgpuAdapterInfo | null {
   return found;
 }
 
-async function importOptional(name: string): Promise<Record<string, unknown> | null> {
+/** `import(name)` of an optional package, or null when it is not installed or fails to load. */
+export async function importOptional(name: string): Promise<Record<string, unknown> | null> {
   try {
     const spec: string = name; // a variable keeps bundlers and tsc from resolving the optional package
     return (await import(/* @vite-ignore */ spec)) as Record<string, unknown>;

@@ -1,5 +1,5 @@
 import { dirname, resolve } from "node:path";
-import { parsePatchSize, predictVolume } from "@models-genesis/inference";
+import { applyIntensityWindow, parsePatchSize, predictVolume } from "@models-genesis/inference";
 import { initBackend } from "@models-genesis/kernels";
 import { type GenesisUNet, inferenceBnModeOf, loadModel, type ModelMetadata } from "@models-genesis/models";
 import { assertWritableDir, meanOverSlices, sliceAxial, stackSlices } from "@models-genesis/train";
@@ -111,16 +111,13 @@ async function predictArrayAsIs(
   const bnMode = opts.bnMode ?? inferenceBnModeOf(metadata).mode;
   const n = shape[0];
   const per = shape.slice(1).reduce((p, s) => p * s, 1);
-  const input = Float32Array.from(x.data as ArrayLike<number>);
-  if (opts.preprocess === "window") {
-    if (!metadata.intensity) throw new Error(`${source}: the model has no intensity window in its metadata`);
-    const [lo, hi] = metadata.intensity.window;
-    const [r0, r1] = metadata.intensity.range;
-    for (let i = 0; i < input.length; i++) {
-      const v = Math.min(hi, Math.max(lo, input[i]));
-      input[i] = r0 + ((v - lo) / (hi - lo)) * (r1 - r0);
-    }
-  }
+  if (opts.preprocess === "window" && !metadata.intensity)
+    throw new Error(`${source}: the model has no intensity window in its metadata`);
+  // the one windowing function (whole-volume prediction uses it too); a copy either way
+  const input = applyIntensityWindow(
+    x.data as ArrayLike<number>,
+    opts.preprocess === "window" ? metadata.intensity : null,
+  );
   const chunks: Float32Array[] = [];
   let outTail: number[] = [];
   for (let start = 0; start < n; start += batchSize) {

@@ -1,4 +1,5 @@
 import { predictVolume } from "@models-genesis/inference";
+import { binaryConfusion, diceFromConfusion, iouFromConfusion } from "@models-genesis/metrics";
 import { inferenceBnModeOf, loadModel, type ModelMetadata } from "@models-genesis/models";
 import { readVolume } from "@models-genesis/volume-io";
 import { PREDICT_VOLUME_DEFAULTS } from "../commands/predict.js";
@@ -38,8 +39,6 @@ export interface WholeVolumeScore {
   patchSize: number[];
   volumes: VolumeOverlap[];
 }
-
-const ratio = (num: number, den: number) => (den === 0 ? 1 : num / den);
 
 /**
  * The test score exactly as `genesis predict` would give it: every test volume is read as predict
@@ -87,30 +86,21 @@ export async function scoreWholeVolumes(
         source: p.image,
       });
       patchSize = [...info.patchSize];
-      let predicted = 0;
-      let truth = 0;
-      let intersection = 0;
-      for (let i = 0; i < y.data.length; i++) {
-        const a = y.data[i] > 0;
-        const b = label.data[i] > 0;
-        if (a) predicted++;
-        if (b) truth++;
-        if (a && b) intersection++;
-      }
-      const dice = ratio(2 * intersection, predicted + truth);
-      volumes.push({ id, predicted, truth, intersection, dice });
+      // label map (0/1) against label > 0: the metrics package's counts with threshold 0
+      const c = binaryConfusion(y.data, label.data, 0);
+      const dice = diceFromConfusion(c, "one");
+      volumes.push({ id, predicted: c.tp + c.fp, truth: c.tp + c.fn, intersection: c.tp, dice });
       log(`whole-volume test [${k + 1}/${ids.length}] ${id}: Dice ${dice.toFixed(4)}`);
     }
   } finally {
     model.dispose();
   }
   const sum = (f: (v: VolumeOverlap) => number) => volumes.reduce((s, v) => s + f(v), 0);
-  const I = sum((v) => v.intersection);
-  const P = sum((v) => v.predicted);
-  const G = sum((v) => v.truth);
+  const tp = sum((v) => v.intersection);
+  const pooled = { tp, fp: sum((v) => v.predicted) - tp, fn: sum((v) => v.truth) - tp, tn: 0 };
   return {
-    dice: ratio(2 * I, P + G),
-    iou: ratio(I, P + G - I),
+    dice: diceFromConfusion(pooled, "one"),
+    iou: iouFromConfusion(pooled, "one"),
     method:
       "genesis predict's whole-volume segmentation of each test volume (predictVolume with predict's defaults), " +
       "label > 0 as truth; Dice = 2·Σ|P∩G| / (Σ|P| + Σ|G|), IoU = Σ|P∩G| / Σ|P∪G|, pooled over the volumes",

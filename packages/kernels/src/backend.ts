@@ -7,7 +7,7 @@ import {
   importOptional,
   patchWebgpuBinaryRank5,
   probeWebgpu,
-  webgpuAdapter,
+  webgpuAdapterSync,
 } from "./webgpu.js";
 
 /**
@@ -84,7 +84,7 @@ let tensorflowPackage: string | null = null;
 export async function activeBackendIsGpu(): Promise<boolean> {
   const b = tf.getBackend();
   if (b === "webgpu") {
-    const a = await webgpuAdapter();
+    const a = webgpuAdapterSync();
     return a !== null && !a.software;
   }
   return b === "tensorflow" && tensorflowPackage === "@tensorflow/tfjs-node-gpu";

@@ -6,7 +6,6 @@ export {
   describeAdapter,
   probeWebgpu,
   type WebgpuAdapterInfo,
-  webgpuAdapter,
   webgpuAdapterSync,
   webgpuSkipReason,
 } from "./webgpu.js";

@@ -41,7 +41,7 @@ const SOFTWARE = /llvmpipe|lavapipe|swiftshader|warp|software|cpu/i;
 let probed: Promise<WebgpuAdapterInfo | WebgpuUnavailable> | null = null;
 let found: WebgpuAdapterInfo | null = null;
 
-/** The adapter {@link probeWebgpu} found, synchronously (null before a successful probe). */
+/** The adapter {@link probeWebgpu} found (null before a successful probe, e.g. when webgpu has not started). */
 export function webgpuAdapterSync(): WebgpuAdapterInfo | null {
   return found;
 }
@@ -157,13 +157,6 @@ export function probeWebgpu(): Promise<WebgpuAdapterInfo | WebgpuUnavailable> {
     return p;
   });
   return probed;
-}
-
-/** The adapter of the last successful {@link probeWebgpu}, or null when WebGPU has not started. */
-export async function webgpuAdapter(): Promise<WebgpuAdapterInfo | null> {
-  if (!probed) return null;
-  const p = await probed;
-  return "reason" in p ? null : p;
 }
 
 /** One line describing an adapter and the limits that bound tensor sizes. */

@@ -81,8 +81,8 @@ describe("initBackend webgpu", async () => {
   it.skipIf(skip !== null)(
     "the automatic order skips a software adapter and says how to use it",
     async () => {
-      const { webgpuAdapter } = await import("../src/index.js");
-      const a = await webgpuAdapter();
+      const { webgpuAdapterSync } = await import("../src/index.js");
+      const a = webgpuAdapterSync();
       const prev = process.env.GENESIS_BACKEND;
       delete process.env.GENESIS_BACKEND;
       try {

@@ -1,4 +1,4 @@
-import { activeBackendIsGpu, initBackend, webgpuAdapter } from "@models-genesis/kernels";
+import { activeBackendIsGpu, initBackend, webgpuAdapterSync } from "@models-genesis/kernels";
 import * as tf from "@tensorflow/tfjs-core";
 import type { Command } from "commander";
 
@@ -23,7 +23,7 @@ export function register(program: Command): void {
       const v = Array.from(await y.data());
       y.dispose();
       const computes = v.join(",") === "19,22,43,50";
-      const adapter = name === "webgpu" ? await webgpuAdapter() : null;
+      const adapter = name === "webgpu" ? webgpuAdapterSync() : null;
       const gpu = await activeBackendIsGpu();
       if (o.json) {
         process.stdout.write(`${JSON.stringify({ backend: name, gpu, computes, adapter })}\n`);

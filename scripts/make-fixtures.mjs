@@ -34,7 +34,7 @@ const FILES = [
     "keras_unet3d_w4_expected.npy",
   ].map((f) => ({ source: `fixtures/parity/${f}`, target: `parity/${f}` })),
   { source: "fixtures/transforms/bezier_cases.json", target: "transforms/bezier_cases.json" },
-  // volume-io: four re-encodings of the CIP chest CT and three pydicom test files, same layout as data/
+  // volume-io: four re-encodings of the CIP chest CT and four pydicom test files, same layout as data/
   ...[
     "formats/generated_from_real_ct/n1_int16_le.nii.gz",
     "formats/generated_from_real_ct/n1_permuted_flipped_axes.nii.gz",
@@ -42,6 +42,7 @@ const FILES = [
     "formats/generated_from_real_ct/mha_int16_zlib.mha",
     "formats/dicom/pydicom/CT_small.dcm",
     "formats/dicom/pydicom/MR_small.dcm",
+    "formats/dicom/pydicom/MR_small_jp2klossless.dcm",
     "formats/dicom/pydicom/rtstruct.dcm",
   ].map((f) => ({ source: `data/${f}`, target: `volume-io/${f}` })),
   // the nodule table of the LIDC VOIs in apps/cli/sample: the header and the rows of patients

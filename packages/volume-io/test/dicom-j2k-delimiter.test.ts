@@ -1,7 +1,7 @@
 /**
  * JPEG 2000 DICOM whose encapsulated fragment *content* holds the bytes of the Sequence Delimitation
  * Item (FE FF DD E0 00 00 00 00), as pydicom's JPEG2000-embedded-sequence-delimiter.dcm does (issue 16).
- * The files are built from pydicom's MR_small_jp2klossless.dcm (MIT, ../shared): a COM marker
+ * The files are built from pydicom's MR_small_jp2klossless.dcm (MIT, shipped in fixtures/volume-io): a COM marker
  * segment carrying the pattern is put into the main header right after SIZ and COD (decoders skip
  * COM), the fragment item lengths (and the basic offset table) are adjusted, and the frame is also
  * split in two fragments with the pattern across the fragment boundary. Each must decode to the
@@ -15,9 +15,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { readVolume, VolumeReadError } from "../src/index.js";
-import { DATA, HAVE_SHARED } from "./helpers.js";
+import { FIXTURES } from "./helpers.js";
 
-const SRC = resolve(DATA, "formats/dicom/pydicom/MR_small_jp2klossless.dcm");
+const SRC = resolve(FIXTURES, "formats/dicom/pydicom/MR_small_jp2klossless.dcm");
 const DELIM = [0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0];
 
 const u16 = (b: Uint8Array, p: number) => b[p] | (b[p + 1] << 8);
@@ -94,88 +94,85 @@ function rebuild(
 
 const even = (b: Uint8Array) => (b.length % 2 ? Uint8Array.from([...b, 0]) : b);
 
-describe.skipIf(!HAVE_SHARED)(
-  "JPEG 2000 DICOM with the sequence delimiter bytes inside the codestream (needs ../shared)",
-  () => {
-    const dir = mkdtempSync(join(tmpdir(), "vio-j2k-delim-"));
-    afterAll(() => rmSync(dir, { recursive: true, force: true }));
-    const write = (name: string, bytes: Uint8Array) => {
-      const p = join(dir, name);
-      writeFileSync(p, bytes);
-      return p;
-    };
-    const src = HAVE_SHARED ? split(new Uint8Array(readFileSync(SRC))) : null;
-    // the pattern behind a few text bytes, so that it lands at no particular alignment
-    const cs = src ? even(withComment(src.codestream, [0x41, 0x42, 0x43, ...DELIM, 0x44])) : new Uint8Array();
-    const at = indexOf(cs, DELIM);
+describe("JPEG 2000 DICOM with the sequence delimiter bytes inside the codestream", () => {
+  const dir = mkdtempSync(join(tmpdir(), "vio-j2k-delim-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const write = (name: string, bytes: Uint8Array) => {
+    const p = join(dir, name);
+    writeFileSync(p, bytes);
+    return p;
+  };
+  const src = split(new Uint8Array(readFileSync(SRC)));
+  // the pattern behind a few text bytes, so that it lands at no particular alignment
+  const cs = even(withComment(src.codestream, [0x41, 0x42, 0x43, ...DELIM, 0x44]));
+  const at = indexOf(cs, DELIM);
 
-    it("the built codestream carries the pattern in a COM segment after SIZ/COD", () => {
-      expect(at).toBeGreaterThan(0);
-      expect(cs[at - 8]).toBe(0x64); // FF 64 Lcom(2) Rcom(2) 'A' 'B' 'C'
+  it("the built codestream carries the pattern in a COM segment after SIZ/COD", () => {
+    expect(at).toBeGreaterThan(0);
+    expect(cs[at - 8]).toBe(0x64); // FF 64 Lcom(2) Rcom(2) 'A' 'B' 'C'
+  });
+
+  // [name, build, whole pattern inside the PixelData bytes (else split by an item header)]
+  const cases: [string, () => Uint8Array, boolean][] = [
+    ["one fragment, empty basic offset table", () => rebuild(src, [cs]), true],
+    ["one fragment, basic offset table [0]", () => rebuild(src, [cs], [0]), true],
+    [
+      "two fragments split inside the pattern, empty offset table",
+      () => rebuild(src, [cs.subarray(0, at + 4), cs.subarray(at + 4)]),
+      false,
+    ],
+    [
+      "two fragments split inside the pattern, basic offset table [0]",
+      () => rebuild(src, [cs.subarray(0, at + 4), cs.subarray(at + 4)], [0]),
+      false,
+    ],
+    [
+      "two fragments, the second starting with the whole pattern",
+      () => rebuild(src, [cs.subarray(0, at), cs.subarray(at)]),
+      true,
+    ],
+  ];
+  for (const [name, build, whole] of cases) {
+    it(`${name}: same pixels as the unmodified file`, async () => {
+      const ref = await readVolume(SRC);
+      const bytes = build();
+      const first = indexOf(bytes, DELIM);
+      const pixelEnd = bytes.length - src.tail.length - DELIM.length; // the real delimiter
+      if (whole) expect(first).toBeLessThan(pixelEnd);
+      else {
+        expect(first).toBe(pixelEnd);
+        // FE FF DD E0 | item header of the second fragment | 00 00 00 00
+        const half = indexOf(bytes, DELIM.slice(0, 4), src.head.length);
+        expect(Array.from(bytes.subarray(half + 4, half + 8))).toEqual([0xfe, 0xff, 0x00, 0xe0]);
+        expect(Array.from(bytes.subarray(half + 12, half + 16))).toEqual([0, 0, 0, 0]);
+      }
+      const v = await readVolume(write(`${name.replace(/\W+/g, "_")}.dcm`, bytes));
+      expect(v.shape).toEqual(ref.shape);
+      expect(v.data.constructor).toBe(ref.data.constructor);
+      expect(Array.from(v.data)).toEqual(Array.from(ref.data));
     });
+  }
 
-    // [name, build, whole pattern inside the PixelData bytes (else split by an item header)]
-    const cases: [string, () => Uint8Array, boolean][] = [
-      ["one fragment, empty basic offset table", () => rebuild(src!, [cs]), true],
-      ["one fragment, basic offset table [0]", () => rebuild(src!, [cs], [0]), true],
-      [
-        "two fragments split inside the pattern, empty offset table",
-        () => rebuild(src!, [cs.subarray(0, at + 4), cs.subarray(at + 4)]),
-        false,
-      ],
-      [
-        "two fragments split inside the pattern, basic offset table [0]",
-        () => rebuild(src!, [cs.subarray(0, at + 4), cs.subarray(at + 4)], [0]),
-        false,
-      ],
-      [
-        "two fragments, the second starting with the whole pattern",
-        () => rebuild(src!, [cs.subarray(0, at), cs.subarray(at)]),
-        true,
-      ],
-    ];
-    for (const [name, build, whole] of cases) {
-      it(`${name}: same pixels as the unmodified file`, async () => {
-        const ref = await readVolume(SRC);
-        const bytes = build();
-        const first = indexOf(bytes, DELIM);
-        const pixelEnd = bytes.length - src!.tail.length - DELIM.length; // the real delimiter
-        if (whole) expect(first).toBeLessThan(pixelEnd);
-        else {
-          expect(first).toBe(pixelEnd);
-          // FE FF DD E0 | item header of the second fragment | 00 00 00 00
-          const half = indexOf(bytes, DELIM.slice(0, 4), src!.head.length);
-          expect(Array.from(bytes.subarray(half + 4, half + 8))).toEqual([0xfe, 0xff, 0x00, 0xe0]);
-          expect(Array.from(bytes.subarray(half + 12, half + 16))).toEqual([0, 0, 0, 0]);
-        }
-        const v = await readVolume(write(`${name.replace(/\W+/g, "_")}.dcm`, bytes));
-        expect(v.shape).toEqual(ref.shape);
-        expect(v.data.constructor).toBe(ref.data.constructor);
-        expect(Array.from(v.data)).toEqual(Array.from(ref.data));
-      });
-    }
+  it("a fragment that really ends at the pattern (codestream cut there) is refused with a reason", async () => {
+    // the item length stops at the embedded pattern: a parser ends the PixelData there, and the
+    // rest of the codestream is left where the next data element should be
+    const bytes = rebuild(src, [cs], undefined, [at]);
+    const p = write("cut.dcm", bytes);
+    const err = await readVolume(p).catch((x: unknown) => x);
+    expect(err).toBeInstanceOf(VolumeReadError);
+    const msg = (err as VolumeReadError).message;
+    expect(msg).toContain(p);
+    expect(msg).toMatch(/unreadable DICOM \(.*buffer overrun\)/);
+  });
 
-    it("a fragment that really ends at the pattern (codestream cut there) is refused with a reason", async () => {
-      // the item length stops at the embedded pattern: a parser ends the PixelData there, and the
-      // rest of the codestream is left where the next data element should be
-      const bytes = rebuild(src!, [cs], undefined, [at]);
-      const p = write("cut.dcm", bytes);
-      const err = await readVolume(p).catch((x: unknown) => x);
-      expect(err).toBeInstanceOf(VolumeReadError);
-      const msg = (err as VolumeReadError).message;
-      expect(msg).toContain(p);
-      expect(msg).toMatch(/unreadable DICOM \(.*buffer overrun\)/);
-    });
-
-    it("a codestream cut at the pattern (well-formed DICOM, broken JPEG 2000) is refused with the decoder's reason", async () => {
-      // what a writer that scanned for the delimiter bytes would have stored: the codestream up to them
-      const p = write("truncated.dcm", rebuild(src!, [even(cs.subarray(0, at))]));
-      const err = await readVolume(p).catch((x: unknown) => x);
-      expect(err).toBeInstanceOf(VolumeReadError);
-      const msg = (err as VolumeReadError).message;
-      expect(msg).toContain(p);
-      // the decoder's own reason, not only "decoded to 0 bytes"
-      expect(msg).toMatch(/JPEG 2000 Lossless frame 0 could not be decoded \(.*Stream too short/);
-    });
-  },
-);
+  it("a codestream cut at the pattern (well-formed DICOM, broken JPEG 2000) is refused with the decoder's reason", async () => {
+    // what a writer that scanned for the delimiter bytes would have stored: the codestream up to them
+    const p = write("truncated.dcm", rebuild(src, [even(cs.subarray(0, at))]));
+    const err = await readVolume(p).catch((x: unknown) => x);
+    expect(err).toBeInstanceOf(VolumeReadError);
+    const msg = (err as VolumeReadError).message;
+    expect(msg).toContain(p);
+    // the decoder's own reason, not only "decoded to 0 bytes"
+    expect(msg).toMatch(/JPEG 2000 Lossless frame 0 could not be decoded \(.*Stream too short/);
+  });
+});

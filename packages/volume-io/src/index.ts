@@ -40,4 +40,5 @@ export {
   windowToUnit,
 } from "./preprocess.js";
 export { detectFormat, readVolume, type VolumeFormat, volumeFromNpy } from "./read.js";
+export type { PreprocessingRecord } from "./record.js";
 export * from "./volume.js";

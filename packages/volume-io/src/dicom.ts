@@ -540,7 +540,7 @@ function fixBits(
 }
 
 /** DICM at byte 128, or a raw data set starting with a group 0x0002/0x0008 tag. */
-async function looksLikeDicom(file: string): Promise<boolean> {
+export async function looksLikeDicom(file: string): Promise<boolean> {
   const fh = await open(file, "r");
   try {
     const b = new Uint8Array(132);

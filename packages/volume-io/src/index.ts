@@ -15,6 +15,13 @@ export {
   quaternToAffine,
   rasToLps,
 } from "./geometry.js";
+export {
+  type CollectVolumeInputsOptions,
+  collectOneVolume,
+  collectVolumeInputs,
+  VOLUME_FILE_EXTENSIONS,
+  type VolumeInput,
+} from "./inputs.js";
 export { MET_TYPES, readMetaImage } from "./metaimage.js";
 export {
   encodeNifti,

@@ -1,0 +1,158 @@
+/**
+ * `collectVolumeInputs`: the one function every command uses to turn its file and folder arguments
+ * into the volumes it will read. It lives in volume-io because only volume-io knows which files are
+ * volumes (`detectFormat`) and what makes a folder a DICOM series (`looksLikeDicom`), and every
+ * command already depends on it.
+ */
+import { readdir, stat } from "node:fs/promises";
+import { extname, join } from "node:path";
+import { looksLikeDicom } from "./dicom.js";
+import { VolumeReadError } from "./errors.js";
+import { detectFormat, type VolumeFormat } from "./read.js";
+
+/** One volume found by {@link collectVolumeInputs}; `readVolume(path)` reads it. */
+export interface VolumeInput {
+  /** The file, or the folder holding the DICOM series. */
+  path: string;
+  /** `file`: one file (NIfTI, Analyze, MetaImage, `.npy`, a single DICOM file); `dicom-series`: a folder of DICOM slices. */
+  kind: "file" | "dicom-series";
+  format: VolumeFormat;
+}
+
+/** Options of {@link collectVolumeInputs}. */
+export interface CollectVolumeInputsOptions {
+  /**
+   * Search folders below a folder argument too (default true). Without it only a folder's own files
+   * count (its volume files, and the folder itself as a DICOM series when it holds DICOM slices).
+   */
+  recursive?: boolean;
+  /**
+   * LUNA16 roots (a folder with `subset0` … `subset9`): the subsets to read, `subset{f}/*.mhd`
+   * (all present when omitted; LUNA16 folds: train 0–4, validation 5–6, test 7–9).
+   */
+  folds?: readonly number[];
+  /** Take `.npy` files found inside folders (default false: a folder's `.npy` files are often cube sets, not volumes). */
+  npyInFolders?: boolean;
+}
+
+/** Extensions of volume files found by name inside folders (the `.img`/`.raw` of pairs are data files, not volumes). */
+export const VOLUME_FILE_EXTENSIONS = [".nii", ".nii.gz", ".hdr", ".mhd", ".mha"] as const;
+const DICOM_EXT = [".dcm", ".dicom", ".ima"];
+
+const isVolumeName = (name: string, npy: boolean) => {
+  const low = name.toLowerCase();
+  return VOLUME_FILE_EXTENSIONS.some((e) => low.endsWith(e)) || (npy && low.endsWith(".npy"));
+};
+
+/** A file inside a folder that may be a DICOM slice: `.dcm`/`.dicom`/`.ima`, or no extension (`IM0001`), sniffed. */
+async function isDicomSlice(file: string, name: string): Promise<boolean> {
+  const ext = extname(name).toLowerCase();
+  if (DICOM_EXT.includes(ext)) return true;
+  if (ext !== "" && !/^\.\d+$/.test(ext)) return false; // `1.2.840….5` UIDs as names have numeric "extensions"
+  return looksLikeDicom(file).catch(() => false);
+}
+
+async function scanFolder(
+  dir: string,
+  o: Required<Pick<CollectVolumeInputsOptions, "recursive" | "npyInFolders">>,
+  out: VolumeInput[],
+): Promise<void> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch((err) => {
+    throw new VolumeReadError(dir, `cannot list the folder (${(err as Error).message})`, { cause: err });
+  });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const files: VolumeInput[] = [];
+  let dicom = false;
+  const subdirs: string[] = [];
+  for (const e of entries) {
+    if (e.name.startsWith(".")) continue;
+    const p = join(dir, e.name);
+    if (e.isDirectory()) subdirs.push(p);
+    else if (e.isFile()) {
+      if (isVolumeName(e.name, o.npyInFolders))
+        files.push({ path: p, kind: "file", format: await detectFormat(p) });
+      else if (!dicom && (await isDicomSlice(p, e.name))) dicom = true;
+    }
+  }
+  // the series first: it is this folder, its files come after it in name order
+  if (dicom) out.push({ path: dir, kind: "dicom-series", format: "dicom" });
+  out.push(...files);
+  if (o.recursive) for (const d of subdirs) await scanFolder(d, o, out);
+}
+
+/**
+ * Expand file and folder arguments into the volumes they hold, in argument order (within a folder:
+ * name order, a DICOM series before the files beside it, then sub-folders):
+ * - a file is one volume of the format `detectFormat` finds (any format `readVolume` reads);
+ * - a LUNA16 root (a folder with `subset0` … `subset9`) gives `subset{f}/*.mhd` for `folds`;
+ * - any other folder is searched (recursively unless `recursive: false`) for volume files by
+ *   extension ({@link VOLUME_FILE_EXTENSIONS}; `.npy` only with `npyInFolders`) and for DICOM
+ *   series: each folder that directly holds DICOM slices (`.dcm`, `.dicom`, `.ima`, or files without
+ *   an extension that carry the DICOM preamble) is one `dicom-series` input. Other files in
+ *   folders (`.raw`, `.img` data files, notes) are not volumes and are passed over.
+ *
+ * Nothing a caller names is dropped: a path that does not exist, a file of no recognised format,
+ * and a folder in which no volume is found are errors.
+ *
+ * @throws VolumeReadError naming the path: missing, unrecognised format, unreadable folder, a
+ *   folder without any volume, or a LUNA16 fold folder that is missing.
+ */
+export async function collectVolumeInputs(
+  paths: readonly string[],
+  opts: CollectVolumeInputsOptions = {},
+): Promise<VolumeInput[]> {
+  const o = { recursive: opts.recursive ?? true, npyInFolders: opts.npyInFolders ?? false };
+  const out: VolumeInput[] = [];
+  for (const input of paths) {
+    let st: Awaited<ReturnType<typeof stat>>;
+    try {
+      st = await stat(input);
+    } catch (err) {
+      throw new VolumeReadError(input, "no such file or folder", { cause: err });
+    }
+    if (!st.isDirectory()) {
+      out.push({ path: input, kind: "file", format: await detectFormat(input) });
+      continue;
+    }
+    const names = await readdir(input);
+    const subsets = names.filter((n) => /^subset\d$/.test(n));
+    const found: VolumeInput[] = [];
+    if (subsets.length > 0) {
+      const wanted = opts.folds ?? subsets.map((n) => Number(n.slice(6)));
+      for (const f of [...wanted].sort((a, b) => a - b)) {
+        if (!names.includes(`subset${f}`))
+          throw new VolumeReadError(input, `LUNA16 fold folder subset${f} is missing`);
+        const dir = join(input, `subset${f}`);
+        const mhd = (await readdir(dir)).filter((n) => n.toLowerCase().endsWith(".mhd")).sort();
+        found.push(
+          ...mhd.map((n) => ({ path: join(dir, n), kind: "file" as const, format: "metaimage" as const })),
+        );
+      }
+    } else await scanFolder(input, o, found);
+    if (found.length === 0)
+      throw new VolumeReadError(
+        input,
+        `no volume found (no ${VOLUME_FILE_EXTENSIONS.join(", ")} file${o.npyInFolders ? " or .npy" : ""} and no DICOM series${o.recursive ? " in it or below" : " in it"})`,
+      );
+    out.push(...found);
+  }
+  return out;
+}
+
+/**
+ * The one volume a path names, for commands that read a single volume (`info`, `predict`): a file,
+ * or a folder that holds exactly one volume (typically a DICOM series, possibly in a sub-folder).
+ * @throws VolumeReadError naming the path when it holds no volume or several (the message lists them).
+ */
+export async function collectOneVolume(path: string): Promise<VolumeInput> {
+  const found = await collectVolumeInputs([path]);
+  if (found.length === 1) return found[0];
+  const list = found
+    .slice(0, 4)
+    .map((f) => f.path)
+    .join(", ");
+  throw new VolumeReadError(
+    path,
+    `holds ${found.length} volumes (${list}${found.length > 4 ? ", …" : ""}); name one of them`,
+  );
+}

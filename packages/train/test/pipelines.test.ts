@@ -106,7 +106,7 @@ describe("collectCubes names the cause when no cube comes out", () => {
     await writeNifti(path, { data, shape: [n, n, n], channels: 1, ...g, kind: "intensity", meta: {} });
     return path;
   };
-  const opts = { cubeShape: [16, 16, 8] as [number, number, number], scale: 2, borderXY: 0, borderZ: 0 };
+  const opts = { patchSize: [16, 16, 8] as [number, number, number], scale: 2, borderXY: 0, borderZ: 0 };
 
   it("the content filter, with its crop count and --lung-max; the borders, with the volume; both", async () => {
     const tissue = await volume("tissue.nii", 24, 100); // all soft tissue: every crop fails the lung filter
@@ -190,7 +190,7 @@ describe("pretraining says when it failed", () => {
 describe("pretraining and fine-tuning on real CT", () => {
   it("pretrains a width-2 U-Net, writes every output and a loadable model, without leaking tensors", async () => {
     const cubes = await collectCubes([CT64], {
-      cubeShape: CUBE,
+      patchSize: CUBE,
       scale: 12,
       borderXY: 2,
       borderZ: 2,
@@ -298,7 +298,7 @@ describe("pretraining and fine-tuning on real CT", () => {
 
   it("Genesis 2D: pretrains a width-2 2-D U-Net on axial slices of the pairs, then fine-tunes it slice-wise on 3-D patches", async () => {
     const cubes = await collectCubes([CT64], {
-      cubeShape: CUBE,
+      patchSize: CUBE,
       scale: 8,
       borderXY: 2,
       borderZ: 2,
@@ -407,7 +407,7 @@ describe("pretraining and fine-tuning on real CT", () => {
   });
 
   it("names an input folder without volumes", async () => {
-    await expect(collectCubes([dir], { cubeShape: CUBE })).rejects.toThrow(/no volume files/);
+    await expect(collectCubes([dir], { patchSize: CUBE })).rejects.toThrow(`${dir}: no volume found`);
   });
 });
 

@@ -1,6 +1,4 @@
-import { readdir, stat } from "node:fs/promises";
-import path from "node:path";
-import { readNpy, type VoxelArray } from "@models-genesis/volume-io";
+import { collectVolumeInputs, readNpy, type VoxelArray } from "@models-genesis/volume-io";
 import type { Rng } from "./rng.js";
 import type { Shape3 } from "./types.js";
 
@@ -13,8 +11,11 @@ import type { Shape3 } from "./types.js";
 export interface CubeExtractionOptions {
   /** Cubes wanted per volume (`--scale`, paper: 32). */
   scale?: number;
-  /** Cube shape (rows, cols, deps) = (x, y, z); default (64, 64, 32) (`input_rows/cols/deps`). */
-  cubeShape?: Shape3;
+  /**
+   * Cube (pretraining patch) size in voxels, x/y/z = (rows, cols, deps); default (64, 64, 32)
+   * (`input_rows/cols/deps`). The project's one name for a model's input patch (formerly `cubeShape`).
+   */
+  patchSize?: Shape3;
   /** In-plane border in voxels kept free on each side (`len_border`, 100). */
   borderXY?: number;
   /** Border in slices along z (`len_border_z`, 30). */
@@ -34,7 +35,7 @@ export interface CubeExtractionOptions {
 
 const DEFAULTS: Required<CubeExtractionOptions> = {
   scale: 32,
-  cubeShape: [64, 64, 32],
+  patchSize: [64, 64, 32],
   borderXY: 100,
   borderZ: 30,
   lenDepth: 3,
@@ -91,7 +92,7 @@ export function extractCubes(
 ): CubeExtraction {
   const o = { ...DEFAULTS, ...options };
   const [nx, ny, nz] = volume.shape;
-  const [rows, cols, deps] = o.cubeShape;
+  const [rows, cols, deps] = o.patchSize;
   if ((volume.channels ?? 1) !== 1) {
     throw new Error(
       `transforms/extractCubes: volume has ${volume.channels} channels; cube extraction needs one`,
@@ -279,62 +280,19 @@ export async function readCubes(
   return { data, shape: [shape[0], shape[1], shape[2], shape[3]] };
 }
 
-const VOLUME_EXT = [".mhd", ".mha", ".nii", ".nii.gz", ".hdr"];
-
-function isVolumeFile(name: string): boolean {
-  const lower = name.toLowerCase();
-  return VOLUME_EXT.some((e) => lower.endsWith(e));
-}
-
-async function walk(dir: string, out: string[]): Promise<void> {
-  const entries = await readdir(dir, { withFileTypes: true });
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (const e of entries) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) await walk(p, out);
-    else if (e.isFile() && isVolumeFile(e.name)) out.push(p);
-  }
-}
-
 /**
- * Expand the inputs of `genesis cubes` into volume files, sorted by name within each folder:
- * a file is taken as is; a LUNA16 root (with `subset0` … `subset9` folders) yields
- * `subset{f}/*.mhd` for the requested folds (all ten when `folds` is omitted; LUNA16 folds:
- * train 0–4, validation 5–6, test 7–9 — `infinite_generator_3D.py` `--fold`); any other folder
- * is searched recursively for `.mhd`, `.mha`, `.nii`, `.nii.gz`, `.hdr`.
+ * Expand the inputs of `genesis cubes` into volume paths: `collectVolumeInputs` of volume-io (the one
+ * input collection of every command: files of any format, folders searched recursively for volume
+ * files and DICOM series, LUNA16 `subset*` roots by `folds`), returning each input's path — a
+ * DICOM series as its folder, which `readVolume` reads.
  *
- * @throws Error naming a path that does not exist, or a requested fold folder that is missing.
+ * @deprecated use `collectVolumeInputs` from `@models-genesis/volume-io`.
+ * @throws VolumeReadError naming a path that does not exist, a file of no known format, a folder
+ *   without any volume, or a requested fold folder that is missing.
  */
 export async function listVolumeFiles(
   inputs: readonly string[],
   folds?: readonly number[],
 ): Promise<string[]> {
-  const out: string[] = [];
-  for (const input of inputs) {
-    let st: Awaited<ReturnType<typeof stat>>;
-    try {
-      st = await stat(input);
-    } catch {
-      throw new Error(`${input}: no such file or folder`);
-    }
-    if (!st.isDirectory()) {
-      out.push(input);
-      continue;
-    }
-    const names = await readdir(input);
-    const isLuna = names.some((n) => /^subset\d$/.test(n));
-    if (isLuna) {
-      const wanted = folds ?? names.filter((n) => /^subset\d$/.test(n)).map((n) => Number(n.slice(6)));
-      for (const f of [...wanted].sort((a, b) => a - b)) {
-        const dir = path.join(input, `subset${f}`);
-        if (!names.includes(`subset${f}`))
-          throw new Error(`${input}: LUNA16 fold folder subset${f} is missing`);
-        const files = (await readdir(dir)).filter((n) => n.toLowerCase().endsWith(".mhd")).sort();
-        out.push(...files.map((n) => path.join(dir, n)));
-      }
-    } else {
-      await walk(input, out);
-    }
-  }
-  return out;
+  return (await collectVolumeInputs(inputs, { folds })).map((v) => v.path);
 }

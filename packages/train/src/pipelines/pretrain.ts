@@ -9,6 +9,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { CT_INTENSITY, createModel, type GenesisUNet, getModelInfo, saveModel } from "@models-genesis/models";
 import { type GenesisConfig, type Shape3, writeSliceSheet } from "@models-genesis/transforms";
+import * as tf from "@tensorflow/tfjs-core";
 import { writeFileAtomic } from "../atomic.js";
 import type { Callback, EpochLog, TrainResult } from "../callback.js";
 import { JsonlLogger, LossCurvePlot, ProgressLogger, SampleSheetCallback } from "../callbacks.js";
@@ -21,6 +22,15 @@ import { pretrainRecipe, REFERENCE_PRETRAIN } from "../tasks.js";
 import { Trainer } from "../trainer.js";
 import { genesisCubeSource, genesisSliceSource } from "./pretrain/batches.js";
 import type { CubeSet } from "./pretrain/cubes.js";
+import {
+  assertResumeMatchesPlan,
+  makePretrainPlan,
+  PRETRAIN_PLAN_FILE,
+  type PretrainPlanSource,
+  type PretrainTrainingPlan,
+  readPretrainPlan,
+  writePretrainPlan,
+} from "./pretrain/plan.js";
 import { SAMPLE_SHEET_COLUMNS, sheetRows } from "./pretrain/sheet.js";
 import { VALIDATION_SEED_OFFSET, validationPairs, validationSlicePairs } from "./pretrain/validation.js";
 import { outputSpreadMetric, type PretrainVerdict, pretrainVerdict } from "./pretrain/verdict.js";
@@ -32,8 +42,20 @@ export {
   genesisSliceSource,
 } from "./pretrain/batches.js";
 export { type CollectCubesOptions, type CubeSet, collectCubes } from "./pretrain/cubes.js";
+export {
+  assertResumeMatchesPlan,
+  makePretrainPlan,
+  PRETRAIN_PLAN_FILE,
+  PRETRAIN_PLAN_VERSION,
+  type PretrainPlan,
+  type PretrainPlanSource,
+  type PretrainTrainingPlan,
+  planDifferences,
+  readPretrainPlan,
+  writePretrainPlan,
+} from "./pretrain/plan.js";
 export { SAMPLE_SHEET_COLUMNS } from "./pretrain/sheet.js";
-export { splitCubesBySource } from "./pretrain/split.js";
+export { splitCubesByIndices, splitCubesBySource } from "./pretrain/split.js";
 export { VALIDATION_SEED_OFFSET, validationPairs, validationSlicePairs } from "./pretrain/validation.js";
 export {
   COLLAPSE_STD_RATIO,
@@ -47,7 +69,7 @@ export {
 export interface PretrainOptions {
   train: CubeSet;
   val: CubeSet;
-  /** Output folder: `model/`, `checkpoints/`, `log.jsonl`, `samples/`, `loss.svg`, `pretrain.json`. */
+  /** Output folder: `plan.json`, `model/`, `checkpoints/`, `log.jsonl`, `samples/`, `loss.svg`, `pretrain.json`. */
   out: string;
   /**
    * Zoo id of the architecture; default `genesis-unet3d` (PyTorch variant). A 2-D model
@@ -86,8 +108,17 @@ export interface PretrainOptions {
    * threads, see `ReplicaPool`); default `GENESIS_THREADS` or 1. `resolveThreads("auto")` picks one per core.
    */
   threads?: number;
-  /** Continue from `out/checkpoints/last.ckpt`. */
+  /**
+   * Continue from `out/checkpoints/last.ckpt`. When `out/plan.json` exists, the run must match it
+   * (same training options, cubes and split; threads and backend may differ): see {@link runPretraining}.
+   */
   resume?: boolean;
+  /**
+   * Where the cubes came from (inputs, backend, the caller's options, the split), recorded in
+   * `out/plan.json`. Without it the plan records the cubes' sources as inputs, the current tfjs
+   * backend, no caller options, and the split as given (validation cubes after the training ones).
+   */
+  plan?: PretrainPlanSource;
   handleSigint?: boolean;
   /** Write a sample sheet every this many epochs (0 = never). Default 1. */
   sampleEvery?: number;
@@ -124,6 +155,8 @@ export interface PretrainSummary {
   model_dir: string;
   width: number;
   model_id: string;
+  /** The tfjs backend the run trained on (as in `plan.json`). */
+  backend: string;
   /**
    * Output spread of the best epoch on the validation pairs: √(Σ per-sample variance of the
    * network's output / Σ per-sample variance of the originals). Near 0 = the output collapsed to a
@@ -155,10 +188,14 @@ export interface PretrainSummary {
  * (transformed | restored | original, slices at 2/6…5/6 of depth; headed columns, upscaled to panels
  * of at least 128 px), `loss.svg` (with both
  * baselines), the best model as `model/` (loadable by `loadModel`, `genesis predict`, fine-tuning)
- * and `pretrain.json` ({@link PretrainSummary}).
+ * and `pretrain.json` ({@link PretrainSummary}). Before the first step it writes `plan.json`
+ * ({@link PretrainPlan}: every resolved option, the seed, the cubes per source and the split,
+ * the backend), atomically; with `resume` and an existing plan it keeps that plan and refuses a run
+ * that differs from it ({@link assertResumeMatchesPlan}).
  *
  * @throws TrainError when either cube set is empty or smaller than one batch, `slicesPerCube` is
- *   out of range, or `out` is not a writable folder (checked before training, one line naming it).
+ *   out of range, or `out` is not a writable folder (checked before training, one line naming it);
+ *   under `resume`, when the run differs from `out/plan.json`.
  */
 export async function runPretraining(o: PretrainOptions): Promise<PretrainSummary> {
   const R = REFERENCE_PRETRAIN;
@@ -181,6 +218,49 @@ export async function runPretraining(o: PretrainOptions): Promise<PretrainSummar
     dims === 3
       ? genesisCubeSource({ cubes: o.train, batchSize, genesis })
       : genesisSliceSource({ cubes: o.train, batchSize, slicesPerCube, genesis });
+  const lr = o.lr ?? (o.optimizer === "adam" ? 1e-3 : R.lr);
+  const training: PretrainTrainingPlan = {
+    model_id: modelId,
+    width,
+    batch_size: batchSize,
+    epochs: o.epochs ?? R.epochs,
+    steps_per_epoch: o.stepsPerEpoch ?? null,
+    optimizer: o.optimizer ?? "sgd",
+    lr,
+    momentum: o.momentum ?? R.momentum,
+    schedule: o.schedule ?? "step",
+    step_size: o.stepSize ?? R.stepSize,
+    gamma: o.gamma ?? R.gamma,
+    patience: o.patience ?? R.patience,
+    slices_per_cube: dims === 2 ? slicesPerCube : null,
+    genesis,
+    seed,
+    threads: o.threads ?? null,
+    sample_every: o.sampleEvery ?? 1,
+  };
+  const backend = tf.getBackend();
+  const source: PretrainPlanSource = o.plan ?? {
+    inputs: [...new Set([...o.train.sources, ...o.val.sources])],
+    backend,
+    options: {},
+    split: {
+      valFraction: o.val.count / (o.train.count + o.val.count),
+      seed,
+      valIndices: Array.from({ length: o.val.count }, (_, i) => o.train.count + i),
+    },
+  };
+  const plan = makePretrainPlan(source, o.train, o.val, training);
+  const planned = o.resume ? readPretrainPlan(o.out) : null;
+  if (planned) {
+    assertResumeMatchesPlan(o.out, planned, plan);
+    if (planned.backend !== plan.backend || planned.training.threads !== plan.training.threads)
+      log(
+        `resuming on backend ${plan.backend} with ${plan.training.threads ?? "default"} threads (the plan: ${planned.backend}, ${planned.training.threads ?? "default"})`,
+      );
+  } else {
+    await writePretrainPlan(o.out, plan);
+    log(`plan: ${join(o.out, PRETRAIN_PLAN_FILE)}`);
+  }
   await mkdir(join(o.out, "samples"), { recursive: true });
   const valPairs =
     dims === 3
@@ -206,14 +286,14 @@ export async function runPretraining(o: PretrainOptions): Promise<PretrainSummar
     head: { kind: "segmentation", nClasses: 1, activation: "sigmoid" },
   });
   const recipe = pretrainRecipe({
-    lr: o.lr,
+    lr,
     momentum: o.momentum,
     schedule: o.schedule,
     stepSize: o.stepSize,
     gamma: o.gamma,
     patience: o.patience,
   });
-  const optimizer = o.optimizer === "adam" ? new Adam({ lr: o.lr ?? 1e-3 }) : recipe.optimizer;
+  const optimizer = o.optimizer === "adam" ? new Adam({ lr }) : recipe.optimizer;
   if (optimizer !== recipe.optimizer) recipe.optimizer.dispose();
   const sampleEvery = o.sampleEvery ?? 1;
   const callbacks: Callback[] = [
@@ -304,6 +384,7 @@ export async function runPretraining(o: PretrainOptions): Promise<PretrainSummar
       model_dir: modelDir,
       width,
       model_id: modelId,
+      backend,
       output_std_ratio: outputStdRatio,
       verdict: judged.verdict,
       verdict_reason: judged.reason,

@@ -1,12 +1,11 @@
 import {
   type CubeExtractionOptions,
   extractCubes,
-  listVolumeFiles,
   readCubes,
   type Shape3,
   Rng as TransformRng,
 } from "@models-genesis/transforms";
-import { countNonFinite, readVolume } from "@models-genesis/volume-io";
+import { collectVolumeInputs, countNonFinite, readVolume } from "@models-genesis/volume-io";
 import { TrainError } from "../../errors.js";
 
 /** Cubes gathered for pretraining: float32 in [0, 1], C order (N, rows, cols, deps). */
@@ -30,18 +29,20 @@ export interface CollectCubesOptions extends CubeExtractionOptions {
 
 /**
  * Gather pretraining cubes from files and folders: cube `.npy` files (ours or the official
- * `bat_*.npy`, shape (N, rows, cols, deps)) are read as they are; every other volume (any format
- * `readVolume` understands; LUNA16 `subset*` roots honour `folds`) goes through
+ * `bat_*.npy`, shape (N, rows, cols, deps)) are read as they are; every other input is expanded by
+ * volume-io's `collectVolumeInputs` (files of any format `readVolume` understands, folders searched
+ * for volume files and DICOM series, LUNA16 `subset*` roots honouring `folds`) and each volume goes through
  * {@link extractCubes} with the reference generator's semantics (HU window, borders, content
  * filter, `scale` cubes per volume).
  *
- * @throws TrainError when no cube could be gathered, or a volume holds NaN/Inf voxels (named).
+ * @throws TrainError when no cube could be gathered, or a volume holds NaN/Inf voxels (named);
+ *   VolumeReadError naming an input that is missing, of no known format, or a folder without volumes.
  */
 export async function collectCubes(
   inputs: readonly string[],
   opts: CollectCubesOptions = {},
 ): Promise<CubeSet> {
-  const shape: Shape3 = opts.cubeShape ?? [64, 64, 32];
+  const shape: Shape3 = opts.patchSize ?? [64, 64, 32];
   const per = shape[0] * shape[1] * shape[2];
   const rng = new TransformRng(opts.seed ?? 1);
   const parts: Float32Array[] = [];
@@ -53,21 +54,20 @@ export async function collectCubes(
     parts.push(c.data);
     for (let i = 0; i < c.shape[0]; i++) sources.push(file);
   }
-  const files = others.length > 0 ? await listVolumeFiles(others, opts.folds) : [];
-  if (others.length > 0 && files.length === 0) {
-    throw new TrainError(`no volume files (.mhd, .mha, .nii, .nii.gz, .hdr) found in ${others.join(", ")}`);
-  }
+  // one input collection for every command: any volume format, DICOM series folders, LUNA16 roots;
+  // a path it cannot use is an error naming it (VolumeReadError), never dropped
+  const files = others.length > 0 ? await collectVolumeInputs(others, { folds: opts.folds }) : [];
   const tooSmall: string[] = [];
   let filtered = 0;
   let filteredVolumes = 0;
-  for (const file of files) {
+  for (const [i, { path: file }] of files.entries()) {
     const vol = await readVolume(file);
     const bad = countNonFinite(vol);
     if (bad > 0)
       throw new TrainError(`${file}: ${bad} voxels are NaN or infinite; refusing to train on them`);
     const r = extractCubes(vol, rng, opts);
     opts.log?.(
-      `${file}: ${r.count} cubes${r.skipped ? ` (skipped: ${r.skipped})` : ` in ${r.attempts} attempts`}`,
+      `[${i + 1}/${files.length}] ${file}: ${r.count} cubes${r.skipped ? ` (skipped: ${r.skipped})` : ` in ${r.attempts} attempts`}`,
     );
     if (r.skipped) tooSmall.push(`${file}: ${r.skipped}`);
     else if (r.count === 0) {

@@ -1,17 +1,20 @@
 import { Rng as TransformRng } from "@models-genesis/transforms";
+import { TrainError } from "../../errors.js";
 import type { CubeSet } from "./cubes.js";
 
 /**
  * Split cubes into training and validation by source file (patient level: no volume contributes to
  * both), taking whole volumes for validation in a seeded order until at least `valFraction` of the
  * cubes (and one volume) are held out. With a single source, cubes are split instead.
+ *
+ * @returns the two sets and `valIndices`, the validation cubes' indices in `cubes` (ascending), which
+ *   a run plan records so that `--resume` takes the same split ({@link splitCubesByIndices}).
  */
 export function splitCubesBySource(
   cubes: CubeSet,
   valFraction: number,
   seed: number,
-): { train: CubeSet; val: CubeSet } {
-  const per = cubes.shape[0] * cubes.shape[1] * cubes.shape[2];
+): { train: CubeSet; val: CubeSet; valIndices: number[] } {
   const uniq = [...new Set(cubes.sources)];
   const rng = new TransformRng(seed);
   const isVal = new Uint8Array(cubes.count);
@@ -40,6 +43,26 @@ export function splitCubesBySource(
       [idx[i], idx[j]] = [idx[j], idx[i]];
     }
     for (const i of idx.slice(0, nVal)) isVal[i] = 1;
+  }
+  const valIndices = [...isVal.keys()].filter((i) => isVal[i] === 1);
+  return { ...splitCubesByIndices(cubes, valIndices), valIndices };
+}
+
+/**
+ * Split cubes by a recorded list of validation cube indices (a run plan's `split.val_cubes`); the
+ * others, in order, are the training cubes.
+ * @throws TrainError when an index is not an integer in 0…count−1 or repeats.
+ */
+export function splitCubesByIndices(
+  cubes: CubeSet,
+  valIndices: readonly number[],
+): { train: CubeSet; val: CubeSet } {
+  const per = cubes.shape[0] * cubes.shape[1] * cubes.shape[2];
+  const isVal = new Uint8Array(cubes.count);
+  for (const i of valIndices) {
+    if (!Number.isInteger(i) || i < 0 || i >= cubes.count || isVal[i] === 1)
+      throw new TrainError(`validation cube index ${i} is not one of ${cubes.count} cubes (or repeats)`);
+    isVal[i] = 1;
   }
   const take = (flag: number): CubeSet => {
     const ids = [...isVal.keys()].filter((i) => isVal[i] === flag);

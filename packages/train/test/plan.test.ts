@@ -155,6 +155,17 @@ describe("runPretraining writes its plan before training; --resume keeps it and 
     expect(done.backend).toBe(plan.backend);
     expect(done.val_mse).toEqual(full.val_mse);
     expect(done.train_mse).toEqual(full.train_mse);
+
+    // the maximum number of epochs may change on resume: the plan follows, nothing else in it changes
+    const said: string[] = [];
+    const more = await runPretraining(base(out, { resume: true, epochs: 3, log: (l) => said.push(l) }));
+    expect(more.epochs).toBe(3);
+    expect(said).toContain(
+      `resuming with at most 3 epochs (the plan said 2; ${join(out, "plan.json")} updated)`,
+    );
+    const after = readPretrainPlan(out);
+    expect(after?.training.epochs).toBe(3);
+    expect(planDifferences(plan, after)).toEqual(["training.epochs: 2 → 3"]);
   }, 120_000);
 
   it("without a plan source, the plan records the sources and the split as given", async () => {

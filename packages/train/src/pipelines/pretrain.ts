@@ -110,7 +110,8 @@ export interface PretrainOptions {
   threads?: number;
   /**
    * Continue from `out/checkpoints/last.ckpt`. When `out/plan.json` exists, the run must match it
-   * (same training options, cubes and split; threads and backend may differ): see {@link runPretraining}.
+   * (same training options, cubes and split; threads and backend may differ, and `epochs`, which then
+   * updates the plan): see {@link runPretraining}.
    */
   resume?: boolean;
   /**
@@ -253,6 +254,17 @@ export async function runPretraining(o: PretrainOptions): Promise<PretrainSummar
   const planned = o.resume ? readPretrainPlan(o.out) : null;
   if (planned) {
     assertResumeMatchesPlan(o.out, planned, plan);
+    if (planned.training.epochs !== plan.training.epochs) {
+      // the one option a resumed run may change: the maximum number of epochs; the plan follows it
+      await writePretrainPlan(o.out, {
+        ...planned,
+        options: plan.options,
+        training: { ...planned.training, epochs: plan.training.epochs },
+      });
+      log(
+        `resuming with at most ${plan.training.epochs} epochs (the plan said ${planned.training.epochs}; ${join(o.out, PRETRAIN_PLAN_FILE)} updated)`,
+      );
+    }
     if (planned.backend !== plan.backend || planned.training.threads !== plan.training.threads)
       log(
         `resuming on backend ${plan.backend} with ${plan.training.threads ?? "default"} threads (the plan: ${planned.backend}, ${planned.training.threads ?? "default"})`,

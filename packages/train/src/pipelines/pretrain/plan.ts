@@ -165,13 +165,14 @@ export function planDifferences(a: unknown, b: unknown, path = ""): string[] {
 }
 
 /**
- * Check that a resumed run is the planned one: the same training options (threads aside) and the same
- * split (sources, counts, validation cubes).
+ * Check that a resumed run is the planned one: the same training options (threads aside, and
+ * `epochs`, the maximum, which a resumed run may raise or lower) and the same split (sources, counts,
+ * validation cubes).
  * @throws TrainError, one line naming the plan file and the first differences.
  */
 export function assertResumeMatchesPlan(out: string, planned: PretrainPlan, now: PretrainPlan): void {
   const strip = (p: PretrainPlan) => ({
-    training: { ...p.training, threads: null },
+    training: { ...p.training, threads: null, epochs: null },
     cubes: p.cubes,
     split: p.split,
   });

@@ -149,7 +149,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
 
   // 2. pretraining cubes: chest CT (reference cube sampler, small borders) + unlabeled nodule volumes
   const chest = await collectCubes([join(sample, "chest-ct")], {
-    cubeShape: o.cube,
+    patchSize: o.cube,
     scale: 24,
     borderXY: 4,
     borderZ: 2,

@@ -1,4 +1,11 @@
-import { affineOf, orientationCode, readVolume, type Volume, volumeStats } from "@models-genesis/volume-io";
+import {
+  affineOf,
+  collectOneVolume,
+  orientationCode,
+  readVolume,
+  type Volume,
+  volumeStats,
+} from "@models-genesis/volume-io";
 import type { Command } from "commander";
 import { irregularSlicesOption, volumeReadOptions } from "../lib/read-options.js";
 
@@ -61,7 +68,9 @@ export function register(program: Command): void {
     );
   irregularSlicesOption(cmd).action(
     async (path: string, opts: { json?: boolean; irregularSlices?: string }) => {
-      const vol = await readVolume(path, volumeReadOptions(opts));
+      // the one input collection of every command: a file, or a folder holding exactly one volume
+      const input = await collectOneVolume(path);
+      const vol = await readVolume(input.path, volumeReadOptions(opts));
       const info = volumeInfo(vol);
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(info)}\n`);
@@ -70,7 +79,7 @@ export function register(program: Command): void {
       const v = (a: number[]) => a.map(fmt).join(" × ");
       const p = (a: number[]) => `(${a.map(fmt).join(", ")})`;
       const lines = [
-        `file         ${path}`,
+        `file         ${input.path}${input.kind === "dicom-series" ? " (DICOM series)" : ""}`,
         `format       ${String(vol.meta.format ?? "?")}`,
         `shape        ${v(info.shape)}${vol.channels > 1 ? " (x × y × z × channels)" : " (x × y × z)"}`,
         `spacing      ${v(info.spacing)} mm`,

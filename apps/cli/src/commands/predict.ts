@@ -3,7 +3,14 @@ import { applyIntensityWindow, parsePatchSize, predictVolume } from "@models-gen
 import { initBackend } from "@models-genesis/kernels";
 import { type GenesisUNet, inferenceBnModeOf, loadModel, type ModelMetadata } from "@models-genesis/models";
 import { assertWritableDir, meanOverSlices, sliceAxial, stackSlices } from "@models-genesis/train";
-import { readNpy, readVolume, type Volume, writeNifti, writeNpy } from "@models-genesis/volume-io";
+import {
+  collectOneVolume,
+  readNpy,
+  readVolume,
+  type Volume,
+  writeNifti,
+  writeNpy,
+} from "@models-genesis/volume-io";
 import * as tf from "@tensorflow/tfjs-core";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
@@ -308,7 +315,8 @@ async function runVolumeMode(
   await initBackend({ backend: o.backend as string | undefined, log: () => {} });
   let vol: Volume;
   try {
-    vol = await readVolume(volumePath, readOptions);
+    // the one input collection of every command: a file, or a folder holding exactly one volume
+    vol = await readVolume((await collectOneVolume(volumePath)).path, readOptions);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     throw new Error(msg.includes(volumePath) ? msg : `${volumePath}: ${msg}`);

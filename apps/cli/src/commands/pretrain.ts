@@ -7,10 +7,14 @@ import {
   assertWritableDir,
   collectCubes,
   FAILED_PRETRAIN_VERDICTS,
+  PRETRAIN_PLAN_FILE,
+  type PretrainPlan,
   type PretrainVerdict,
   REFERENCE_PRETRAIN,
+  readPretrainPlan,
   resolveThreads,
   runPretraining,
+  splitCubesByIndices,
   splitCubesBySource,
 } from "@models-genesis/train";
 import {
@@ -22,7 +26,8 @@ import {
   withGenesisRate,
 } from "@models-genesis/transforms";
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { ExitCodeError, STRICT_FAILURE_EXIT } from "../lib/exit.js";
+import { addCubeOptions, type CubeCliOptions, cubeExtractionFrom } from "../lib/cube-options.js";
+import { ExitCodeError, INTERRUPTED_EXIT, STRICT_FAILURE_EXIT } from "../lib/exit.js";
 
 /** commander parser for an integer ≥ min. */
 export function intArg(name: string, min: number) {
@@ -101,16 +106,9 @@ export function rateArg(v: string, prev: [string, number][] = []): [string, numb
   return [...prev, [m[1], p]];
 }
 
-/** Options of `genesis pretrain` as commander parses them. */
-interface PretrainCliOptions {
+/** Options of `genesis pretrain` as commander parses them (the cube options are {@link addCubeOptions}'). */
+interface PretrainCliOptions extends CubeCliOptions {
   out: string;
-  cubeShape: [number, number, number];
-  scale: number;
-  seed: number;
-  borderXy: number;
-  borderZ: number;
-  lungMax: number;
-  folds?: number[];
   valFraction: number;
   model: string;
   slicesPerCube?: number;
@@ -164,40 +162,82 @@ export function reportVerdict(
   if (failed) log("(--strict makes this a non-zero exit)");
 }
 
+/** Options that describe how the run runs, not what it computes: not recorded for `--resume` to compare. */
+const RUNTIME_OPTIONS = new Set(["out", "resume", "backend", "threads", "plain", "strict", "cubeShape"]);
+
+/** Options a resumed run may change (the maximum number of epochs, to train a finished run further). */
+const RESUME_MAY_CHANGE = new Set(["epochs"]);
+
+/** `--flag-name` of a commander attribute name (`patchSize` → `--patch-size`). */
+const flagOf = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/** A recorded option value as the command line writes it. */
+function showOption(key: string, v: unknown): string {
+  if (Array.isArray(v) && key === "patchSize") return v.join("x");
+  if (Array.isArray(v) && key === "rate") return v.map((r) => (r as unknown[]).join("=")).join(" ");
+  if (Array.isArray(v)) return v.join(",");
+  return String(v);
+}
+
+/**
+ * `--resume` with a plan: every option the command line gave must agree with the plan's (except
+ * `--epochs`, the maximum, which may change); the plan's values are used for the rest. Inputs, when
+ * given, must be the plan's.
+ * @throws Error, one line naming the flag, both values and the plan file, on a contradiction.
+ */
+export function optionsFromPlan<T extends object>(
+  plan: PretrainPlan,
+  planFile: string,
+  given: T,
+  fromCommandLine: (key: string) => boolean,
+  inputs: readonly string[],
+): T {
+  if (inputs.length > 0 && JSON.stringify(inputs) !== JSON.stringify(plan.inputs))
+    throw new Error(
+      `--resume: the inputs ${inputs.join(", ")} are not the plan's (${plan.inputs.join(", ")}, ${planFile}); leave them out to resume the planned run, or start a new --out`,
+    );
+  const merged = { ...given } as Record<string, unknown>;
+  for (const [key, planned] of Object.entries(plan.options)) {
+    if (RUNTIME_OPTIONS.has(key)) continue;
+    const mine = (given as Record<string, unknown>)[key];
+    if (RESUME_MAY_CHANGE.has(key) && fromCommandLine(key)) continue;
+    if (fromCommandLine(key) && JSON.stringify(mine) !== JSON.stringify(planned))
+      throw new Error(
+        `--resume: ${flagOf(key)} ${showOption(key, mine)} contradicts the plan (${showOption(key, planned)}, ${planFile}); drop the flag to resume the planned run, or start a new --out`,
+      );
+    merged[key] = planned;
+  }
+  for (const key of Object.keys(given))
+    if (!RUNTIME_OPTIONS.has(key) && !(key in plan.options) && fromCommandLine(key))
+      throw new Error(
+        `--resume: ${flagOf(key)} is not in the plan (${planFile}); drop the flag to resume the planned run, or start a new --out`,
+      );
+  return merged as T;
+}
+
 /**
  * `genesis pretrain <volumes, folders or cube .npy files…> --out DIR`: Models Genesis restoration
  * pretraining with the reference's defaults (batch 6, SGD lr 1 momentum 0.9, StepLR 40/0.5, patience
  * 50, width 32, 64×64×32 cubes), every one a flag. `--model genesis-unet2d` pretrains Genesis 2D on
  * axial slices of the Genesis pairs (`runPretraining`; `--batch-size` then counts slices).
+ * Writes `OUT/plan.json` (every option, the seed, the split, the backend) before the first step;
+ * `--resume` reads it back instead of recomputing. Ctrl-C saves a checkpoint and exits 130.
  */
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command("pretrain")
     .description(
-      "self-supervised Genesis pretraining: volumes (any format, LUNA16 subset* folders) or cube .npy files → cubes → Genesis pairs → restoration training",
+      "self-supervised Genesis pretraining: volumes (any format, DICOM series folders, LUNA16 subset* folders) or cube .npy files → cubes → Genesis pairs → restoration training",
     )
     .argument(
-      "<inputs...>",
-      "CT volumes, folders of volumes, a LUNA16 root, or cube .npy files (ours or bat_*.npy)",
+      "[inputs...]",
+      "CT volumes, folders of volumes or DICOM series, a LUNA16 root, or cube .npy files (ours or bat_*.npy); with --resume, default the plan's",
     )
     .requiredOption(
       "--out <dir>",
-      "output folder (model/, checkpoints/, log.jsonl, samples/, loss.svg, pretrain.json)",
-    )
-    .option("--cube-shape <r,c,d>", "cube size (rows,cols,deps)", shapeArg, [64, 64, 32])
-    .option("--scale <n>", "cubes per volume (infinite_generator_3D.py; paper 32)", intArg("--scale", 1), 32)
-    .option("--seed <n>", "seed of cubes, splits, weights and transforms", intArg("--seed", 0), 1)
-    .option("--border-xy <n>", "in-plane border of the cube sampler in voxels", intArg("--border-xy", 0), 100)
-    .option("--border-z <n>", "z border of the cube sampler in slices", intArg("--border-z", 0), 30)
-    .option(
-      "--lung-max <f>",
-      "content filter: reject a crop whose tissue score exceeds this fraction (reference 0.15)",
-      numArg("--lung-max"),
-      0.15,
-    )
-    .option("--folds <list>", "LUNA16 subsets to read (reference training folds 0-4)", (v) =>
-      v.split(",").map((s) => intArg("--folds", 0)(s.trim())),
-    )
+      "output folder (plan.json, model/, checkpoints/, log.jsonl, samples/, loss.svg, pretrain.json)",
+    );
+  addCubeOptions(cmd, "seed of cubes, splits, weights and transforms (reference 1)")
     .option(
       "--val-fraction <f>",
       "fraction of cubes (whole volumes) held out for validation",
@@ -267,7 +307,10 @@ export function register(program: Command): void {
       rateArg,
       [],
     )
-    .option("--resume", "continue from OUT/checkpoints/last.ckpt")
+    .option(
+      "--resume",
+      "continue from OUT/checkpoints/last.ckpt with OUT/plan.json's inputs, options and split (a flag that contradicts the plan is refused; --epochs may change)",
+    )
     .option(
       "--backend <name>",
       "tensorflow | webgpu | wasm | cpu (default: fastest available; env GENESIS_BACKEND)",
@@ -275,28 +318,56 @@ export function register(program: Command): void {
     .option("--threads <n|auto>", THREADS_HELP, threadsArg, "auto")
     .option("--plain", "plain progress lines instead of a progress bar")
     .option("--strict", STRICT_HELP)
-    .action(async (inputs: string[], o: PretrainCliOptions) => {
+    .action(async (inputArgs: string[], given: PretrainCliOptions, command: Command) => {
       const log = (l: string) => process.stderr.write(`${l}\n`);
-      const backend = await initBackend({ backend: o.backend, log });
-      const threads = resolveThreads(o.threads, backend);
-      log(threadsLine(threads));
-      const out = resolve(o.out);
+      const out = resolve(given.out);
       checkOutDir(out);
       const last = join(out, "checkpoints", "last.ckpt");
       const prev = join(out, "checkpoints", "last.prev.ckpt");
-      if (o.resume && !existsSync(last) && !existsSync(prev))
+      if (given.resume && !existsSync(last) && !existsSync(prev))
         throw new Error(`--resume: ${last}: no checkpoint to resume from`);
-      const cubes = await collectCubes(inputs, {
-        cubeShape: o.cubeShape,
-        scale: o.scale,
-        seed: o.seed,
-        borderXY: o.borderXy,
-        borderZ: o.borderZ,
-        lungMax: o.lungMax,
-        folds: o.folds,
-        log,
-      });
-      const { train, val } = splitCubesBySource(cubes, o.valFraction, o.seed);
+      const planFile = join(out, PRETRAIN_PLAN_FILE);
+      const plan = given.resume ? readPretrainPlan(out) : null;
+      const cliInputs = inputArgs.map((p) => resolve(p));
+      // --patch-size resolved once (the deprecated --cube-shape warns here), then compared as patchSize
+      const ex0 = cubeExtractionFrom(given, log);
+      const fromCli = (key: string) =>
+        command.getOptionValueSource(key) === "cli" ||
+        (key === "patchSize" && command.getOptionValueSource("cubeShape") === "cli");
+      const resolved: PretrainCliOptions = {
+        ...given,
+        patchSize: ex0.patchSize,
+        cubeShape: undefined,
+        lr: given.lr ?? (given.optimizer === "adam" ? 1e-3 : REFERENCE_PRETRAIN.lr),
+      };
+      const o = plan ? optionsFromPlan(plan, planFile, resolved, fromCli, cliInputs) : resolved;
+      const inputs = plan ? plan.inputs : cliInputs;
+      if (plan)
+        log(
+          `--resume: the run planned in ${planFile}: ${inputs.length} input${inputs.length === 1 ? "" : "s"}, its options and its split (${plan.split.train_count} training / ${plan.split.val_count} validation cubes)`,
+        );
+      else if (given.resume)
+        log(
+          `--resume: no ${planFile} (a run from before run plans): cubes and split recomputed from the command line`,
+        );
+      if (inputs.length === 0)
+        throw new Error(
+          "give the inputs: volumes, folders, a LUNA16 root or cube .npy files (or --resume a planned run)",
+        );
+      // a resumed run trains on the plan's backend unless --backend says otherwise (runtime: noted, not refused)
+      const backend = await initBackend({ backend: o.backend ?? plan?.backend, log });
+      const threads = resolveThreads(o.threads, backend);
+      log(threadsLine(threads));
+      const ex = cubeExtractionFrom(o, log);
+      const cubes = await collectCubes(inputs, { ...ex, log });
+      if (plan && cubes.count !== plan.cubes.count)
+        throw new Error(
+          `--resume: the inputs now give ${cubes.count} cubes, the plan ${plan.cubes.count} (${planFile}): the data changed since the run began; start a new --out`,
+        );
+      const split = plan
+        ? { ...splitCubesByIndices(cubes, plan.split.val_cubes), valIndices: plan.split.val_cubes }
+        : splitCubesBySource(cubes, o.valFraction, o.seed);
+      const { train, val } = split;
       let genesis: Partial<GenesisConfig> = {
         ...genesisAblation(o.transforms),
         flipMode: o.flipMode,
@@ -307,6 +378,9 @@ export function register(program: Command): void {
         ...(o.inpaintRate !== undefined ? { inpaintRate: o.inpaintRate } : {}),
       };
       for (const [stage, p] of o.rate) genesis = withGenesisRate(genesis, stage, p);
+      const recorded = Object.fromEntries(
+        Object.entries(o).filter(([k, v]) => !RUNTIME_OPTIONS.has(k) && v !== undefined),
+      );
       const summary = await runPretraining({
         train,
         val,
@@ -318,7 +392,7 @@ export function register(program: Command): void {
         epochs: o.epochs,
         stepsPerEpoch: o.stepsPerEpoch,
         optimizer: o.optimizer,
-        lr: o.lr ?? (o.optimizer === "adam" ? 1e-3 : REFERENCE_PRETRAIN.lr),
+        lr: o.lr,
         momentum: o.momentum,
         schedule: o.schedule,
         stepSize: o.stepSize,
@@ -327,6 +401,12 @@ export function register(program: Command): void {
         genesis,
         seed: o.seed,
         resume: o.resume,
+        plan: {
+          inputs,
+          backend,
+          options: recorded,
+          split: { valFraction: o.valFraction, seed: o.seed, valIndices: split.valIndices },
+        },
         handleSigint: true,
         plainProgress: o.plain,
         threads,
@@ -347,7 +427,12 @@ export function register(program: Command): void {
       log(
         `log: ${resolve(out, "log.jsonl")}; samples: ${resolve(out, "samples")}; loss curve: ${resolve(out, "loss.svg")}`,
       );
-      log(`summary: ${resolve(out, "pretrain.json")}`);
+      log(`summary: ${resolve(out, "pretrain.json")}; plan: ${planFile}`);
+      if (summary.stop_reason === "interrupted")
+        throw new ExitCodeError(
+          `interrupted: checkpoint saved in ${join(out, "checkpoints")}; continue with: genesis pretrain --resume --out ${out}`,
+          INTERRUPTED_EXIT,
+        );
       reportVerdict(summary, o.strict, log);
     });
 }

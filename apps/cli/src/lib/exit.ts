@@ -14,3 +14,6 @@ export class ExitCodeError extends Error {
 
 /** Exit code of a run that finished but whose pretraining failed its verdict under `--strict`. */
 export const STRICT_FAILURE_EXIT = 3;
+
+/** Exit code of a run stopped by Ctrl-C (SIGINT) after saving its checkpoint: 128 + 2, as shells report it. */
+export const INTERRUPTED_EXIT = 130;

@@ -1,36 +1,41 @@
-import { readdir } from "node:fs/promises";
-import { basename, join } from "node:path";
+import { basename, join, relative } from "node:path";
 import { groupSplit, ncsCubes, type Split } from "@models-genesis/datasets";
 import type { SplitArrays } from "@models-genesis/train";
-import { readVolume, type Vec3 } from "@models-genesis/volume-io";
+import { collectVolumeInputs, readVolume, type Vec3 } from "@models-genesis/volume-io";
 
-const NII = /\.(nii(\.gz)?|mhd|mha|hdr)$/i;
+const EXT = /\.(nii(\.gz)?|mhd|mha|hdr)$/i;
 
-/** (image, label) volume files paired by name: `images/<name>` with `labels/<name>`. */
+/** (image, label) volumes paired by name: `images/<name>` with `labels/<name>` (extensions aside). */
 export interface VolumePair {
   id: string;
+  /** A volume file or a DICOM series folder. */
   image: string;
   label: string;
 }
 
 /**
- * Pair every volume in `imagesDir` with the file of the same name in `labelsDir`.
- * @throws Error naming the folder when it is missing or empty, or an image has no label.
+ * Pair every volume in `imagesDir` with the volume of the same name in `labelsDir`. Both folders are
+ * collected by volume-io's `collectVolumeInputs` (volume files, DICOM series folders, recursively);
+ * a volume's name is its path below the folder without the volume extension, so
+ * `images/case1/` (a DICOM series) pairs with `labels/case1.nii.gz`.
+ * @throws Error naming the folder when it is missing, unreadable or holds no volume, or an image
+ *   has no label.
  */
 export async function pairVolumes(imagesDir: string, labelsDir: string): Promise<VolumePair[]> {
-  const list = async (d: string) => {
-    try {
-      return (await readdir(d)).filter((f) => NII.test(f)).sort();
-    } catch (e) {
-      throw new Error(`${d}: cannot list the folder (${(e as Error).message})`);
-    }
-  };
-  const images = await list(imagesDir);
-  const labels = new Set(await list(labelsDir));
-  if (images.length === 0) throw new Error(`${imagesDir}: no volume files (.nii, .nii.gz, .mhd, .mha, .hdr)`);
-  return images.map((f) => {
-    if (!labels.has(f)) throw new Error(`${join(labelsDir, f)}: missing label for image ${f}`);
-    return { id: basename(f).replace(NII, ""), image: join(imagesDir, f), label: join(labelsDir, f) };
+  const named = async (d: string) =>
+    new Map(
+      (await collectVolumeInputs([d])).map((v) => [
+        relative(d, v.path).replace(EXT, "") || basename(d),
+        v.path,
+      ]),
+    );
+  const images = await named(imagesDir);
+  const labels = await named(labelsDir);
+  // in collection order: by name within each folder, as before
+  return [...images.entries()].map(([id, image]) => {
+    const label = labels.get(id);
+    if (!label) throw new Error(`${join(labelsDir, id)}: missing label for image ${image}`);
+    return { id, image, label };
   });
 }
 

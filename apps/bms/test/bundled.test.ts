@@ -12,15 +12,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import {
-  loadVolume,
-  type PreparedTask,
-  prepareBms,
-  runTaskMain,
-  writeNiftiAs,
-} from "@models-genesis/datasets";
+import { loadVolume, writeNiftiAs } from "@models-genesis/datasets";
+import { BMS_TASK, type PreparedTask, prepareBms, runFinetune, runTaskMain } from "@models-genesis/tasks";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { runFinetune } from "../src/finetune.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const CT64 = path.join(repoRoot, "apps/cli/sample/chest-ct/copdgene_10002K_ct64.nii.gz");
@@ -80,9 +74,7 @@ describe("bms --quick --init scratch-2d on the bundled chest CT", () => {
       code = await runTaskMain(
         ["node", "main.js", "--data", data, "--out", out, "--quick", "--init", "scratch-2d"],
         {
-          task: "bms",
-          description: "BMS",
-          dataHelp: "BraTS-2018 layout",
+          ...BMS_TASK,
           appUrl: pathToFileURL(path.join(repoRoot, "apps/bms/src/main.ts")).href,
           prepare: async (o, _sampleData, log) => {
             // all ten cases: --quick alone would keep 6 of a --data layout (QUICK_LIMITS.bms; tested in datasets)

@@ -10,16 +10,9 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import {
-  loadVolume,
-  type PreparedTask,
-  prepareLcs,
-  runTaskMain,
-  subVolume,
-  writeNiftiAs,
-} from "@models-genesis/datasets";
+import { loadVolume, subVolume, writeNiftiAs } from "@models-genesis/datasets";
+import { LCS_TASK, type PreparedTask, prepareLcs, runFinetune, runTaskMain } from "@models-genesis/tasks";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { runFinetune } from "../src/finetune.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const CT64 = path.join(repoRoot, "apps/cli/sample/chest-ct/copdgene_10002K_ct64.nii.gz");
@@ -70,9 +63,7 @@ describe("lcs --quick --init scratch-2d on the bundled chest CT", () => {
       code = await runTaskMain(
         ["node", "main.js", "--data", data, "--out", out, "--quick", "--init", "scratch-2d"],
         {
-          task: "lcs",
-          description: "LCS",
-          dataHelp: "LiTS volume-N.nii / segmentation-N.nii",
+          ...LCS_TASK,
           appUrl: pathToFileURL(path.join(repoRoot, "apps/lcs/src/main.ts")).href,
           prepare: async (o, _sampleData, log) => {
             prepared = await prepareLcs({ data: o.data, out: o.out, quick: o.quick, seed: o.seed, log });

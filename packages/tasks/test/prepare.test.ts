@@ -67,7 +67,11 @@ describe("task preparation on the sample layouts (quick)", () => {
         expect(lcs.folds[0].train.xShape).toEqual([8, 64, 64, 32, 1]); // volume-0 only, 8 patches in quick mode
         // volume-100 (122×101 in-plane) scaled by the record's [0.5, 0.5, 1] fits one 64×64×32 window
         expect(lcs.folds[0].val.xShape[0]).toBe(1);
-        expect(lcs.preprocessing).toMatchObject({ modality: "CT", resize: [0.5, 0.5, 1], patchSize: [64, 64, 32] });
+        expect(lcs.preprocessing).toMatchObject({
+          modality: "CT",
+          resize: [0.5, 0.5, 1],
+          patchSize: [64, 64, 32],
+        });
       });
     },
   );

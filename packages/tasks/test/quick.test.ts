@@ -97,6 +97,11 @@ describe("--quick on --data", () => {
       expect(lines[0]).toBe("--quick: kept 4 of 10 volumes of --data, drawn with seed 0");
       expect(p.notes.volumes).toBe(4);
       expect(p.notes.candidates).toBe(8);
+      expect(p.preprocessing).toMatchObject({
+        modality: "CT",
+        window: [-1000, 1000],
+        patchSize: [64, 64, 64],
+      });
     });
   });
 
@@ -133,6 +138,14 @@ describe("--quick on --data", () => {
       expect(new Set(kept).size).toBe(7);
       expect(kept.filter((id: string) => ids.slice(9).includes(id))).toEqual(splits.test);
       expect(p.folds[0].val.ids.length).toBeGreaterThan(0);
+      // --data: the reference MRI window, the crop resized to the patch
+      expect(p.preprocessing).toMatchObject({
+        modality: "MRI",
+        window: [0, 4000],
+        crop: [100, 100, 50],
+        patchSize: [64, 64, 32],
+      });
+      expect(p.folds[0].train.xShape.slice(1)).toEqual([64, 64, 32, 1]);
     });
   });
 
@@ -147,7 +160,7 @@ describe("--quick on --data", () => {
         await copyFile(join(BUNDLED, "mask", vois[k]), join(data, `segmentation-${n}.nii.gz`));
       }
       const lines: string[] = [];
-      await prepareLcs({
+      const p = await prepareLcs({
         data,
         out: join(dir, "out"),
         quick: true,
@@ -159,6 +172,7 @@ describe("--quick on --data", () => {
       expect(lines[0]).toBe("--quick: kept 4 of 20 cases of --data, drawn with seed 0");
       const splits = JSON.parse(await readFile(join(dir, "out/splits.json"), "utf8")).folds[0];
       expect([splits.train.length, splits.val.length, splits.test.length]).toEqual([2, 1, 1]);
+      expect(p.preprocessing).toMatchObject({ modality: "CT", resize: [0.5, 0.5, 1], crop: null });
     });
   });
 
@@ -189,6 +203,11 @@ describe("--quick on --data", () => {
       expect([splits.train.length, splits.val.length, splits.test.length]).toEqual([3, 1, 2]);
       expect(p.notes.candidatesSkippedNoScan).toBe(0); // every scan is on disk
       expect(p.notes.candidatesLeftOutByQuick).toBe(28); // the 14 scans left out, 2 candidates each
+      expect(p.preprocessing).toMatchObject({
+        modality: "CT",
+        window: [-1000, 1000],
+        patchSize: [64, 64, 32],
+      });
     });
   });
 });

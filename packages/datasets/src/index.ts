@@ -9,6 +9,7 @@ export * from "./io.js";
 export * from "./lidc.js";
 export * from "./lits.js";
 export * from "./luna16.js";
+export * from "./pairs.js";
 export * from "./patch.js";
 export * from "./quick.js";
 export * from "./random.js";

@@ -1,42 +1,24 @@
-import { readdir } from "node:fs/promises";
-import { basename, join } from "node:path";
-import { groupSplit, ncsCubes, type Split } from "@models-genesis/datasets";
+import {
+  groupSplit,
+  type ImageLabelPair,
+  ncsCubes,
+  pairImageLabelFiles,
+  patientOrId,
+  type Split,
+} from "@models-genesis/datasets";
 import type { SplitArrays } from "@models-genesis/train";
 import { readVolume, type Vec3 } from "@models-genesis/volume-io";
 
-const NII = /\.(nii(\.gz)?|mhd|mha|hdr)$/i;
-
-/** (image, label) volume files paired by name: `images/<name>` with `labels/<name>`. */
-export interface VolumePair {
-  id: string;
-  image: string;
-  label: string;
-}
+/** (image, label) volume files paired by name: `images/<name>` with `labels/<name>` (`pairImageLabelFiles`). */
+export type VolumePair = ImageLabelPair;
 
 /**
- * Pair every volume in `imagesDir` with the file of the same name in `labelsDir`.
- * @throws Error naming the folder when it is missing or empty, or an image has no label.
+ * Pair every volume in `imagesDir` with the file of the same name in `labelsDir`
+ * (`pairImageLabelFiles` of `@models-genesis/datasets`, the project's one pairing rule).
+ * @throws DatasetError naming the folder when it is missing or empty, or an image has no label.
  */
-export async function pairVolumes(imagesDir: string, labelsDir: string): Promise<VolumePair[]> {
-  const list = async (d: string) => {
-    try {
-      return (await readdir(d)).filter((f) => NII.test(f)).sort();
-    } catch (e) {
-      throw new Error(`${d}: cannot list the folder (${(e as Error).message})`);
-    }
-  };
-  const images = await list(imagesDir);
-  const labels = new Set(await list(labelsDir));
-  if (images.length === 0) throw new Error(`${imagesDir}: no volume files (.nii, .nii.gz, .mhd, .mha, .hdr)`);
-  return images.map((f) => {
-    if (!labels.has(f)) throw new Error(`${join(labelsDir, f)}: missing label for image ${f}`);
-    return { id: basename(f).replace(NII, ""), image: join(imagesDir, f), label: join(labelsDir, f) };
-  });
-}
-
-/** The patient of a case id: `LIDC-IDRI-NNNN` when present (LIDC naming), otherwise the id itself. */
-export function patientOf(id: string): string {
-  return /LIDC-IDRI-\d{4}/.exec(id)?.[0] ?? id;
+export function pairVolumes(imagesDir: string, labelsDir: string): Promise<VolumePair[]> {
+  return pairImageLabelFiles(imagesDir, labelsDir);
 }
 
 /**
@@ -49,7 +31,7 @@ export function splitPairs(
 ): Split {
   return groupSplit(
     pairs.map((p) => p.id),
-    patientOf,
+    patientOrId,
     { fractions, seed },
   );
 }

@@ -78,7 +78,7 @@ describe("bms --quick --init scratch-2d on the bundled chest CT", () => {
           ...BMS_TASK,
           appUrl: pathToFileURL(path.join(repoRoot, "apps/bms/src/main.ts")).href,
           prepare: async (o, _sampleData, log) => {
-            // all ten cases: --quick alone would keep 6 of a --data layout (QUICK_LIMITS.bms; tested in datasets)
+            // all ten cases: --quick alone would keep 6 of a --data layout (BMS_CONFIG.quickLimit; tested in tasks)
             prepared = await prepareBms({
               data: o.data,
               out: o.out,

@@ -39,6 +39,7 @@ export const NODULE32_CONFIG: TaskConfig = {
   reduceLrOnPlateau: TASK_PLATEAU,
   loss: "dice",
   metric: "iou",
+  quickLimit: 40,
   source: "example: NCS (ncs_config) with half-size cubes",
 };
 

@@ -45,6 +45,12 @@ export interface TaskConfig {
   readonly loss: "bce" | "dice";
   /** The headline metric the paper reports. */
   readonly metric: "auc" | "iou";
+  /**
+   * How much of a `--data` dataset `--quick` keeps, in the unit the task splits by (NCC scans, NCS
+   * volumes or reference cubes, ECC volumes, LCS / BMS cases): the size of the task's quick sample
+   * layout. Whole groups only, at least one per part, so a few more may be kept (`quickSubset`).
+   */
+  readonly quickLimit: number;
   /** Where the values come from. */
   readonly source: string;
 }

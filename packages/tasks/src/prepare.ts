@@ -22,7 +22,7 @@ export interface PrepareOptions {
   seed: number;
   /**
    * Override the number of cases `quick` keeps: the NCC/NCS sample VOIs (40), and the `--data`
-   * subset's size in the task's unit ({@link QUICK_LIMITS}).
+   * subset's size in the task's unit (the config's `quickLimit`).
    */
   sampleLimit?: number;
   log?: (line: string) => void;

@@ -4,16 +4,16 @@ import { TASK_PLATEAU, taskPreprocessing } from "../src/config.js";
 import { TASK_CONFIGS, TASKS } from "../src/registry.js";
 
 describe("one config per task (keras/downstream_tasks/config.py)", () => {
-  it("holds the reference values: optimiser, lr, batch, patience, loss, metric", () => {
+  it("holds the reference values: optimiser, lr, batch, patience, loss, metric (and the --quick size)", () => {
     const row = (t: keyof typeof TASK_CONFIGS) => {
       const c = TASK_CONFIGS[t];
-      return [c.kind, c.optimizer, c.lr, c.batchSize, c.patience, c.loss, c.metric];
+      return [c.kind, c.optimizer, c.lr, c.batchSize, c.patience, c.loss, c.metric, c.quickLimit];
     };
-    expect(row("ncc")).toEqual(["classification", "adam", 1e-3, 24, 10, "bce", "auc"]);
-    expect(row("ncs")).toEqual(["segmentation", "adam", 1e-3, 16, 50, "dice", "iou"]);
-    expect(row("ecc")).toEqual(["classification", "adam", 1e-3, 24, 38, "bce", "auc"]);
-    expect(row("lcs")).toEqual(["segmentation", "adam", 1e-2, 16, 20, "dice", "iou"]);
-    expect(row("bms")).toEqual(["segmentation", "adam", 1e-3, 16, 30, "dice", "iou"]);
+    expect(row("ncc")).toEqual(["classification", "adam", 1e-3, 24, 10, "bce", "auc", 40]);
+    expect(row("ncs")).toEqual(["segmentation", "adam", 1e-3, 16, 50, "dice", "iou", 40]);
+    expect(row("ecc")).toEqual(["classification", "adam", 1e-3, 24, 38, "bce", "auc", 4]);
+    expect(row("lcs")).toEqual(["segmentation", "adam", 1e-2, 16, 20, "dice", "iou", 4]);
+    expect(row("bms")).toEqual(["segmentation", "adam", 1e-3, 16, 30, "dice", "iou", 6]);
   });
 
   it("holds the reference geometry and intensities under the record's names", () => {

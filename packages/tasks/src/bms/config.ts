@@ -17,5 +17,6 @@ export const BMS_CONFIG: TaskConfig = {
   reduceLrOnPlateau: TASK_PLATEAU,
   loss: "dice",
   metric: "iou",
+  quickLimit: 6,
   source: `${TASK_CONFIG_SOURCE} bms_config (crop 100x100x50 -> 64x64x32; fold_1+fold_2 train with 1/8 validation after random.Random(4).shuffle, fold_3 test); MRI window [0, 4000] from spec/reference-facts.md`,
 };

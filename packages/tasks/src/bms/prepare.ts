@@ -7,7 +7,6 @@ import {
   gridWindows,
   loadVolume,
   PyRandom,
-  QUICK_LIMITS,
   readFoldFile,
   type Sample,
   type SampleArrays,
@@ -58,7 +57,7 @@ export async function prepareBms(
     quickData(
       o,
       allFolds.flatMap((f, k) => f.map((id) => ({ id, k }))),
-      { limit: QUICK_LIMITS.bms, unit: "cases", groupOf: (c) => c.id, partOf: (c) => `fold ${c.k + 1}` },
+      { limit: config.quickLimit, unit: "cases", groupOf: (c) => c.id, partOf: (c) => `fold ${c.k + 1}` },
     ).map((c) => c.id),
   );
   const folds = allFolds.map((f) => f.filter((id) => kept.has(id)));

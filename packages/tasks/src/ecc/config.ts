@@ -17,5 +17,6 @@ export const ECC_CONFIG: TaskConfig = {
   reduceLrOnPlateau: TASK_PLATEAU,
   loss: "bce",
   metric: "auc",
+  quickLimit: 4,
   source: `${TASK_CONFIG_SOURCE} ecc_config (clip_min/clip_max ±1000; 3-fold CV, data/ecc/{train,val,test}_cv-k.csv)`,
 };

@@ -3,7 +3,6 @@ import {
   eccFolds,
   extractCandidateCube,
   loadVolume,
-  QUICK_LIMITS,
   readEccCandidates,
   type Sample,
   type SampleArrays,
@@ -42,7 +41,7 @@ export async function prepareEcc(o: PrepareOptions): Promise<PreparedTask> {
   const positive = new Set(allCands.filter((c) => c.label === 1).map((c) => c.volume));
   const kept = new Set(
     quickData(o, [...new Set(allCands.map((c) => c.volume))], {
-      limit: QUICK_LIMITS.ecc,
+      limit: config.quickLimit,
       unit: "volumes",
       groupOf: (v) => v,
       partOf: (v) => (positive.has(v) ? "with positives" : "without"),

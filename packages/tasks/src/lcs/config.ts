@@ -22,5 +22,6 @@ export const LCS_CONFIG: TaskConfig = {
   reduceLrOnPlateau: TASK_PLATEAU,
   loss: "dice",
   metric: "iou",
+  quickLimit: 4,
   source: `${TASK_CONFIG_SOURCE} lcs_config (volumes 0-99 / 100-114 / 115-129; data 3D_LiTS_NPY_256x256xZ)`,
 };

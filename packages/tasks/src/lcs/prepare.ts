@@ -7,7 +7,6 @@ import {
   loadVolume,
   PyRandom,
   prepareLitsCase,
-  QUICK_LIMITS,
   resizeGrid,
   type Sample,
   type SampleArrays,
@@ -50,7 +49,7 @@ export async function prepareLcs(
   const used = quickData(
     o,
     cases.filter((c) => litsPart(c.n) !== null),
-    { limit: QUICK_LIMITS.lcs, unit: "cases", groupOf: (c) => c.id, partOf: (c) => litsPart(c.n)! },
+    { limit: config.quickLimit, unit: "cases", groupOf: (c) => c.id, partOf: (c) => litsPart(c.n)! },
   );
   const ids = used.map((c) => c.id);
   const { file, splits } = await splitsOf(

@@ -17,5 +17,6 @@ export const NCC_CONFIG: TaskConfig = {
   reduceLrOnPlateau: TASK_PLATEAU,
   loss: "bce",
   metric: "auc",
+  quickLimit: 40,
   source: `${TASK_CONFIG_SOURCE} ncc_config (train subsets 0-4, valid 5-6, test 7-9; hu_min/hu_max ±1000)`,
 };

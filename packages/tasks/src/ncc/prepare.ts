@@ -8,7 +8,6 @@ import {
   loadVolume,
   luna16PartOfSubset,
   PyRandom,
-  QUICK_LIMITS,
   readLuna16Candidates,
   type Sample,
   type SampleArrays,
@@ -50,7 +49,7 @@ export async function prepareNcc(
   }
   const allScans = await discoverLuna16(root);
   const scans = quickData(o, allScans, {
-    limit: QUICK_LIMITS.ncc,
+    limit: config.quickLimit,
     unit: "scans",
     groupOf: (s) => s.seriesuid,
     partOf: (s) => luna16PartOfSubset(s.subset),

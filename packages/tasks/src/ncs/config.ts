@@ -17,5 +17,6 @@ export const NCS_CONFIG: TaskConfig = {
   reduceLrOnPlateau: TASK_PLATEAU,
   loss: "dice",
   metric: "iou",
+  quickLimit: 40,
   source: `${TASK_CONFIG_SOURCE} ncs_config; arrays x/m_{train,valid,test}_64x64x32.npy (keras/downstream_tasks/ncs_data.py)`,
 };

@@ -7,7 +7,6 @@ import {
   lidcPatientOf,
   loadVolume,
   ncsCubes,
-  QUICK_LIMITS,
   readNcsArrays,
   type Sample,
   type SampleArrays,
@@ -40,7 +39,7 @@ export async function prepareNcs(o: PrepareOptions): Promise<PreparedTask> {
       quickData(
         o,
         PARTS.flatMap((p) => full[p].ids),
-        { limit: QUICK_LIMITS.ncs, unit: "cubes", groupOf: (id) => id, partOf: (id) => id.split(":")[0] },
+        { limit: config.quickLimit, unit: "cubes", groupOf: (id) => id, partOf: (id) => id.split(":")[0] },
       ),
     );
     const a = {
@@ -84,7 +83,7 @@ export async function prepareNcs(o: PrepareOptions): Promise<PreparedTask> {
     );
   }
   const pairs = quickData(o, await discoverLidcPairs(root), {
-    limit: QUICK_LIMITS.ncs,
+    limit: config.quickLimit,
     unit: "volumes",
     groupOf: (p) => lidcPatientOf(p.id),
     groupUnit: "patients",

@@ -71,6 +71,10 @@ async function pretrainedDir(
  * stacked back, so the 3-D metrics are computed exactly as for 3-D; a classification patch scores
  * the mean of its slices' probabilities (see `runFinetuning`). The batch size counts slices.
  *
+ * Preprocessing: the model is saved with the modality, window and range of `req.preprocessing`
+ * (the record the task's preparation returned; never guessed from the window), and the record is
+ * handed on as `preprocessing` for `FinetuneOptions.preprocessing` (#15, branch `record`).
+ *
  * @returns `value`: the paper's metric on the test split (AUC, or the paper's IoU = Keras mean IoU);
  *   `metrics`: the others (Dice, foreground IoU).
  * @throws TrainError when `genesis` / `genesis-2d` is asked for without a model directory of the

@@ -12,15 +12,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import {
-  loadVolume,
-  type PreparedTask,
-  prepareBms,
-  runTaskMain,
-  writeNiftiAs,
-} from "@models-genesis/datasets";
+import { loadVolume, writeNiftiAs } from "@models-genesis/datasets";
+import { loadModel } from "@models-genesis/models";
+import { BMS_TASK, type PreparedTask, prepareBms, runFinetune, runTaskMain } from "@models-genesis/tasks";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { runFinetune } from "../src/finetune.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const CT64 = path.join(repoRoot, "apps/cli/sample/chest-ct/copdgene_10002K_ct64.nii.gz");
@@ -80,12 +75,10 @@ describe("bms --quick --init scratch-2d on the bundled chest CT", () => {
       code = await runTaskMain(
         ["node", "main.js", "--data", data, "--out", out, "--quick", "--init", "scratch-2d"],
         {
-          task: "bms",
-          description: "BMS",
-          dataHelp: "BraTS-2018 layout",
+          ...BMS_TASK,
           appUrl: pathToFileURL(path.join(repoRoot, "apps/bms/src/main.ts")).href,
           prepare: async (o, _sampleData, log) => {
-            // all ten cases: --quick alone would keep 6 of a --data layout (QUICK_LIMITS.bms; tested in datasets)
+            // all ten cases: --quick alone would keep 6 of a --data layout (BMS_CONFIG.quickLimit; tested in tasks)
             prepared = await prepareBms({
               data: o.data,
               out: o.out,
@@ -125,6 +118,19 @@ describe("bms --quick --init scratch-2d on the bundled chest CT", () => {
     expect(results.metric).toBe("IoU (paper)");
     expect(results.runs["scratch-2d"].values).toEqual(values);
     expect(results.notes).toMatchObject({ sample: false, folds: 1 });
+    // the record: MRI, the reference window, crop 100×100×50 resized to the 64×64×32 patch ...
+    expect(prepared!.preprocessing).toMatchObject({
+      modality: "MRI",
+      window: [0, 4000],
+      range: [0, 1],
+      resize: null,
+      crop: [100, 100, 50],
+      patchSize: [64, 64, 32],
+    });
+    // ... and the saved model carries the record's modality and window
+    const saved = await loadModel(path.join(out, "model", "scratch-2d-run0"));
+    saved.model.dispose();
+    expect(saved.metadata.intensity).toEqual({ modality: "MRI", window: [0, 4000], range: [0, 1] });
   }, 300_000); // 8-15 s alone; minutes while `pnpm test` runs every package at once on 2 cores
 });
 

@@ -14,16 +14,13 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import {
   loadVolume,
-  type PreparedTask,
-  prepareEcc,
-  runTaskMain,
   subVolume,
   voxelToWorldLps,
   writeEccCandidates,
   writeNiftiAs,
 } from "@models-genesis/datasets";
+import { ECC_TASK, type PreparedTask, prepareEcc, runFinetune, runTaskMain } from "@models-genesis/tasks";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { runFinetune } from "../src/finetune.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const CHEST = path.join(repoRoot, "apps/cli/sample/chest-ct");
@@ -93,9 +90,7 @@ describe("ecc --quick --init scratch-2d on the bundled chest CTs", () => {
       code = await runTaskMain(
         ["node", "main.js", "--data", data, "--out", out, "--quick", "--init", "scratch-2d"],
         {
-          task: "ecc",
-          description: "ECC",
-          dataHelp: "candidates.csv + volumes",
+          ...ECC_TASK,
           appUrl: pathToFileURL(path.join(repoRoot, "apps/ecc/src/main.ts")).href,
           prepare: async (o, _sampleData, log) => {
             prepared = await prepareEcc({ data: o.data, out: o.out, quick: o.quick, seed: o.seed, log });

@@ -7,25 +7,10 @@
  *
  * Reads the dataset in its own layout (`--data`), or builds the sample layout from the shared real
  * data when `--data` is absent; writes `OUT/splits.json` (created once, then reused), prepares the
- * train / validation / test arrays, fine-tunes once per initialisation × run through `runFinetune`
- * (`./finetune.ts`) and writes `OUT/results.json` + `OUT/results.md`.
+ * train / validation / test arrays with their preprocessing record and fine-tunes once per
+ * initialisation × run, writing `OUT/results.json` + `OUT/results.md`. All of it is
+ * `runTaskApp` of `@models-genesis/tasks` (the task's folder there: `src/lcs/`).
  */
-import { prepareLcs, runTaskMain } from "@models-genesis/datasets";
-import { runFinetune } from "./finetune.js";
+import { runTaskApp } from "@models-genesis/tasks";
 
-/** Parse the command line, prepare the data, fine-tune and write results. Returns the exit code. */
-export function main(argv: string[]): Promise<number> {
-  return runTaskMain(argv, {
-    task: "lcs",
-    description: "Liver segmentation (LiTS-2017), IoU and Dice (Models Genesis target task)",
-    dataHelp: "LiTS root with volume-N.nii and segmentation-N.nii (searched recursively)",
-    appUrl: import.meta.url,
-    prepare: (o, sampleData, log) =>
-      prepareLcs({ data: o.data, sampleData, out: o.out, quick: o.quick, seed: o.seed, log }),
-    finetune: runFinetune,
-  });
-}
-
-main(process.argv).then((code) => {
-  process.exitCode = code;
-});
+void runTaskApp("lcs", process.argv, import.meta.url);

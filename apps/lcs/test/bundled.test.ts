@@ -10,21 +10,18 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import {
-  loadVolume,
-  type PreparedTask,
-  prepareLcs,
-  runTaskMain,
-  subVolume,
-  writeNiftiAs,
-} from "@models-genesis/datasets";
+import { loadVolume, subVolume, writeNiftiAs } from "@models-genesis/datasets";
+import { LCS_TASK, type PreparedTask, prepareLcs, runFinetune, runTaskMain } from "@models-genesis/tasks";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { runFinetune } from "../src/finetune.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const CT64 = path.join(repoRoot, "apps/cli/sample/chest-ct/copdgene_10002K_ct64.nii.gz");
 
-/** Write the three LiTS cases into `root`; returns the number of label-1 voxels of each. */
+/**
+ * Write the three LiTS cases into `root`; returns, per case, the number of label-1 voxels at odd
+ * x and odd y: those the nearest-neighbour halving (output voxel i samples input ⌊(i + ½)·2⌋ = 2i + 1)
+ * keeps.
+ */
 async function buildLayout(root: string): Promise<Record<number, number>> {
   const ct = await loadVolume(CT64);
   const [X, Y, Z] = ct.shape;
@@ -43,7 +40,10 @@ async function buildLayout(root: string): Promise<Record<number, number>> {
     };
     await writeNiftiAs(path.join(root, `volume-${n}.nii`), part, "int16");
     await writeNiftiAs(path.join(root, `segmentation-${n}.nii`), seg, "uint8");
-    air[n] = seg.data.reduce((a, v) => a + v, 0);
+    let odd = 0;
+    for (let x = 1; x < X; x += 2)
+      for (let y = 1; y < Y; y += 2) for (let z = 0; z < nz; z++) odd += seg.data[(x * Y + y) * nz + z];
+    air[n] = odd;
   }
   return air;
 }
@@ -56,7 +56,7 @@ describe("lcs --quick --init scratch-2d on the bundled chest CT", () => {
     rmSync(data, { recursive: true, force: true });
   });
 
-  it("splits by LiTS case number, resizes in-plane to 256 and tiles validation and test into 64×64×32 windows", async () => {
+  it("splits by LiTS case number, scales in-plane by the record's 0.5 and tiles validation and test into 64×64×32 windows", async () => {
     const air = await buildLayout(data);
     let prepared: PreparedTask | undefined;
     const values: number[] = [];
@@ -70,9 +70,7 @@ describe("lcs --quick --init scratch-2d on the bundled chest CT", () => {
       code = await runTaskMain(
         ["node", "main.js", "--data", data, "--out", out, "--quick", "--init", "scratch-2d"],
         {
-          task: "lcs",
-          description: "LCS",
-          dataHelp: "LiTS volume-N.nii / segmentation-N.nii",
+          ...LCS_TASK,
           appUrl: pathToFileURL(path.join(repoRoot, "apps/lcs/src/main.ts")).href,
           prepare: async (o, _sampleData, log) => {
             prepared = await prepareLcs({ data: o.data, out: o.out, quick: o.quick, seed: o.seed, log });
@@ -90,14 +88,22 @@ describe("lcs --quick --init scratch-2d on the bundled chest CT", () => {
     }
     expect(code, err.join("")).toBe(0);
     const [fold] = prepared!.folds;
+    // the record: LiTS 512 → 256 in-plane is a factor 0.5, applied to every case whatever its size
+    expect(prepared!.preprocessing).toMatchObject({
+      modality: "CT",
+      window: [-1000, 1000],
+      resize: [0.5, 0.5, 1],
+      crop: null,
+      patchSize: [64, 64, 32],
+    });
     // quick: 8 random training windows of the one training case; validation and test are tiled:
-    // 256/64 = 4 windows per in-plane axis, the 26 slices padded into one 32-slice window → 16
+    // 64×64 in-plane halved to 32×32, the 26 / 27 slices padded into one 64×64×32 window each
     expect(fold.train.xShape).toEqual([8, 64, 64, 32, 1]);
-    expect(fold.val.xShape).toEqual([16, 64, 64, 32, 1]);
-    expect(fold.test.xShape).toEqual([16, 64, 64, 32, 1]);
-    // the tiles cover the resized test case once: each 4.17 mm voxel became 4×4 voxels in-plane
-    expect(fold.test.y.reduce((a, v) => a + v, 0)).toBe(16 * air[115]);
-    expect(fold.val.y.reduce((a, v) => a + v, 0)).toBe(16 * air[100]);
+    expect(fold.val.xShape).toEqual([1, 64, 64, 32, 1]);
+    expect(fold.test.xShape).toEqual([1, 64, 64, 32, 1]);
+    // the window covers the halved case once: its labels are the source's at odd x, odd y
+    expect(fold.test.y.reduce((a, v) => a + v, 0)).toBe(air[115]);
+    expect(fold.val.y.reduce((a, v) => a + v, 0)).toBe(air[100]);
     const results = JSON.parse(readFileSync(path.join(out, "results.json"), "utf8"));
     expect(results.metric).toBe("IoU (paper)");
     expect(results.runs["scratch-2d"].values).toEqual(values);

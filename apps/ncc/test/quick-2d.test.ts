@@ -8,11 +8,10 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { type PreparedTask, prepareNcc, runTaskMain } from "@models-genesis/datasets";
 import { loadModel } from "@models-genesis/models";
+import { NCC_TASK, type PreparedTask, prepareNcc, runFinetune, runTaskMain } from "@models-genesis/tasks";
 import { evaluatePredictions, predictArrays, predictSlicewise, sliceAxial } from "@models-genesis/train";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { runFinetune } from "../src/finetune.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 /**
@@ -51,9 +50,7 @@ describe("ncc --quick --init scratch-2d", () => {
     let code: number;
     try {
       code = await runTaskMain(["node", "main.js", "--out", out, "--quick", "--init", "scratch-2d"], {
-        task: "ncc",
-        description: "NCC",
-        dataHelp: "LUNA16",
+        ...NCC_TASK,
         appUrl: pathToFileURL(path.join(repoRoot, "apps/ncc/src/main.ts")).href,
         prepare: async (o, sampleData, log) => {
           prepared = await prepareNcc({

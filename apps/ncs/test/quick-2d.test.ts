@@ -7,11 +7,10 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { type PreparedTask, prepareNcs, runTaskMain } from "@models-genesis/datasets";
 import { loadModel } from "@models-genesis/models";
+import { NCS_TASK, type PreparedTask, prepareNcs, runFinetune, runTaskMain } from "@models-genesis/tasks";
 import { evaluatePredictions, predictSlicewise } from "@models-genesis/train";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { runFinetune } from "../src/finetune.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 /**
@@ -80,9 +79,7 @@ describe("ncs --quick --init scratch-2d", () => {
     let code: number;
     try {
       code = await runTaskMain(["node", "main.js", "--out", out, "--quick", "--init", "scratch-2d"], {
-        task: "ncs",
-        description: "NCS",
-        dataHelp: "LIDC",
+        ...NCS_TASK,
         appUrl: pathToFileURL(path.join(repoRoot, "apps/ncs/src/main.ts")).href,
         prepare: async (o, sampleData, log) => {
           prepared = await prepareNcs({

@@ -1,9 +1,9 @@
-import { readdir } from "node:fs/promises";
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import type { Vec3, Volume } from "@models-genesis/volume-io";
 import type { SampleArrays } from "./arrays.js";
 import { DatasetError } from "./errors.js";
 import { loadNpy, saveNpy } from "./io.js";
+import { pairImageLabelFiles } from "./pairs.js";
 import { cropAround, maskCentroid, windowToUnitArray } from "./patch.js";
 
 /**
@@ -28,32 +28,16 @@ export function lidcPatientOf(id: string): string {
   return m[0];
 }
 
-const NII = /\.nii(\.gz)?$/;
-
 /**
- * Pair `root/image/*.nii[.gz]` with `root/mask/<same name>`.
+ * Pair `root/image/<name>` with `root/mask/<name>` (`pairImageLabelFiles`; NIfTI, MetaImage or
+ * Analyze files), each id carrying its patient.
  *
- * @throws DatasetError when a folder is missing or empty, or an image has no mask.
+ * @throws DatasetError when a folder is missing or empty, an image has no mask, or an id has no
+ *   `LIDC-IDRI-NNNN` patient.
  */
 export async function discoverLidcPairs(root: string): Promise<LidcPair[]> {
-  const list = async (d: string) => {
-    try {
-      return (await readdir(d)).filter((f) => NII.test(f)).sort();
-    } catch (err) {
-      throw new DatasetError(
-        d,
-        `cannot list (${(err as Error).message}); expected image/ and mask/ folders of NIfTI files`,
-      );
-    }
-  };
-  const images = await list(join(root, "image"));
-  const masks = new Set(await list(join(root, "mask")));
-  if (images.length === 0) throw new DatasetError(join(root, "image"), "no NIfTI images");
-  return images.map((f) => {
-    if (!masks.has(f)) throw new DatasetError(join(root, "mask", f), `missing mask for image ${f}`);
-    const id = basename(f).replace(NII, "");
-    return { id, patient: lidcPatientOf(id), image: join(root, "image", f), mask: join(root, "mask", f) };
-  });
+  const pairs = await pairImageLabelFiles(join(root, "image"), join(root, "mask"), { labelWord: "mask" });
+  return pairs.map((p) => ({ id: p.id, patient: lidcPatientOf(p.id), image: p.image, mask: p.label }));
 }
 
 /**

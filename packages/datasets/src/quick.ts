@@ -1,17 +1,10 @@
 import { PyRandom } from "./random.js";
 
 /**
- * `--quick` on a user's `--data`: the same size limits as the sample layouts' quick runs, applied
- * to any dataset, seeded and at patient level (whole patients / scans / cases only).
+ * `--quick` on a user's `--data`: the same size limits as the sample layouts' quick runs (each
+ * task's `quickLimit` in `@models-genesis/tasks`), applied to any dataset, seeded and at patient
+ * level (whole patients / scans / cases only).
  */
-
-/**
- * How much of a `--data` dataset `--quick` keeps, per task, in the unit each task splits by:
- * NCS 40 volumes (the NCS sample's `--quick` limit; whole patients), NCC 40 scans (the NCC sample's
- * 40 VOIs, one scan each), ECC 4 volumes (the ECC sample's quick volumes), LCS 4 cases, BMS 6 cases
- * (the LCS / BMS sample layouts' sizes). Each part gets at least one, so a few more may be kept.
- */
-export const QUICK_LIMITS = { ncc: 40, ncs: 40, ecc: 4, lcs: 4, bms: 6 } as const;
 
 /** What {@link quickSubset} kept. */
 export interface QuickSubset<T> {

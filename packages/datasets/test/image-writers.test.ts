@@ -1,11 +1,9 @@
-import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { readVolume, type Vec3, type Volume } from "@models-genesis/volume-io";
 import { describe, expect, it } from "vitest";
-import { locateSampleData } from "../src/app.js";
 import { roundVoxel, voxelToWorldLps, worldLpsToVoxel } from "../src/geometry.js";
 import { subVolume, writeMetaImage, writeNiftiAs } from "../src/image-writers.js";
-import { bundledData, REPO_ROOT, withTmp } from "./shared.js";
+import { bundledData, withTmp } from "./shared.js";
 
 /** The same real CT stored with axis x reversed and x/y swapped: other voxel order, identical world content. */
 function permuted(vol: Volume): Volume {
@@ -70,28 +68,6 @@ describe("sample-layout writers on the real CIP chest CT", () => {
       const w = voxelToWorldLps(back, [0, 0, 0]);
       const src = worldLpsToVoxel(ct, w);
       for (const [i, c] of [5, 6, 7].entries()) expect(src[i]).toBeCloseTo(c, 3);
-    });
-  });
-});
-
-describe("locateSampleData", () => {
-  it("uses GENESIS_SHARED_DIR, else names what it tried", async () => {
-    await withTmp(async (dir) => {
-      const saved = process.env.GENESIS_SHARED_DIR;
-      try {
-        process.env.GENESIS_SHARED_DIR = join(dir, "nowhere");
-        const fromTmp = () => locateSampleData(dir);
-        // then <repo>/../shared/data from the working directory, whatever GENESIS_SHARED_DIR said
-        const beside = resolve(REPO_ROOT, "../shared/data");
-        if (existsSync(beside)) expect(fromTmp()).toBe(beside);
-        else expect(fromTmp).toThrow(/no sample data found/);
-        const data = bundledData();
-        process.env.GENESIS_SHARED_DIR = resolve(data, "..");
-        expect(locateSampleData(dir)).toBe(data);
-      } finally {
-        if (saved === undefined) delete process.env.GENESIS_SHARED_DIR;
-        else process.env.GENESIS_SHARED_DIR = saved;
-      }
     });
   });
 });

@@ -29,6 +29,11 @@ export type BackendName = "tensorflow" | "webgpu" | "wasm" | "cpu";
 export interface InitBackendOptions {
   /** Backend to use; overrides `GENESIS_BACKEND`. `tensorflow` means tfjs-node(-gpu); `webgpu` accepts a software adapter. */
   backend?: BackendName | string;
+  /**
+   * Where `backend` came from, as messages name it (default `"option"`), e.g. `"--backend"` for a
+   * command-line flag, so that a refusal names what the user typed.
+   */
+  source?: string;
   /** Receives one human-readable line per decision (default: `console.error`). */
   log?: (line: string) => void;
 }
@@ -168,7 +173,7 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<string
   const log = opts.log ?? ((line: string) => console.error(line));
   const requested = opts.backend ?? process.env.GENESIS_BACKEND ?? "";
   if (requested) {
-    const source = opts.backend ? "option" : "GENESIS_BACKEND";
+    const source = opts.backend ? (opts.source ?? "option") : "GENESIS_BACKEND";
     const known = ["tensorflow", "webgpu", "wasm", "cpu"];
     if (!known.includes(requested) && !tf.findBackendFactory(requested)) {
       throw new BackendError(

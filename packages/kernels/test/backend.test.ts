@@ -43,6 +43,10 @@ describe("initBackend", () => {
       await expect(initBackend({ backend: "tensorflow", log: () => {} })).rejects.toThrow(
         /backend "tensorflow" \(from option\) is not available; .*needs @tensorflow\/tfjs-node/,
       );
+      // a command-line caller names its flag as the source
+      await expect(
+        initBackend({ backend: "tensorflow", source: "--backend", log: () => {} }),
+      ).rejects.toThrow(/backend "tensorflow" \(from --backend\) is not available/);
       // the explicit option wins over the environment
       expect(await initBackend({ backend: "wasm", log: () => {} })).toBe("wasm");
     } finally {

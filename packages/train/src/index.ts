@@ -14,7 +14,6 @@ export * from "./pipelines/breakdown.js";
 export * from "./pipelines/finetune.js";
 export * from "./pipelines/patch-shape.js";
 export * from "./pipelines/pretrain.js";
-export * from "./pipelines/task.js";
 export * from "./plot.js";
 export * from "./rng.js";
 export * from "./schedules.js";

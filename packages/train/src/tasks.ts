@@ -28,16 +28,22 @@ export const REFERENCE_PRETRAIN = Object.freeze({
   plateau: Object.freeze({ factor: 0.5, patience: 10, minDelta: 1e-4, minLr: 1e-6 }),
 });
 
-/** Fine-tuning settings per target task (`keras/downstream_tasks/config.py`); all use Adam. */
-export const REFERENCE_FINETUNE = Object.freeze({
-  ncc: Object.freeze({ task: "classification", lr: 1e-3, batchSize: 24, patience: 10 }),
-  ncs: Object.freeze({ task: "segmentation", lr: 1e-3, batchSize: 16, patience: 50 }),
-  lcs: Object.freeze({ task: "segmentation", lr: 1e-2, batchSize: 16, patience: 20 }),
-  bms: Object.freeze({ task: "segmentation", lr: 1e-3, batchSize: 16, patience: 30 }),
-  ecc: Object.freeze({ task: "classification", lr: 1e-3, batchSize: 24, patience: 38 }),
-  /** ReduceLROnPlateau of the fine-tuning callbacks (`keras/downstream_tasks/utils.py`, `model_setup`). */
-  plateau: Object.freeze({ factor: 0.5, patience: 6, minDelta: 1e-4, minLr: 1e-6 }),
-} as const);
+/**
+ * ReduceLROnPlateau of the fine-tuning callbacks (`keras/downstream_tasks/utils.py`, `model_setup`):
+ * the same for every target task. The per-task recipes (lr, batch, patience) live in
+ * `@models-genesis/tasks` (one config per task).
+ */
+export const FINETUNE_PLATEAU = Object.freeze({ factor: 0.5, patience: 6, minDelta: 1e-4, minLr: 1e-6 });
+
+/**
+ * Defaults of {@link finetuneRecipe} when the caller gives none: Adam lr 1e-3 and early-stopping
+ * patience 50 for segmentation / 10 for classification (the reference's NCS and NCC values,
+ * `keras/downstream_tasks/config.py`).
+ */
+export const FINETUNE_DEFAULTS = Object.freeze({
+  lr: 1e-3,
+  patience: Object.freeze({ segmentation: 50, classification: 10 }),
+});
 
 /** What a recipe returns: spread it into `new Trainer({...recipe, model, train, validation, epochs})`. */
 export interface Recipe {
@@ -95,14 +101,16 @@ export interface FinetuneRecipeOptions {
  * metrics — segmentation: `dice`, `iou` (foreground), `paperIoU` (Keras mean IoU); classification: `auc`.
  */
 export function finetuneRecipe(o: FinetuneRecipeOptions): Recipe {
-  const F = REFERENCE_FINETUNE;
   const seg = o.task === "segmentation";
   return {
-    optimizer: new Adam({ lr: o.lr ?? 1e-3 }),
+    optimizer: new Adam({ lr: o.lr ?? FINETUNE_DEFAULTS.lr }),
     loss: o.loss ?? (seg ? softDiceLoss : bceLoss),
     callbacks: [
-      new ReduceLROnPlateau({ ...F.plateau, patience: o.plateauPatience ?? F.plateau.patience }),
-      new EarlyStopping({ patience: o.patience ?? (seg ? F.ncs.patience : F.ncc.patience) }),
+      new ReduceLROnPlateau({
+        ...FINETUNE_PLATEAU,
+        patience: o.plateauPatience ?? FINETUNE_PLATEAU.patience,
+      }),
+      new EarlyStopping({ patience: o.patience ?? FINETUNE_DEFAULTS.patience[o.task] }),
     ],
     metrics: seg ? segmentationMetrics() : classificationMetrics(o.warn),
   };

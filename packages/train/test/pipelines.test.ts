@@ -12,7 +12,6 @@ import {
   type CubeSet,
   collectCubes,
   evaluatePredictions,
-  finetuneTask,
   outputSpreadMetric,
   predictArrays,
   predictSlicewise,
@@ -378,32 +377,6 @@ describe("pretraining and fine-tuning on real CT", () => {
     expect(scores).toHaveLength(3);
     expect(evaluatePredictions("classification", scores, test.y, test.yShape).auc).toBe(ft.test.auc);
     saved.model.dispose();
-
-    // the app-level initialisations refuse a model of the wrong dimensionality, naming flag and model
-    const req = {
-      task: "ncc",
-      config: {
-        kind: "classification",
-        lr: 1e-3,
-        batchSize: 2,
-        patience: 1,
-        reduceLrOnPlateau: { patience: 1 },
-        metric: "auc",
-        intensityWindow: { min: -1000, max: 1000 },
-      },
-      data: { train: part(0, 3), val: part(3, 2), test },
-      seed: 0,
-      quick: true,
-      modelDir: join(dir, "never"),
-      log: () => {},
-    } as const;
-    await expect(finetuneTask({ ...req, init: "genesis", weights: join(out, "model") })).rejects.toThrow(
-      `--init genesis: ${join(out, "model")} holds a 2-D model (genesis-unet2d); genesis needs a 3-D model written by genesis pretrain`,
-    );
-    await expect(finetuneTask({ ...req, init: "genesis-2d" })).rejects.toThrow(
-      "--init genesis-2d needs --weights-2d <model directory> written by genesis pretrain --model genesis-unet2d",
-    );
-    expect(existsSync(join(dir, "never"))).toBe(false);
   });
 
   it("names an input folder without volumes", async () => {

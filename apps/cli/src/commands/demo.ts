@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { groupSplit } from "@models-genesis/datasets";
+import { groupSplit, patientOrId } from "@models-genesis/datasets";
 import { activeBackendIsGpu, initBackend } from "@models-genesis/kernels";
 import { loadModel } from "@models-genesis/models";
 import {
@@ -21,7 +21,7 @@ import {
   writeFileAtomic,
 } from "@models-genesis/train";
 import type { Command } from "commander";
-import { foregroundPatches, pairVolumes, patientOf } from "../lib/segmentation-data.js";
+import { foregroundPatches, pairVolumes } from "../lib/segmentation-data.js";
 import {
   checkOutDir,
   intArg,
@@ -135,14 +135,14 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   // 1. patients: half for self-supervised pretraining (labels unused), half for the target task
   const pairs = await pairVolumes(join(sample, "lidc-voi", "image"), join(sample, "lidc-voi", "mask"));
   const ids = pairs.map((p) => p.id);
-  const outer = groupSplit(ids, patientOf, {
+  const outer = groupSplit(ids, patientOrId, {
     fractions: { train: 0.5, val: 0 },
     seed: o.seed,
     minPerPart: 0,
   });
   const preIds = outer.train;
   const taskIds = outer.test;
-  const inner = groupSplit(taskIds, patientOf, { fractions: { train: 0.6, val: 0.15 }, seed: o.seed + 1 });
+  const inner = groupSplit(taskIds, patientOrId, { fractions: { train: 0.6, val: 0.15 }, seed: o.seed + 1 });
   await writeFileAtomic(join(out, "splits.json"), [
     `${JSON.stringify({ pretraining: preIds, finetune: inner, rule: "patient-level (LIDC-IDRI-NNNN), seeded" }, null, 2)}\n`,
   ]);
@@ -165,7 +165,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     data: new Float32Array((chest.count + preIds.length) * per),
     count: chest.count + preIds.length,
     shape: o.cube,
-    sources: [...chest.sources, ...preIds.map(patientOf)],
+    sources: [...chest.sources, ...preIds.map(patientOrId)],
   };
   all.data.set(chest.data, 0);
   all.data.set(voi.x, chest.count * per);

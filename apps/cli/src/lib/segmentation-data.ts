@@ -1,47 +1,24 @@
-import { basename, join, relative } from "node:path";
-import { groupSplit, ncsCubes, type Split } from "@models-genesis/datasets";
+import {
+  groupSplit,
+  type ImageLabelPair,
+  ncsCubes,
+  pairImageLabelFiles,
+  patientOrId,
+  type Split,
+} from "@models-genesis/datasets";
 import type { SplitArrays } from "@models-genesis/train";
-import { collectVolumeInputs, readVolume, type Vec3 } from "@models-genesis/volume-io";
+import { readVolume, type Vec3 } from "@models-genesis/volume-io";
 
-const EXT = /\.(nii(\.gz)?|mhd|mha|hdr)$/i;
-
-/** (image, label) volumes paired by name: `images/<name>` with `labels/<name>` (extensions aside). */
-export interface VolumePair {
-  id: string;
-  /** A volume file or a DICOM series folder. */
-  image: string;
-  label: string;
-}
+/** (image, label) volume files paired by name: `images/<name>` with `labels/<name>` (`pairImageLabelFiles`). */
+export type VolumePair = ImageLabelPair;
 
 /**
- * Pair every volume in `imagesDir` with the volume of the same name in `labelsDir`. Both folders are
- * collected by volume-io's `collectVolumeInputs` (volume files, DICOM series folders, recursively);
- * a volume's name is its path below the folder without the volume extension, so
- * `images/case1/` (a DICOM series) pairs with `labels/case1.nii.gz`.
- * @throws Error naming the folder when it is missing, unreadable or holds no volume, or an image
- *   has no label.
+ * Pair every volume in `imagesDir` with the file of the same name in `labelsDir`
+ * (`pairImageLabelFiles` of `@models-genesis/datasets`, the project's one pairing rule).
+ * @throws DatasetError naming the folder when it is missing or empty, or an image has no label.
  */
-export async function pairVolumes(imagesDir: string, labelsDir: string): Promise<VolumePair[]> {
-  const named = async (d: string) =>
-    new Map(
-      (await collectVolumeInputs([d])).map((v) => [
-        relative(d, v.path).replace(EXT, "") || basename(d),
-        v.path,
-      ]),
-    );
-  const images = await named(imagesDir);
-  const labels = await named(labelsDir);
-  // in collection order: by name within each folder, as before
-  return [...images.entries()].map(([id, image]) => {
-    const label = labels.get(id);
-    if (!label) throw new Error(`${join(labelsDir, id)}: missing label for image ${image}`);
-    return { id, image, label };
-  });
-}
-
-/** The patient of a case id: `LIDC-IDRI-NNNN` when present (LIDC naming), otherwise the id itself. */
-export function patientOf(id: string): string {
-  return /LIDC-IDRI-\d{4}/.exec(id)?.[0] ?? id;
+export function pairVolumes(imagesDir: string, labelsDir: string): Promise<VolumePair[]> {
+  return pairImageLabelFiles(imagesDir, labelsDir);
 }
 
 /**
@@ -54,7 +31,7 @@ export function splitPairs(
 ): Split {
   return groupSplit(
     pairs.map((p) => p.id),
-    patientOf,
+    patientOrId,
     { fractions, seed },
   );
 }

@@ -1,14 +1,14 @@
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import type { TaskArrays } from "./arrays.js";
-import { DatasetError } from "./errors.js";
+import { DatasetError, type TaskArrays } from "@models-genesis/datasets";
+import type { PreprocessingRecord } from "@models-genesis/volume-io";
+import type { TaskConfig } from "./config.js";
 import { describeSegmentationResult, type ResultsFile, writeResults } from "./results.js";
-import type { TaskConfig, TaskName } from "./tasks.js";
 
 /**
- * The shared skeleton of the five target-task apps: options, locating the sample data, and the
- * loop over initialisations × runs (× cross-validation folds) that calls the app's `runFinetune`
- * and writes `results.json` / `results.md`.
+ * The shared skeleton of the target-task apps: options, locating the sample data, and the
+ * loop over initialisations × runs (× cross-validation folds) that calls the fine-tuning function
+ * (`finetuneTask`) and writes `results.json` / `results.md`.
  */
 
 /**
@@ -39,6 +39,8 @@ export interface AppOptions {
   seed: number;
   /** Training threads (data-parallel replicas; `auto` = one per core on wasm/cpu), from `--threads`. */
   threads?: number | "auto";
+  /** The tfjs backend named by `--backend` (default: `GENESIS_BACKEND`, else the fastest available). */
+  backend?: string;
 }
 
 /**
@@ -118,9 +120,14 @@ export function locateSampleData(from: string): string {
 
 /** A task ready for fine-tuning: its recipe and arrays (one element per cross-validation fold). */
 export interface PreparedTask {
-  readonly task: TaskName;
+  readonly task: string;
   readonly config: TaskConfig;
   readonly folds: TaskArrays[];
+  /**
+   * What the preparation did to the volumes (window, modality, resize, crop, patch size): the
+   * arrays' record, handed to fine-tuning and saved with the model for whole-volume prediction.
+   */
+  readonly preprocessing: PreprocessingRecord;
   /** Where the split was saved (`OUT/splits.json`). */
   readonly splitsFile: string;
   /** The dataset root that was read (the native layout or the built sample layout). */
@@ -131,11 +138,13 @@ export interface PreparedTask {
   readonly notes: Record<string, unknown>;
 }
 
-/** What the app's `runFinetune` receives for one (initialisation, run, fold). */
+/** What the fine-tuning function (`finetuneTask`) receives for one (initialisation, run, fold). */
 export interface FinetuneRequest {
-  readonly task: TaskName;
+  readonly task: string;
   readonly config: TaskConfig;
   readonly data: TaskArrays;
+  /** The preprocessing record of `data` ({@link PreparedTask.preprocessing}). */
+  readonly preprocessing: PreprocessingRecord;
   readonly init: Init;
   readonly weights?: string;
   /** The 2-D model directory for `genesis-2d` (and the width of `scratch-2d`), from `--weights-2d`. */
@@ -147,6 +156,8 @@ export interface FinetuneRequest {
   readonly quick: boolean;
   /** Training threads for `Trainer` (`auto` = one per core on wasm/cpu). */
   readonly threads?: number | "auto";
+  /** The backend `--backend` named; the runner's fine-tuning step starts it (see `runFinetune`). */
+  readonly backend?: string;
   /** Where to save the fine-tuned model (a directory `genesis predict` accepts). */
   readonly modelDir: string;
   readonly log: (line: string) => void;
@@ -163,7 +174,7 @@ export interface FinetuneResult {
  * into `opts.out` after every run (atomically, so completed runs survive a crash). For cross-validated tasks (ECC) a run's value is the mean over its folds. Model
  * directories: `OUT/model/<init>-run<r>[-fold<k>]`.
  */
-export async function runTaskApp(
+export async function runTaskRuns(
   opts: AppOptions,
   prepared: PreparedTask,
   finetune: (req: FinetuneRequest) => Promise<FinetuneResult>,
@@ -174,6 +185,7 @@ export async function runTaskApp(
   const write = () =>
     writeResults(opts.out, {
       task: prepared.task,
+      kind: prepared.config.kind,
       metric: prepared.config.metric === "auc" ? "AUC" : "IoU (paper)",
       runs,
       extra,
@@ -198,6 +210,7 @@ export async function runTaskApp(
           task: prepared.task,
           config: prepared.config,
           data: prepared.folds[f],
+          preprocessing: prepared.preprocessing,
           init,
           weights: opts.weights,
           weights2d: opts.weights2d,
@@ -206,6 +219,7 @@ export async function runTaskApp(
           fold: f,
           quick: opts.quick,
           ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+          ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
           modelDir: join(opts.out, "model", `${init}-run${r}${suffix}`),
           log,
         });

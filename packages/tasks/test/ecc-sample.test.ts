@@ -1,10 +1,14 @@
 import { join } from "node:path";
+import {
+  eccFolds,
+  extractCandidateCube,
+  readEccCandidates,
+  roundVoxel,
+  worldLpsToVoxel,
+} from "@models-genesis/datasets";
 import { readVolume, type Vec3 } from "@models-genesis/volume-io";
 import { describe, expect, it } from "vitest";
-import { eccFolds, readEccCandidates } from "../src/ecc.js";
-import { roundVoxel, worldLpsToVoxel } from "../src/geometry.js";
-import { extractCandidateCube } from "../src/luna16.js";
-import { prepareEcc } from "../src/prepare.js";
+import { prepareEcc } from "../src/ecc/prepare.js";
 import { DATA, HAS_SHARED, withTmp } from "./shared.js";
 
 describe.skipIf(!HAS_SHARED)(

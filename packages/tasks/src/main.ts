@@ -1,58 +1,53 @@
 import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { describeArrays, parseThreads } from "@models-genesis/datasets";
+import { initBackend } from "@models-genesis/kernels";
 import { Command, CommanderError } from "commander";
 import {
-  type AppOptions,
   checkAppOptions,
   type FinetuneRequest,
   type FinetuneResult,
   locateSampleData,
-  type PreparedTask,
   parseInits,
-  runTaskApp,
+  runTaskRuns,
 } from "./app.js";
-import { describeArrays } from "./arrays.js";
-import type { TaskName } from "./tasks.js";
+import type { TaskName } from "./config.js";
+import type { TaskDefinition, TaskMainOptions } from "./define.js";
+import { finetuneTask } from "./finetune.js";
+import { TASKS } from "./registry.js";
 
 /** The backends `--backend` accepts (`@models-genesis/kernels`' initBackend names). */
 const BACKEND_NAMES = ["tensorflow", "webgpu", "wasm", "cpu"];
 
-/** One task-specific command-line option beyond the shared ones (a commander option with a value). */
-export interface TaskMainOption {
-  /** Commander flags, e.g. `"--folds <dir>"`. */
-  readonly flags: string;
-  readonly description: string;
-  readonly defaultValue?: string;
-  /** The value is a file or folder path: resolved like `--data` (see {@link resolveUserPath}). */
-  readonly isPath?: boolean;
+/** What {@link runTaskMain} runs: a task definition, and optionally where the app lives and another fine-tuning function. */
+export interface TaskMainSpec extends TaskDefinition {
+  /**
+   * URL of the app's entry module: the sample-data search starts from its folder (default: the
+   * script in `argv[1]`, then the working directory).
+   */
+  readonly appUrl?: string;
+  /** Fine-tune and evaluate one request (default {@link runFinetune}: start the backend once, then `finetuneTask`). */
+  readonly finetune?: (req: FinetuneRequest) => Promise<FinetuneResult>;
 }
 
-/** The parsed options handed to a task's `prepare`: the shared {@link AppOptions} and the extra ones. */
-export interface TaskMainOptions extends AppOptions {
-  /** Values of {@link TaskMainSpec.extraOptions} by commander's camel-case name (`--folds` → `folds`). */
-  readonly extra: Readonly<Record<string, string | undefined>>;
-}
+let backendStarted: Promise<string> | undefined;
 
-/** What a target-task app (`apps/{ncc,ncs,ecc,lcs,bms}`) declares; everything else is shared. */
-export interface TaskMainSpec {
-  /** Program name and log / error prefix (`ncs: …`). */
-  readonly task: TaskName;
-  /** One-line program description for `--help`. */
-  readonly description: string;
-  /** `--help` text of `--data` (the dataset's native layout). */
-  readonly dataHelp: string;
-  /** `import.meta.url` of the app's entry module: the sample-data search starts from its folder. */
-  readonly appUrl: string;
-  /** Prepare the task's arrays (`prepareNcc` …); `sampleData` is set only when `--data` is absent. */
-  readonly prepare: (
-    opts: TaskMainOptions,
-    sampleData: string | undefined,
-    log: (line: string) => void,
-  ) => Promise<PreparedTask>;
-  /** The app's fine-tune-and-evaluate function (`./finetune.ts`). */
-  readonly finetune: (req: FinetuneRequest) => Promise<FinetuneResult>;
-  /** Task-specific options added after the shared ones (BMS: `--folds <dir>`). */
-  readonly extraOptions?: readonly TaskMainOption[];
+/**
+ * The runner's default fine-tuning step: starts the tfjs backend on the first call — the one named
+ * by `req.backend` (`--backend`; a refusal names the flag), else `GENESIS_BACKEND`, else the
+ * fastest available — logs which one runs, then runs {@link finetuneTask} with the task's recipe.
+ * @throws BackendError naming `--backend` when the requested backend cannot start.
+ */
+export async function runFinetune(req: FinetuneRequest): Promise<FinetuneResult> {
+  backendStarted ??= initBackend({
+    ...(req.backend ? { backend: req.backend, source: "--backend" } : {}),
+    log: req.log,
+  }).catch((err: unknown) => {
+    backendStarted = undefined; // a later call may try again
+    throw err;
+  });
+  await backendStarted;
+  return finetuneTask(req);
 }
 
 /**
@@ -67,18 +62,6 @@ export function resolveUserPath(p: string): string {
 const userPath = (p: unknown) => (typeof p === "string" && p !== "" ? resolveUserPath(p) : undefined);
 
 /**
- * Parse `--threads`: `auto` or a positive integer.
- * @throws Error naming the bad value.
- */
-export function parseThreads(value: string): number | "auto" {
-  if (value === "auto") return "auto";
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1)
-    throw new Error(`--threads: "${value}" is neither auto nor a positive integer`);
-  return n;
-}
-
-/**
  * The whole `main` of a target-task app: parse
  * `[--data DIR] --out DIR [--quick] [--runs N] [--weights FILE] [--weights-2d DIR] [--init …] [--seed N]` (+ the
  * task's extra options; a leading `--` from `pnpm start -- …` is dropped), check them, locate the
@@ -91,9 +74,10 @@ export function parseThreads(value: string): number | "auto" {
  * @returns the exit code: 0 on success, commander's code for `--help` / usage errors, 1 on errors.
  */
 export async function runTaskMain(argv: readonly string[], spec: TaskMainSpec): Promise<number> {
-  const log = (line: string) => process.stderr.write(`${spec.task}: ${line}\n`);
+  const task = spec.config.task;
+  const log = (line: string) => process.stderr.write(`${task}: ${line}\n`);
   const program = new Command()
-    .name(spec.task)
+    .name(task)
     .description(spec.description)
     .option("--data <dir>", spec.dataHelp)
     .requiredOption("--out <dir>", "output folder (splits.json, results.json, results.md, model/)")
@@ -126,13 +110,10 @@ export async function runTaskMain(argv: readonly string[], spec: TaskMainSpec): 
     const args = argv.slice(2).filter((a, i) => !(i === 0 && a === "--"));
     program.parse(args, { from: "user" });
     const o = program.opts<Record<string, string | boolean | undefined>>();
-    // the task runners start the backend through initBackend, which reads GENESIS_BACKEND; a name it
-    // cannot know is refused here, before any data is prepared
-    if (typeof o.backend === "string") {
-      if (!BACKEND_NAMES.includes(o.backend))
-        throw new Error(`--backend ${o.backend}: unknown backend; choose one of ${BACKEND_NAMES.join(", ")}`);
-      process.env.GENESIS_BACKEND = o.backend;
-    }
+    // the backend starts with the first fine-tuning run (runFinetune); a name it cannot know is
+    // refused here, before any data is prepared
+    if (typeof o.backend === "string" && !BACKEND_NAMES.includes(o.backend))
+      throw new Error(`--backend ${o.backend}: unknown backend; choose one of ${BACKEND_NAMES.join(", ")}`);
     const opts: TaskMainOptions = {
       data: userPath(o.data),
       out: resolveUserPath(o.out as string),
@@ -143,6 +124,7 @@ export async function runTaskMain(argv: readonly string[], spec: TaskMainSpec): 
       init: parseInits(o.init as string),
       seed: Number(o.seed),
       threads: parseThreads(o.threads as string),
+      ...(typeof o.backend === "string" ? { backend: o.backend } : {}),
       extra: Object.fromEntries(
         (spec.extraOptions ?? []).map((x) => {
           const key = program.options.find((opt) => opt.flags === x.flags)?.attributeName() ?? x.flags;
@@ -151,22 +133,44 @@ export async function runTaskMain(argv: readonly string[], spec: TaskMainSpec): 
       ),
     };
     checkAppOptions(opts);
-    const sampleData = opts.data ? undefined : locateSampleData(dirname(fileURLToPath(spec.appUrl)));
+    const appUrl = spec.appUrl ?? (argv[1] ? pathToFileURL(resolve(argv[1])).href : undefined);
+    const sampleData = opts.data
+      ? undefined
+      : locateSampleData(appUrl ? dirname(fileURLToPath(appUrl)) : process.cwd());
     const prepared = await spec.prepare(opts, sampleData, log);
     const a = prepared.folds;
     a.forEach((f, i) => {
       const tag = a.length > 1 ? ` fold ${i}` : "";
       for (const part of ["train", "val", "test"] as const) log(describeArrays(`${part}${tag}`, f[part]));
     });
-    const results = await runTaskApp(opts, prepared, spec.finetune, log);
+    const results = await runTaskRuns(opts, prepared, spec.finetune ?? runFinetune, log);
     const named = results.metricNames ? `Dice, IoU and ${results.metric}` : results.metric;
     log(`wrote ${opts.out}/results.json and results.md (${named})`);
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
-    process.stderr.write(`${spec.task}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`${task}: ${err instanceof Error ? err.message : String(err)}\n`);
     if (process.env.GENESIS_DEBUG === "1" && err instanceof Error && err.stack)
       process.stderr.write(`${err.stack}\n`);
     return 1;
   }
+}
+
+/**
+ * The whole program of a target-task app (`apps/{ncc,ncs,ecc,lcs,bms}/src/main.ts` is this one
+ * call): {@link runTaskMain} on the task — a name of the five reference tasks or a
+ * {@link TaskDefinition} — and the exit code set on `process.exitCode`.
+ *
+ * @param argv `process.argv`.
+ * @returns the exit code (also set on `process.exitCode`).
+ */
+export async function runTaskApp(
+  task: TaskName | TaskDefinition,
+  argv: readonly string[],
+  appUrl?: string,
+): Promise<number> {
+  const definition = typeof task === "string" ? TASKS[task] : task;
+  const code = await runTaskMain(argv, { ...definition, ...(appUrl ? { appUrl } : {}) });
+  process.exitCode = code;
+  return code;
 }

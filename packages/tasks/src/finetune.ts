@@ -1,37 +1,16 @@
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { loadModel } from "@models-genesis/models";
-import { resolveThreads } from "../data-parallel.js";
-import { TrainError } from "../errors.js";
-import { type FinetuneInit, type FinetuneMetrics, runFinetuning, type SplitArrays } from "./finetune.js";
-
-/**
- * One fine-tuning run of a target-task app (the shape of `@models-genesis/datasets`' `FinetuneRequest`,
- * restated here so that this package does not depend on the datasets package).
- */
-export interface TaskRunRequest {
-  readonly task: string;
-  readonly config: {
-    readonly kind: "classification" | "segmentation";
-    readonly lr: number;
-    readonly batchSize: number;
-    readonly patience: number;
-    readonly reduceLrOnPlateau: { readonly patience: number };
-    readonly metric: "auc" | "iou";
-    readonly intensityWindow: { readonly min: number; readonly max: number };
-  };
-  readonly data: { readonly train: SplitArrays; readonly val: SplitArrays; readonly test: SplitArrays };
-  readonly init: "scratch" | "genesis" | "official" | "scratch-2d" | "genesis-2d";
-  readonly weights?: string;
-  /** A 2-D model directory (`genesis pretrain --model genesis-unet2d`'s `OUT/model`) for `genesis-2d`. */
-  readonly weights2d?: string;
-  readonly seed: number;
-  readonly quick: boolean;
-  /** Training threads (`auto`, the default, = one per core on wasm/cpu; see `resolveThreads`). */
-  readonly threads?: number | "auto";
-  readonly modelDir: string;
-  readonly log: (line: string) => void;
-}
+import {
+  type FinetuneInit,
+  type FinetuneMetrics,
+  type FinetuneOptions,
+  resolveThreads,
+  runFinetuning,
+  TrainError,
+} from "@models-genesis/train";
+import type { PreprocessingRecord } from "@models-genesis/volume-io";
+import type { FinetuneRequest, FinetuneResult } from "./app.js";
 
 /** Budget of {@link finetuneTask}: the reference's (early stopping decides) or a quick one. */
 export interface TaskBudget {
@@ -92,15 +71,16 @@ async function pretrainedDir(
  * stacked back, so the 3-D metrics are computed exactly as for 3-D; a classification patch scores
  * the mean of its slices' probabilities (see `runFinetuning`). The batch size counts slices.
  *
+ * Preprocessing: the model is saved with the modality, window and range of `req.preprocessing`
+ * (the record the task's preparation returned; never guessed from the window), and the record is
+ * handed on as `preprocessing` for `FinetuneOptions.preprocessing` (#15, branch `record`).
+ *
  * @returns `value`: the paper's metric on the test split (AUC, or the paper's IoU = Keras mean IoU);
  *   `metrics`: the others (Dice, foreground IoU).
  * @throws TrainError when `genesis` / `genesis-2d` is asked for without a model directory of the
  *   right dimensionality in `weights` / `weights2d`.
  */
-export async function finetuneTask(
-  req: TaskRunRequest,
-  budget: TaskBudget = {},
-): Promise<{ value: number; metrics: Record<string, number> }> {
+export async function finetuneTask(req: FinetuneRequest, budget: TaskBudget = {}): Promise<FinetuneResult> {
   const quick = req.quick;
   let init: FinetuneInit;
   if (req.init === "genesis") {
@@ -119,7 +99,8 @@ export async function finetuneTask(
   }
   const threads = resolveThreads(req.threads ?? "auto");
   req.log(`training threads: ${threads}`);
-  const summary = await runFinetuning({
+  const p = req.preprocessing;
+  const options: FinetuneOptions & { preprocessing?: PreprocessingRecord } = {
     threads,
     task: req.config.kind,
     data: req.data,
@@ -132,15 +113,14 @@ export async function finetuneTask(
     plateauPatience: req.config.reduceLrOnPlateau.patience,
     seed: req.seed,
     modelDir: req.modelDir,
-    intensity: {
-      modality: req.config.intensityWindow.min < 0 ? "CT" : "MRI",
-      window: [req.config.intensityWindow.min, req.config.intensityWindow.max],
-      range: [0, 1],
-    },
+    // modality and window as the preparation recorded them (never guessed from the window's sign)
+    intensity: { modality: p.modality, window: [p.window[0], p.window[1]], range: [p.range[0], p.range[1]] },
+    preprocessing: p, // #15 record: FinetuneOptions.preprocessing (branch `record`) saves it in the model metadata
     extra: { task: req.task, init: req.init },
     plainProgress: true,
     log: req.log,
-  });
+  };
+  const summary = await runFinetuning(options);
   const t: FinetuneMetrics = summary.test;
   if (req.config.metric === "auc") return { value: t.auc ?? Number.NaN, metrics: {} };
   return {

@@ -2,11 +2,13 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import type { SampleArrays } from "@models-genesis/datasets";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { FinetuneRequest, PreparedTask } from "../src/app.js";
-import type { SampleArrays } from "../src/arrays.js";
-import { runTaskMain, type TaskMainOptions, type TaskMainSpec } from "../src/task-main.js";
-import { TASK_CONFIGS } from "../src/tasks.js";
+import { taskPreprocessing } from "../src/config.js";
+import type { TaskMainOptions } from "../src/define.js";
+import { runTaskMain, type TaskMainSpec } from "../src/main.js";
+import { TASK_CONFIGS } from "../src/registry.js";
 
 /** Classification arrays of `n` samples of 2×2×2 voxels, the first `pos` labelled 1. */
 function arrays(n: number, pos: number): SampleArrays {
@@ -38,7 +40,7 @@ describe("runTaskMain", () => {
 
   function spec(seen: { opts?: TaskMainOptions; sample?: string; reqs: FinetuneRequest[] }): TaskMainSpec {
     return {
-      task: "ncc",
+      config: TASK_CONFIGS.ncc,
       description: "test task",
       dataHelp: "dataset root",
       appUrl: pathToFileURL(join(out, "main.js")).href,
@@ -49,6 +51,7 @@ describe("runTaskMain", () => {
         return {
           task: "ncc",
           config: TASK_CONFIGS.ncc,
+          preprocessing: taskPreprocessing(TASK_CONFIGS.ncc),
           folds: [{ train: arrays(4, 1), val: arrays(2, 1), test: arrays(3, 2) }],
           splitsFile: join(out, "splits.json"),
           dataRoot: opts.data ?? "sample",
@@ -86,7 +89,7 @@ describe("runTaskMain", () => {
     const base = spec(seen);
     const s: TaskMainSpec = {
       ...base,
-      task: "ncs",
+      config: TASK_CONFIGS.ncs,
       prepare: async (opts, sample, log) => ({
         ...(await base.prepare(opts, sample, log)),
         task: "ncs",
@@ -140,9 +143,10 @@ describe("runTaskMain", () => {
     expect(seen.reqs).toEqual([]);
   });
 
-  it("refuses an unknown --backend before preparing any data; a known one reaches GENESIS_BACKEND", async () => {
+  it("refuses an unknown --backend before preparing any data; a known one reaches every request", async () => {
     const seen = { reqs: [] as FinetuneRequest[] };
     const saved = process.env.GENESIS_BACKEND;
+    delete process.env.GENESIS_BACKEND;
     try {
       const code = await runTaskMain(["node", "main.js", "--out", out, "--backend", "WebGPU"], spec(seen));
       expect(code).toBe(1);
@@ -152,11 +156,43 @@ describe("runTaskMain", () => {
       expect(seen.reqs).toEqual([]);
       const ok = ["node", "main.js", "--data", "/d", "--out", out, "--folds", "/f", "--backend", "cpu"];
       expect(await runTaskMain(ok, spec(seen))).toBe(0);
-      expect(process.env.GENESIS_BACKEND).toBe("cpu");
+      expect(seen.reqs.map((r) => r.backend)).toEqual(["cpu"]);
+      expect(process.env.GENESIS_BACKEND).toBeUndefined();
     } finally {
-      if (saved === undefined) delete process.env.GENESIS_BACKEND;
-      else process.env.GENESIS_BACKEND = saved;
+      if (saved !== undefined) process.env.GENESIS_BACKEND = saved;
     }
+  });
+
+  it("a --backend that cannot start is reported as coming from --backend, not GENESIS_BACKEND", async () => {
+    // tfjs-node is not a dependency of this repository, so "tensorflow" cannot start (as in kernels' test)
+    const seen = { reqs: [] as FinetuneRequest[] };
+    const { finetune: _f, ...noFinetune } = spec(seen);
+    const argv = ["node", "main.js", "--data", "/d", "--out", out, "--backend", "tensorflow"];
+    expect(await runTaskMain(argv, noFinetune)).toBe(1);
+    expect(stderr.at(-1)).toMatch(
+      /^ncc: initBackend: backend "tensorflow" \(from --backend\) is not available; .*needs @tensorflow\/tfjs-node/,
+    );
+  });
+
+  it("hands the preparation's record to every request and marks a --quick run in results.md", async () => {
+    const seen = { reqs: [] as FinetuneRequest[] };
+    const argv = ["node", "main.js", "--data", "/d", "--out", out, "--quick", "--runs", "2"];
+    expect(await runTaskMain(argv, spec(seen))).toBe(0);
+    expect(seen.reqs).toHaveLength(2);
+    for (const r of seen.reqs) expect(r.preprocessing).toEqual(taskPreprocessing(TASK_CONFIGS.ncc));
+    expect(seen.reqs[0].preprocessing).toMatchObject({
+      modality: "CT",
+      window: [-1000, 1000],
+      patchSize: [64, 64, 32],
+    });
+    const md = readFileSync(join(out, "results.md"), "utf8").split("\n");
+    expect(md.slice(0, 5)).toEqual([
+      "# NCC results (AUC, percent)",
+      "",
+      "**Quick run** (`--quick`): a small subset and a short schedule, a pipeline check.",
+      "Not comparable with the paper's numbers.",
+      "",
+    ]);
   });
 
   it("without --data on a fresh clone (no ../shared) names the bundled LIDC sample", async () => {

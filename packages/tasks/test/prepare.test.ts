@@ -1,9 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { parseThreads } from "@models-genesis/datasets";
 import { describe, expect, it } from "vitest";
-import { checkAppOptions, type FinetuneRequest, parseInits, runTaskApp } from "../src/app.js";
-import { prepareLcs, prepareNcs } from "../src/prepare.js";
-import { parseThreads, resolveUserPath } from "../src/task-main.js";
+import { checkAppOptions, type FinetuneRequest, parseInits, runTaskRuns } from "../src/app.js";
+import { prepareLcs } from "../src/lcs/prepare.js";
+import { resolveUserPath } from "../src/main.js";
+import { prepareNcs } from "../src/ncs/prepare.js";
 import { bundledData, DATA, HAS_SHARED, withTmp } from "./shared.js";
 
 describe("app options", () => {
@@ -63,12 +65,18 @@ describe("task preparation on the sample layouts (quick)", () => {
       await withTmp(async (out) => {
         const lcs = await prepareLcs({ sampleData: DATA, out: join(out, "lcs"), quick: true, seed: 0 });
         expect(lcs.folds[0].train.xShape).toEqual([8, 64, 64, 32, 1]); // volume-0 only, 8 patches in quick mode
-        expect(lcs.folds[0].val.xShape[0]).toBe(16); // 256×256×15 tiled by 64×64×32
+        // volume-100 (122×101 in-plane) scaled by the record's [0.5, 0.5, 1] fits one 64×64×32 window
+        expect(lcs.folds[0].val.xShape[0]).toBe(1);
+        expect(lcs.preprocessing).toMatchObject({
+          modality: "CT",
+          resize: [0.5, 0.5, 1],
+          patchSize: [64, 64, 32],
+        });
       });
     },
   );
 
-  it("NCS (the VOIs shipped in apps/cli/sample): patient-level split, cubes and masks; runTaskApp loops init × run × fold and writes results", async () => {
+  it("NCS (the VOIs shipped in apps/cli/sample): patient-level split, cubes and masks; runTaskRuns loops init × run × fold and writes results", async () => {
     await withTmp(async (out) => {
       const ncs = await prepareNcs({
         sampleData: bundledData(),
@@ -86,7 +94,7 @@ describe("task preparation on the sample layouts (quick)", () => {
       // the app loop: every init × run × fold is called once; results written (3 folds as for ECC)
       const calls: FinetuneRequest[] = [];
       const cv = { ...ncs, folds: [n, n, n] };
-      const res = await runTaskApp(
+      const res = await runTaskRuns(
         { out: join(out, "ecc"), quick: true, runs: 2, init: ["scratch"], seed: 7 },
         cv,
         async (req) => {
@@ -110,7 +118,7 @@ describe("task preparation on the sample layouts (quick)", () => {
       // a failing later run leaves the completed runs in results.json
       const partial = join(out, "partial");
       await expect(
-        runTaskApp(
+        runTaskRuns(
           { out: partial, quick: true, runs: 2, init: ["scratch"], seed: 0 },
           ncs,
           async (req) => {

@@ -17,6 +17,7 @@ describe("results", () => {
     await withTmp(async (dir) => {
       await writeResults(dir, {
         task: "ncc",
+        kind: "classification",
         metric: "auc",
         runs: { scratch: [0.8, 0.9], genesis: [0.95, 0.97] },
         extra: { genesis: { dice: [0.5, 0.7] } },
@@ -40,6 +41,7 @@ describe("results", () => {
     await withTmp(async (dir) => {
       const f = await writeResults(dir, {
         task: "ncs",
+        kind: "segmentation",
         metric: "IoU (paper)",
         runs: { "scratch-2d": [0.4, 0.6], official: [0.7] },
       });
@@ -55,7 +57,12 @@ describe("results", () => {
   it("rejects non-finite values", async () => {
     await withTmp(async (dir) => {
       await expect(
-        writeResults(dir, { task: "lcs", metric: "iou", runs: { scratch: [Number.NaN] } }),
+        writeResults(dir, {
+          task: "lcs",
+          kind: "segmentation",
+          metric: "iou",
+          runs: { scratch: [Number.NaN] },
+        }),
       ).rejects.toThrow(/non-finite/);
     });
   });

@@ -1,6 +1,6 @@
 import { join } from "node:path";
-import { writeFileAtomic } from "./files.js";
-import { TASK_CONFIGS, type TaskName } from "./tasks.js";
+import { writeFileAtomic } from "@models-genesis/datasets";
+import type { TaskName } from "./config.js";
 
 /** Mean ± sd (percent) the paper reports for one initialisation (Zhou et al., MedIA 2021, Table 2 / Fig. 4 values). */
 export interface PaperValue {
@@ -56,10 +56,11 @@ export interface RunSummary {
 
 /** The content of `results.json`. Values are fractions in [0, 1] (AUC, IoU), as the metrics return them. */
 export interface ResultsFile {
-  task: TaskName;
+  task: string;
   metric: string;
   runs: Record<string, RunSummary>;
-  paper: { metric: string; genesis: PaperValue; scratch: PaperValue; unit: "percent" };
+  /** The paper's numbers for the task; null for a task the paper does not report (a contributed one). */
+  paper: { metric: string; genesis: PaperValue; scratch: PaperValue; unit: "percent" } | null;
   /**
    * Segmentation tasks: what each number is — `value` (the per-run `values`, the paper's IoU),
    * `dice` and `iou` (in `extra`) — {@link SEGMENTATION_METRIC_NAMES}.
@@ -87,14 +88,18 @@ function pct(v: number | null): string {
  *
  * `runs` maps an initialisation (`scratch`, `genesis`, `official`, …) to its per-run metric values
  * as fractions. `results.md` is a table of mean ± sd in percent beside the paper's Genesis and
- * scratch numbers for the task.
+ * scratch numbers for the task (none for a task the paper does not report); when `notes.quick` or
+ * `notes.sample` is true it says so under the title (a quick run or the sample layout is a pipeline
+ * check, not comparable with the paper).
  *
  * @throws RangeError when a value is not a finite number.
  */
 export async function writeResults(
   outDir: string,
   input: {
-    task: TaskName;
+    task: string;
+    /** The task's kind: segmentation results name Dice, IoU and the paper's IoU side by side. */
+    kind: "classification" | "segmentation";
     metric: string;
     runs: Record<string, readonly number[]>;
     /** Per initialisation, secondary metrics by name (e.g. `dice`, `iou`), one value per run. */
@@ -120,13 +125,14 @@ export async function writeResults(
     }
     runs[init] = summary;
   }
-  const paper = PAPER_RESULTS[input.task];
-  const segmentation = TASK_CONFIGS[input.task].kind === "segmentation";
+  const paper =
+    (PAPER_RESULTS as Readonly<Record<string, (typeof PAPER_RESULTS)[TaskName]>>)[input.task] ?? null;
+  const segmentation = input.kind === "segmentation";
   const file: ResultsFile = {
     task: input.task,
     metric: input.metric,
     runs,
-    paper: { ...paper, unit: "percent" },
+    paper: paper ? { ...paper, unit: "percent" } : null,
     ...(segmentation ? { metricNames: { ...SEGMENTATION_METRIC_NAMES } } : {}),
     ...(input.notes ? { notes: input.notes } : {}),
   };
@@ -150,6 +156,15 @@ export async function writeResults(
         "",
       ]
     : [`# ${input.task.toUpperCase()} results (${input.metric}, percent)`, ""];
+  const caveats = [
+    input.notes?.quick === true
+      ? "**Quick run** (`--quick`): a small subset and a short schedule, a pipeline check."
+      : null,
+    input.notes?.sample === true
+      ? "**Sample data**: the sample layout built from the shared/bundled data (`SAMPLE_LAYOUT.md` states its rule), not the task's dataset."
+      : null,
+  ].filter((c): c is string => c !== null);
+  if (caveats.length > 0) lines.splice(2, 0, ...caveats, "Not comparable with the paper's numbers.", "");
   lines.push(
     "| initialisation | runs | ours: mean ± sd | per run | paper: mean ± sd |",
     "|---|---|---|---|---|",
@@ -157,11 +172,11 @@ export async function writeResults(
   const inits = new Set([...Object.keys(runs), "scratch", "genesis"]);
   for (const init of inits) {
     const r = runs[init];
-    const p = init === "genesis" || init === "scratch" ? paper[init] : null;
+    const p = paper && (init === "genesis" || init === "scratch") ? paper[init] : null;
     const ours = r ? `${pct(r.mean)} ± ${pct(r.sd)}` : "not run";
     const per = r ? r.values.map((v) => pct(v)).join(", ") : "";
     const paperCell = p
-      ? `${p.mean.toFixed(2)} ± ${p.sd.toFixed(2)} (${paper.metric})`
+      ? `${p.mean.toFixed(2)} ± ${p.sd.toFixed(2)} (${paper?.metric})`
       : init.endsWith("-2d")
         ? "not reported here"
         : "—";
@@ -177,7 +192,9 @@ export async function writeResults(
   }
   lines.push(
     "",
-    `Paper: Zhou et al., Models Genesis, MedIA 2021 (Genesis Chest CT 3D vs. training from scratch).`,
+    paper
+      ? `Paper: Zhou et al., Models Genesis, MedIA 2021 (Genesis Chest CT 3D vs. training from scratch).`
+      : `The paper (Zhou et al., MedIA 2021) reports no numbers for ${input.task}.`,
   );
   if ([...inits].some((i) => i.endsWith("-2d")))
     lines.push(

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { Vec3 } from "@models-genesis/volume-io";
+import { type Vec3, windowIntensity } from "@models-genesis/volume-io";
 import type { PreparedTask } from "./app.js";
 import { type Sample, type SampleArrays, stackSamples, type TaskArrays, takeSamples } from "./arrays.js";
 import { bratsReferenceSplit, discoverBrats, readFoldFile } from "./brats.js";
@@ -17,7 +17,6 @@ import {
   luna16PartOfSubset,
   readLuna16Candidates,
 } from "./luna16.js";
-import { windowToUnitArray } from "./patch.js";
 import { describeQuickSubset, QUICK_LIMITS, quickSubset } from "./quick.js";
 import { PyRandom } from "./random.js";
 import {
@@ -180,7 +179,7 @@ export async function prepareNcc(
         const hu = extractCandidateCube(vol, c.world, config.inputSize, config.intensityWindow.min);
         samples.push({
           id: `${uid}@${c.world.join(",")}`,
-          x: windowToUnitArray(hu, config.intensityWindow.min, config.intensityWindow.max),
+          x: windowIntensity(hu, [config.intensityWindow.min, config.intensityWindow.max]),
           y: c.label,
         });
       }
@@ -357,7 +356,7 @@ export async function prepareEcc(o: PrepareOptions): Promise<PreparedTask> {
     const vol = await loadVolume(cands[idx[0]].path);
     for (const i of idx) {
       const hu = extractCandidateCube(vol, cands[i].world, config.inputSize, config.intensityWindow.min);
-      cubes.set(i, windowToUnitArray(hu, config.intensityWindow.min, config.intensityWindow.max));
+      cubes.set(i, windowIntensity(hu, [config.intensityWindow.min, config.intensityWindow.max]));
     }
   }
   const folds = splits.folds.map((f) => {
@@ -531,7 +530,7 @@ export async function prepareBms(
           c.seg,
           `shape ${seg.shape.join("×")} differs from FLAIR ${flair.shape.join("×")}`,
         );
-      const image = { data: windowToUnitArray(flair.data, window.min, window.max), shape: flair.shape };
+      const image = { data: windowIntensity(flair.data, [window.min, window.max]), shape: flair.shape };
       const label = { data: Float32Array.from(seg.data, (v) => (v > 0 ? 1 : 0)), shape: seg.shape };
       const opts = { crop, out: config.inputSize, idPrefix: id };
       samples.push(

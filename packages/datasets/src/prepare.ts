@@ -543,7 +543,7 @@ export async function prepareBms(
   }
   return {
     task: "bms",
-    config,
+    config: { ...config, intensityWindow: window }, // the window the arrays were made with (sample: [-5, 5])
     folds: [arrays as unknown as TaskArrays],
     splitsFile: file,
     dataRoot: root,

@@ -18,6 +18,8 @@ export interface TaskConfig {
   readonly inputSize: Vec3;
   /** Window cropped before resizing to `inputSize` (BMS only: 100×100×50 → 64×64×32). */
   readonly cropSize?: Vec3;
+  /** Modality of the task's scans (recorded in the fine-tuned model's preprocessing record; never guessed from the window). */
+  readonly modality: "CT" | "MRI";
   /** Intensity window mapped to [0, 1] (HU for CT; raw MRI units for BraTS). */
   readonly intensityWindow: { readonly min: number; readonly max: number };
   readonly optimizer: "adam";
@@ -50,6 +52,7 @@ export const TASK_CONFIGS: Readonly<Record<TaskName, TaskConfig>> = {
     title: "lung nodule false-positive reduction (LUNA16)",
     kind: "classification",
     inputSize: [64, 64, 32],
+    modality: "CT",
     intensityWindow: { min: -1000, max: 1000 },
     optimizer: "adam",
     lr: 1e-3,
@@ -65,6 +68,7 @@ export const TASK_CONFIGS: Readonly<Record<TaskName, TaskConfig>> = {
     title: "lung nodule segmentation (LIDC-IDRI)",
     kind: "segmentation",
     inputSize: [64, 64, 32],
+    modality: "CT",
     intensityWindow: { min: -1000, max: 1000 },
     optimizer: "adam",
     lr: 1e-3,
@@ -80,6 +84,7 @@ export const TASK_CONFIGS: Readonly<Record<TaskName, TaskConfig>> = {
     title: "pulmonary embolism false-positive reduction (PE-CAD)",
     kind: "classification",
     inputSize: [64, 64, 64],
+    modality: "CT",
     intensityWindow: { min: -1000, max: 1000 },
     optimizer: "adam",
     lr: 1e-3,
@@ -95,6 +100,7 @@ export const TASK_CONFIGS: Readonly<Record<TaskName, TaskConfig>> = {
     title: "liver segmentation (LiTS-2017)",
     kind: "segmentation",
     inputSize: [64, 64, 32],
+    modality: "CT",
     intensityWindow: { min: -1000, max: 1000 },
     optimizer: "adam",
     lr: 1e-2,
@@ -111,6 +117,7 @@ export const TASK_CONFIGS: Readonly<Record<TaskName, TaskConfig>> = {
     kind: "segmentation",
     inputSize: [64, 64, 32],
     cropSize: [100, 100, 50],
+    modality: "MRI",
     intensityWindow: { min: 0, max: 4000 },
     optimizer: "adam",
     lr: 1e-3,

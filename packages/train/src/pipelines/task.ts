@@ -1,6 +1,7 @@
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { loadModel } from "@models-genesis/models";
+import { type PreprocessingRecord, recordFor } from "@models-genesis/volume-io";
 import { resolveThreads } from "../data-parallel.js";
 import { TrainError } from "../errors.js";
 import { type FinetuneInit, type FinetuneMetrics, runFinetuning, type SplitArrays } from "./finetune.js";
@@ -19,7 +20,14 @@ export interface TaskRunRequest {
     readonly reduceLrOnPlateau: { readonly patience: number };
     readonly metric: "auc" | "iou";
     readonly intensityWindow: { readonly min: number; readonly max: number };
+    /** Modality of the task's scans; with `intensityWindow`, the record when the request carries none. */
+    readonly modality?: "CT" | "MRI";
   };
+  /**
+   * What preparation did to `data` (window, modality, resize/spacing, patch size): saved in the
+   * fine-tuned model's metadata. Default: a record from `config` (`modality`, `intensityWindow`).
+   */
+  readonly preprocessing?: PreprocessingRecord;
   readonly data: { readonly train: SplitArrays; readonly val: SplitArrays; readonly test: SplitArrays };
   readonly init: "scratch" | "genesis" | "official" | "scratch-2d" | "genesis-2d";
   readonly weights?: string;
@@ -31,6 +39,26 @@ export interface TaskRunRequest {
   readonly threads?: number | "auto";
   readonly modelDir: string;
   readonly log: (line: string) => void;
+}
+
+/**
+ * The record of a request without one: `config.modality` (said by the task config, never guessed
+ * from the window) and `config.intensityWindow` → [0, 1]; the patch size is the data's.
+ * @throws TrainError when the config has no modality.
+ */
+function recordFromConfig(req: TaskRunRequest): PreprocessingRecord {
+  const modality = req.config.modality;
+  if (modality !== "CT" && modality !== "MRI")
+    throw new TrainError(
+      `${req.task}: no preprocessing record in the request and no modality ("CT" or "MRI") in its config`,
+    );
+  const s = req.data.train.xShape;
+  return recordFor({
+    modality,
+    window: [req.config.intensityWindow.min, req.config.intensityWindow.max],
+    patchSize: [s[1], s[2], s[3]],
+    source: `${req.task} task config (modality, intensityWindow)`,
+  });
 }
 
 /** Budget of {@link finetuneTask}: the reference's (early stopping decides) or a quick one. */
@@ -132,11 +160,7 @@ export async function finetuneTask(
     plateauPatience: req.config.reduceLrOnPlateau.patience,
     seed: req.seed,
     modelDir: req.modelDir,
-    intensity: {
-      modality: req.config.intensityWindow.min < 0 ? "CT" : "MRI",
-      window: [req.config.intensityWindow.min, req.config.intensityWindow.max],
-      range: [0, 1],
-    },
+    preprocessing: req.preprocessing ?? recordFromConfig(req),
     extra: { task: req.task, init: req.init },
     plainProgress: true,
     log: req.log,

@@ -191,7 +191,7 @@ export async function predictVolume(
     const step = [0, 1, 2].map((k) => oriented.spacing[k] / grid.spacing[k]) as Vec3;
     back = (p, channels) =>
       resampleArray(p, grid.shape, oriented.shape, { mapping: "origin", step, channels });
-  } else if (record.resize && record.resize.some((f) => f !== 1)) {
+  } else if (record.resize?.some((f) => f !== 1)) {
     grid = resample(oriented, { scale: record.resize });
     back = (p, channels) => resampleArray(p, grid.shape, oriented.shape, { mapping: "half-pixel", channels });
   }

@@ -56,7 +56,7 @@ describe("a model saved before the record (format 1)", () => {
     const m = metadata as unknown as Record<string, unknown>;
     expect("intensity" in m || "spacing" in m).toBe(false);
     expect(metadata.extra?.patchSize).toBeUndefined();
-    expect((metadata.extra?.finetuning as { epochs: number }).epochs).toBe(1);
+    expect((metadata.extra as { finetuning: { epochs: number } }).finetuning.epochs).toBe(1);
     // saved again, it is a format-2 model whose record loads unchanged
     const again = path.join(dir, "again");
     await saveModel(again, model, metadata);

@@ -326,7 +326,7 @@ function recordOfRun(o: FinetuneOptions): PreprocessingRecord {
   } catch (e) {
     throw new TrainError((e as Error).message);
   }
-  if (o.preprocessing && o.preprocessing.patchSize.some((v, i) => v !== patch[i]))
+  if (o.preprocessing?.patchSize.some((v, i) => v !== patch[i]))
     throw new TrainError(
       `fine-tuning options: preprocessing.patchSize ${o.preprocessing.patchSize.join("×")} differs from the training patches ${patch.join("×")}`,
     );

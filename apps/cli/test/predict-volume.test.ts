@@ -375,6 +375,18 @@ describe("whole-volume predict on real CT", () => {
     );
     expect(r3.code).toBe(1);
     expect(r3.err).toMatch(/multiples of 8/);
+    const both = ["--patch-size", "16x16x8", "--patch", "16,16,8"];
+    const r3b = await genesis(
+      "predict",
+      "--model",
+      modelDir,
+      CT64_NII,
+      "--out",
+      path.join(dir, "o.nii.gz"),
+      ...both,
+    );
+    expect(r3b.code).toBe(1);
+    expect(r3b.err).toContain("--patch is a deprecated alias of --patch-size; give only --patch-size");
 
     const r4 = await genesis("predict", "--model", modelDir, CT64_NII, "--out", "o.npy");
     expect(r4.code).toBe(1);

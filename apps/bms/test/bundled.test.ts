@@ -125,6 +125,14 @@ describe("bms --quick --init scratch-2d on the bundled chest CT", () => {
     expect(results.metric).toBe("IoU (paper)");
     expect(results.runs["scratch-2d"].values).toEqual(values);
     expect(results.notes).toMatchObject({ sample: false, folds: 1 });
+    // the saved model records the MRI window its arrays were made with (said by the task config, not guessed)
+    const model = JSON.parse(readFileSync(path.join(out, "model", "scratch-2d-run0", "model.json"), "utf8"));
+    expect(model.userDefinedMetadata.modelsGenesis.preprocessing).toMatchObject({
+      modality: "MRI",
+      window: [0, 4000],
+      range: [0, 1],
+      patchSize: [64, 64, 32],
+    });
   }, 300_000); // 8-15 s alone; minutes while `pnpm test` runs every package at once on 2 cores
 });
 

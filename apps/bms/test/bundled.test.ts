@@ -130,7 +130,13 @@ describe("bms --quick --init scratch-2d on the bundled chest CT", () => {
     // ... and the saved model carries the record's modality and window
     const saved = await loadModel(path.join(out, "model", "scratch-2d-run0"));
     saved.model.dispose();
-    expect(saved.metadata.intensity).toEqual({ modality: "MRI", window: [0, 4000], range: [0, 1] });
+    expect(saved.metadata.preprocessing).toMatchObject({
+      modality: "MRI",
+      window: [0, 4000],
+      range: [0, 1],
+      crop: [100, 100, 50],
+      patchSize: [64, 64, 32],
+    });
   }, 300_000); // 8-15 s alone; minutes while `pnpm test` runs every package at once on 2 cores
 });
 

@@ -3,14 +3,10 @@ import { commands } from "./commands/registry.js";
 import { ExitCodeError } from "./lib/exit.js";
 
 export {
-  applyIntensityWindow,
-  DEFAULT_PATCH_SIZE,
   type PredictVolumeInfo,
   type PredictVolumeOptions,
   parsePatchSize,
-  patchSizeFromMetadata,
   predictVolume,
-  resampleToGrid,
 } from "@models-genesis/inference";
 export { type PredictArrayOptions, predictArray } from "./commands/predict.js";
 export * from "./lib/segmentation-data.js";

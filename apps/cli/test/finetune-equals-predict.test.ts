@@ -58,8 +58,8 @@ describe("genesis finetune --images/--labels: the test score is genesis predict'
       out,
       "--width",
       "2",
-      "--patch",
-      "16,16,16",
+      "--patch-size",
+      "16x16x16",
       "--epochs",
       "6",
       "--lr",
@@ -84,7 +84,7 @@ describe("genesis finetune --images/--labels: the test score is genesis predict'
     const { model, metadata } = await loadModel(path.join(out, "model"));
     model.dispose();
     expect(metadata.inferenceBnMode).toBe("running-statistics");
-    expect(metadata.extra?.patchSize).toEqual([16, 16, 16]);
+    expect(metadata.preprocessing.patchSize).toEqual([16, 16, 16]);
     const wv = report.testWholeVolume;
     expect(wv).toMatchObject({
       bnMode: "running-statistics",

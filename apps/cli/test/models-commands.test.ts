@@ -74,7 +74,13 @@ describe("genesis convert + predict (parity fixtures)", () => {
     expect(c.code).toBe(0);
     expect(c.out).toContain("width 4");
     const meta = JSON.parse(await readFile(path.join(model, "model.json"), "utf8"));
-    expect(meta.userDefinedMetadata.modelsGenesis.intensity.window).toEqual([-1000, 1000]);
+    expect(meta.userDefinedMetadata.modelsGenesis.preprocessing).toMatchObject({
+      modality: "CT",
+      window: [-1000, 1000],
+      range: [0, 1],
+      patchSize: [64, 64, 32],
+    });
+    expect(meta.userDefinedMetadata.modelsGenesis.preprocessing.source).toMatch(/Genesis_Chest_CT\.(pt|h5)/);
     const yPath = path.join(model, "y.npy");
     // Batch statistics were computed over the fixture's batch of 2.
     const p = await genesis("predict", "--model", model, "--in", xPath, "--out", yPath, "--batch-size", "2");
@@ -122,7 +128,7 @@ describe("genesis convert + predict (parity fixtures)", () => {
       .modelsGenesis;
     expect(meta).toMatchObject({
       id: "genesis-unet3d-keras",
-      spacing: [0.7, 0.7, 1.25],
+      preprocessing: { spacing: [0.7, 0.7, 1.25], window: [-1000, 1000] },
       bnMode: "running-statistics",
     });
     expect(meta.provenance.format).toBe("keras-h5-whole-model");

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { initBackend } from "@models-genesis/kernels";
-import { createModel, loadModel, type ModelMetadata } from "@models-genesis/models";
+import { createModel, loadModel, type ModelMetadata, REFERENCE_CT_RECORD } from "@models-genesis/models";
 import { predictArrays, predictSlicewise, runFinetuning, sliceAxial } from "@models-genesis/train";
 import { readNpy, readVolume, writeNpy } from "@models-genesis/volume-io";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -176,8 +176,7 @@ describe("genesis predict with 2-D models on 3-D cubes", () => {
         bnMode: a.bnMode,
         inputLayout: "NHWC",
         spatialMultiple: 8,
-        intensity: null,
-        spacing: null,
+        preprocessing: { ...REFERENCE_CT_RECORD },
       };
       const y = await predictArray(m, meta, { data: cubes, shape: [2, ...CUBE] }, { batchSize: 3 });
       expect(y.shape).toEqual([2, 1]);

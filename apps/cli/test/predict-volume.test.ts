@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { patchSizeFromMetadata, predictVolume, resampleToGrid } from "@models-genesis/inference";
+import { predictVolume } from "@models-genesis/inference";
 import { initBackend } from "@models-genesis/kernels";
 import {
   createModel,
@@ -16,13 +16,15 @@ import {
   loadModel,
   type ModelMetadata,
   saveModel,
+  upgradeMetadata,
 } from "@models-genesis/models";
 import { gridPatchCorners, PatchStitcher, type Shape3 } from "@models-genesis/transforms";
 import {
   affineOf,
   readNifti,
   readVolume,
-  resampleToSpacing,
+  resample,
+  resampleArray,
   type Vec3,
   type Volume,
   writeNifti,
@@ -93,36 +95,13 @@ describe("patch helpers", () => {
     }
   });
 
-  it("resampleToGrid undoes a 2× linear upsampling exactly at the input voxels", () => {
-    const shape: Vec3 = [5, 4, 3];
-    const data = Float32Array.from({ length: 60 }, (_, i) => Math.sin(i * 0.7) * 100);
-    const vol: Volume = {
-      data,
-      shape,
-      channels: 1,
-      spacing: [2, 3, 4],
-      origin: [0, 0, 0],
-      direction: [
-        [1, 0, 0],
-        [0, 1, 0],
-        [0, 0, 1],
-      ],
-      kind: "intensity",
-      meta: {},
-    };
-    const up = resampleToSpacing(vol, [1, 1.5, 2]);
-    expect(up.shape).toEqual([10, 8, 6]);
-    const back = resampleToGrid(up.data as Float32Array, up.shape, up.spacing, shape, vol.spacing);
-    expect(maxAbsDiff(back, data)).toBeLessThan(1e-4);
-  });
-
-  it("reads the patch size from the metadata, else 64×64×32", () => {
-    const base = { spacing: null } as unknown as ModelMetadata;
-    expect(patchSizeFromMetadata(base)).toEqual([64, 64, 32]);
-    expect(patchSizeFromMetadata({ ...base, extra: { patchSize: [32, 32, 16] } })).toEqual([32, 32, 16]);
-    expect(patchSizeFromMetadata({ ...base, extra: { finetuning: { inputSize: [64, 64, 64] } } })).toEqual([
-      64, 64, 64,
-    ]);
+  it("a model's record carries its patch size (format-1 models: extra.patchSize, else 64×64×32)", () => {
+    expect(upgradeMetadata({}, "model.json").preprocessing.patchSize).toEqual([64, 64, 32]);
+    const old = { extra: { finetuning: { inputSize: [64, 64, 64] } } } as Record<string, unknown>;
+    expect(upgradeMetadata(old, "model.json").preprocessing.patchSize).toEqual([64, 64, 64]);
+    expect(
+      upgradeMetadata({ extra: { patchSize: [32, 32, 16] } }, "model.json").preprocessing.patchSize,
+    ).toEqual([32, 32, 16]);
   });
 });
 
@@ -264,7 +243,10 @@ describe("whole-volume predict on real CT", () => {
   it("resamples to the model's spacing and back (round trip to the input grid)", async () => {
     const vol = crop(ct, [10, 10, 20], [20, 18, 14]);
     const half = vol.spacing.map((s) => s / 2);
-    const md: ModelMetadata = { ...metadata, spacing: half };
+    const md: ModelMetadata = {
+      ...metadata,
+      preprocessing: { ...metadata.preprocessing, spacing: half as [number, number, number] },
+    };
     const { volume: y, info } = await predictVolume(model, md, vol, {
       output: "probabilities",
       patchSize: [16, 16, 8],
@@ -273,10 +255,10 @@ describe("whole-volume predict on real CT", () => {
     expect(info.modelGridShape).toEqual([40, 36, 28]);
     expectSameGeometry(y, vol);
     // the same pipeline by hand: resample, predict at the model spacing, sample back at the input voxels
-    const fine = resampleToSpacing(vol, half);
+    const fine = resample(vol, { spacing: half });
     const { volume: yFine, info: fineInfo } = await predictVolume(
       model,
-      { ...metadata, spacing: null },
+      { ...metadata, preprocessing: { ...metadata.preprocessing, spacing: null } },
       fine,
       {
         output: "probabilities",
@@ -284,7 +266,10 @@ describe("whole-volume predict on real CT", () => {
       },
     );
     expect(fineInfo.resampled).toBe(false);
-    const back = resampleToGrid(yFine.data as Float32Array, fine.shape, fine.spacing, vol.shape, vol.spacing);
+    const back = resampleArray(yFine.data as Float32Array, fine.shape, vol.shape, {
+      mapping: "origin",
+      step: [0, 1, 2].map((k) => vol.spacing[k] / fine.spacing[k]) as Vec3,
+    });
     expect(maxAbsDiff(y.data as Float32Array, back)).toBeLessThan(1e-6);
     // input voxel i sits on fine voxel 2i: the output there is the fine prediction itself
     const [, fy, fz] = fine.shape;
@@ -300,9 +285,14 @@ describe("whole-volume predict on real CT", () => {
       );
     }
     // the metadata spacing equal to the volume's means no resampling
-    const same = await predictVolume(model, { ...metadata, spacing: [...vol.spacing] }, vol, {
-      patchSize: [16, 16, 8],
-    });
+    const same = await predictVolume(
+      model,
+      { ...metadata, preprocessing: { ...metadata.preprocessing, spacing: [...vol.spacing] as Vec3 } },
+      vol,
+      {
+        patchSize: [16, 16, 8],
+      },
+    );
     expect(same.info.resampled).toBe(false);
   });
 
@@ -380,11 +370,23 @@ describe("whole-volume predict on real CT", () => {
       CT64_NII,
       "--out",
       path.join(dir, "o.nii.gz"),
-      "--patch",
-      "60,64,32",
+      "--patch-size",
+      "60x64x32",
     );
     expect(r3.code).toBe(1);
     expect(r3.err).toMatch(/multiples of 8/);
+    const both = ["--patch-size", "16x16x8", "--patch", "16,16,8"];
+    const r3b = await genesis(
+      "predict",
+      "--model",
+      modelDir,
+      CT64_NII,
+      "--out",
+      path.join(dir, "o.nii.gz"),
+      ...both,
+    );
+    expect(r3b.code).toBe(1);
+    expect(r3b.err).toContain("--patch is a deprecated alias of --patch-size; give only --patch-size");
 
     const r4 = await genesis("predict", "--model", modelDir, CT64_NII, "--out", "o.npy");
     expect(r4.code).toBe(1);
@@ -441,11 +443,14 @@ describe("whole-volume predict on real CT", () => {
       probFile,
       "--probabilities",
       "--patch",
-      "16,16,8",
+      "16,16,8", // the deprecated alias: one warning line, same result
       "--backend",
       "wasm",
     );
     expect(rv.code).toBe(0);
+    expect(rv.err.split("\n").filter((l) => l.includes("deprecated"))).toEqual([
+      "genesis predict: warning: --patch is deprecated; use --patch-size XxYxZ",
+    ]);
     const prob = await readNifti(probFile);
     expect(maxAbsDiff(prob.data as Float32Array, y.data as Float32Array)).toBeLessThan(1e-5);
   });

@@ -111,7 +111,7 @@ describe("ncs --quick --init scratch-2d", () => {
     try {
       expect(model.architecture.spatialDims).toBe(2);
       expect(metadata.width).toBe(4);
-      expect(metadata.extra?.patchSize).toEqual([64, 64, 32]);
+      expect(metadata.preprocessing.patchSize).toEqual([64, 64, 32]);
       expect(metadata.extra?.finetuning).toMatchObject({ init: "scratch-2d", slicewise: true });
       const pred = await predictSlicewise(model, test.x, test.xShape, 2);
       const m = evaluatePredictions("segmentation", pred, test.y, test.yShape);

@@ -1,10 +1,10 @@
 import { join } from "node:path";
-import type { Vec3, Volume } from "@models-genesis/volume-io";
+import { type Vec3, type Volume, windowIntensity } from "@models-genesis/volume-io";
 import type { SampleArrays } from "./arrays.js";
 import { DatasetError } from "./errors.js";
 import { loadNpy, saveNpy } from "./io.js";
 import { pairImageLabelFiles } from "./pairs.js";
-import { cropAround, maskCentroid, windowToUnitArray } from "./patch.js";
+import { cropAround, maskCentroid } from "./patch.js";
 
 /**
  * LIDC-IDRI nodule segmentation (NCS): nodule-centred CT volumes with radiologist masks as NIfTI
@@ -66,7 +66,7 @@ export function ncsCubes(
   const centre: Vec3 = [Math.round(c[0]), Math.round(c[1]), Math.round(c[2])];
   const hu = cropAround({ data: image.data, shape: image.shape }, centre, size, window.min);
   const y = cropAround(m, centre, size, 0).map((v) => (v > 0 ? 1 : 0));
-  return { x: windowToUnitArray(hu, window.min, window.max), y, centre };
+  return { x: windowIntensity(hu, [window.min, window.max], { source: where }), y, centre };
 }
 
 /** The reference's split names in the array file names. */

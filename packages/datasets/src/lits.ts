@@ -1,8 +1,8 @@
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import type { Vec3, Volume } from "@models-genesis/volume-io";
+import { type Vec3, type Volume, windowIntensity } from "@models-genesis/volume-io";
 import { DatasetError } from "./errors.js";
-import { type Grid, resizeGrid, windowToUnitArray } from "./patch.js";
+import { type Grid, resizeGrid } from "./patch.js";
 
 /**
  * LiTS-2017 (Liver Tumor Segmentation Challenge) training data: `volume-N.nii` and
@@ -93,7 +93,9 @@ export function prepareLitsCase(
     );
   }
   const w = opts.window ?? { min: -1000, max: 1000 };
-  let image: Float32Array = windowToUnitArray(ct.data, w.min, w.max);
+  let image: Float32Array = windowIntensity(ct.data, [w.min, w.max], {
+    source: String(ct.meta.file ?? "CT"),
+  });
   let mask: Float32Array = Float32Array.from(seg.data, (v) => (v >= 1 ? 1 : 0));
   let shape: Vec3 = [...ct.shape] as Vec3;
   if (opts.inPlane !== null && (shape[0] !== opts.inPlane || shape[1] !== opts.inPlane)) {

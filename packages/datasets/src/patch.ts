@@ -1,4 +1,4 @@
-import type { Vec3, VoxelArray } from "@models-genesis/volume-io";
+import { resampleArray, type Vec3, type VoxelArray } from "@models-genesis/volume-io";
 
 /**
  * Array operations on single-channel 3-D grids stored C-order over `(x, y, z)` (z fastest), the
@@ -64,83 +64,16 @@ export function cropAround(src: Grid, centre: Vec3, size: Vec3, pad = 0): Float3
 }
 
 /**
- * Clip intensities to `[min, max]` and scale them to [0, 1] (the reference's CT window
- * [−1000, 1000] HU, or [0, 4000] for MRI: `spec/reference-facts.md`, "Intensities").
- * Returns a new `Float32Array`.
- */
-export function windowToUnitArray(data: ArrayLike<number>, min: number, max: number): Float32Array {
-  if (!(max > min)) throw new RangeError(`windowToUnitArray: max (${max}) must exceed min (${min})`);
-  const out = new Float32Array(data.length);
-  const scale = 1 / (max - min);
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i];
-    out[i] = v <= min ? 0 : v >= max ? 1 : (v - min) * scale;
-  }
-  return out;
-}
-
-/**
  * Resize a grid to `outShape` with half-pixel-centred sampling (source coordinate
  * `(i + 0.5) · in/out − 0.5`, clamped at the borders), the mapping of `skimage.transform.resize`
  * that the reference uses (`infinite_generator_3D.py`). `"linear"` is trilinear interpolation
  * (order 1, without anti-aliasing), for images; `"nearest"` picks the nearest source voxel, for labels.
+ * The project's one resampler, `resampleArray` of `@models-genesis/volume-io` with
+ * `mapping: "half-pixel"` (bit for bit what this function computed before it moved there).
  */
 export function resizeGrid(src: Grid, outShape: Vec3, mode: "linear" | "nearest"): Float32Array {
   checkGrid("resizeGrid", src);
-  const [nx, ny, nz] = src.shape;
-  const [ox, oy, oz] = outShape;
-  const out = new Float32Array(ox * oy * oz);
-  const axis = (n: number, o: number) => {
-    const lo = new Int32Array(o);
-    const hi = new Int32Array(o);
-    const w = new Float32Array(o);
-    for (let i = 0; i < o; i++) {
-      let c = ((i + 0.5) * n) / o - 0.5;
-      c = Math.min(Math.max(c, 0), n - 1);
-      if (mode === "nearest") {
-        const r = Math.min(n - 1, Math.floor(((i + 0.5) * n) / o));
-        lo[i] = r;
-        hi[i] = r;
-        w[i] = 0;
-      } else {
-        lo[i] = Math.floor(c);
-        hi[i] = Math.min(n - 1, lo[i] + 1);
-        w[i] = c - lo[i];
-      }
-    }
-    return { lo, hi, w };
-  };
-  const ax = axis(nx, ox);
-  const ay = axis(ny, oy);
-  const az = axis(nz, oz);
-  const d = src.data;
-  const at = (x: number, y: number, z: number) => d[(x * ny + y) * nz + z];
-  let k = 0;
-  for (let x = 0; x < ox; x++) {
-    const x0 = ax.lo[x];
-    const x1 = ax.hi[x];
-    const wx = ax.w[x];
-    for (let y = 0; y < oy; y++) {
-      const y0 = ay.lo[y];
-      const y1 = ay.hi[y];
-      const wy = ay.w[y];
-      for (let z = 0; z < oz; z++) {
-        const z0 = az.lo[z];
-        const z1 = az.hi[z];
-        const wz = az.w[z];
-        if (mode === "nearest") {
-          out[k++] = at(x0, y0, z0);
-          continue;
-        }
-        const c00 = at(x0, y0, z0) * (1 - wz) + at(x0, y0, z1) * wz;
-        const c01 = at(x0, y1, z0) * (1 - wz) + at(x0, y1, z1) * wz;
-        const c10 = at(x1, y0, z0) * (1 - wz) + at(x1, y0, z1) * wz;
-        const c11 = at(x1, y1, z0) * (1 - wz) + at(x1, y1, z1) * wz;
-        out[k++] = (c00 * (1 - wy) + c01 * wy) * (1 - wx) + (c10 * (1 - wy) + c11 * wy) * wx;
-      }
-    }
-  }
-  return out;
+  return resampleArray(src.data, src.shape, outShape, { mode, mapping: "half-pixel" });
 }
 
 /** Indices (into C-order data) of the voxels whose value satisfies `pred` (e.g. foreground `v > 0`). */

@@ -6,21 +6,29 @@
  */
 import { type GenesisUNet, inferenceBnModeOf, type ModelMetadata } from "@models-genesis/models";
 import { extractPatch, gridPatchCorners, PatchStitcher, type Shape3 } from "@models-genesis/transforms";
-import { countNonFinite, resampleToSpacing, type Vec3, type Volume } from "@models-genesis/volume-io";
+import {
+  countNonFinite,
+  orientationCode,
+  type PreprocessingRecord,
+  reorientToCanonical,
+  resample,
+  resampleArray,
+  type Vec3,
+  type Volume,
+  validateRecord,
+  windowIntensity,
+} from "@models-genesis/volume-io";
 import * as tf from "@tensorflow/tfjs-core";
 
 /** BatchNorm mode of a forward pass: `batch-statistics` or `running-statistics`. */
 export type BatchNormMode = ModelMetadata["bnMode"];
 
-/** Default patch (rows, cols, deps): the reference's fine-tuning input 64×64×32 (`spec/reference-facts.md`). */
-export const DEFAULT_PATCH_SIZE: Shape3 = Object.freeze([64, 64, 32] as const);
-
 /** Options of {@link predictVolume}. */
 export interface PredictVolumeOptions {
   /**
-   * Patch size (rows, cols, deps) in voxels of the model grid; 3-D models need multiples of 8.
-   * For 2-D (slice-wise) models the depth is ignored (one slice per patch). Default:
-   * {@link patchSizeFromMetadata} (metadata `extra`, else 64×64×32).
+   * Patch size (x, y, z voxels) of the model grid; 3-D models need multiples of 8.
+   * For 2-D (slice-wise) models the depth is ignored (one slice per patch). Default: the model's
+   * record, `metadata.preprocessing.patchSize`.
    */
   patchSize?: Shape3;
   /** Fraction in [0, 1) shared by neighbouring windows (default 0.5). */
@@ -47,10 +55,14 @@ export interface PredictVolumeOptions {
 
 /** What {@link predictVolume} did besides its output. */
 export interface PredictVolumeInfo {
-  /** Shape (x, y, z) of the grid the model saw (after resampling). */
+  /** Shape (x, y, z) of the grid the model saw (after reorientation and resampling). */
   modelGridShape: Vec3;
-  /** Whether the input was resampled to the model's spacing and the output back to the input grid. */
+  /** Whether the input was resampled (record `spacing` or `resize`) and the output back to the input grid. */
   resampled: boolean;
+  /** Whether the input was reoriented to the record's `orientation` and the output back. */
+  reoriented: boolean;
+  /** The record that was applied (the model's `metadata.preprocessing`). */
+  preprocessing: PreprocessingRecord;
   /** Patch size (x, y, z) used (depth 1 for 2-D models). */
   patchSize: Shape3;
   /** Number of patches predicted. */
@@ -63,128 +75,20 @@ export interface PredictVolumeInfo {
   bnModeSource: "option" | "metadata" | "fallback";
 }
 
-function positiveInts(v: unknown): Shape3 | null {
-  if (!Array.isArray(v) || v.length !== 3) return null;
-  if (!v.every((d) => Number.isInteger(d) && d > 0)) return null;
-  return [v[0], v[1], v[2]];
-}
-
 /**
- * The patch size a model was trained at, from its metadata: `extra.patchSize`, `extra.inputSize`
- * or the same keys under `extra.finetuning` (each `[rows, cols, deps]`), else
- * {@link DEFAULT_PATCH_SIZE} (64, 64, 32).
- */
-export function patchSizeFromMetadata(metadata: ModelMetadata): Shape3 {
-  const extra = (metadata.extra ?? {}) as Record<string, unknown>;
-  const nested = (
-    typeof extra.finetuning === "object" && extra.finetuning !== null ? extra.finetuning : {}
-  ) as Record<string, unknown>;
-  for (const v of [extra.patchSize, extra.inputSize, nested.patchSize, nested.inputSize]) {
-    const s = positiveInts(v);
-    if (s) return s;
-  }
-  return DEFAULT_PATCH_SIZE;
-}
-
-/**
- * Parse `r,c,d` (e.g. `64,64,32`) into a patch size.
+ * Parse `XxYxZ` (e.g. `64x64x32`; `64,64,32` and `64×64×32` are accepted too) into a patch size,
+ * x/y/z voxels.
  * @throws Error for anything but three positive integers.
  */
-export function parsePatchSize(text: string, what = "--patch"): Shape3 {
+export function parsePatchSize(text: string, what = "--patch-size"): Shape3 {
   const parts = text.split(/[,x×]/).map((s) => s.trim());
   const n = parts.map(Number);
   if (n.length !== 3 || !n.every((d) => Number.isInteger(d) && d > 0)) {
     throw new Error(
-      `${what} must be three positive integers rows,cols,deps (e.g. 64,64,32), got ${JSON.stringify(text)}`,
+      `${what} must be three positive integers XxYxZ (e.g. 64x64x32), got ${JSON.stringify(text)}`,
     );
   }
   return [n[0], n[1], n[2]];
-}
-
-/**
- * Map intensities through the model's window: clip to `window` then scale linearly to `range`
- * (`out = r0 + (clamp(v, lo, hi) − lo) / (hi − lo) · (r1 − r0)`; the CT reference is HU
- * [−1000, 1000] → [0, 1], `infinite_generator_3D.py`). The same arithmetic as the array
- * `predict --preprocess window`. Returns float32; `null` intensity copies the values as they are.
- */
-export function applyIntensityWindow(
-  data: ArrayLike<number>,
-  intensity: ModelMetadata["intensity"],
-): Float32Array {
-  const out = Float32Array.from(data);
-  if (!intensity) return out;
-  const [lo, hi] = intensity.window;
-  const [r0, r1] = intensity.range;
-  for (let i = 0; i < out.length; i++) {
-    const v = Math.min(hi, Math.max(lo, out[i]));
-    out[i] = r0 + ((v - lo) / (hi - lo)) * (r1 - r0);
-  }
-  return out;
-}
-
-/**
- * Trilinear resampling of C-order (x, y, z, c) data from one grid to another that shares the
- * centre of voxel 0 and the direction cosines (the grids {@link resampleToSpacing} produces):
- * output voxel i sits at input position i · dstSpacing / srcSpacing per axis, clamped to the last
- * input voxel (edge value past the end). Used to bring probabilities back to the input grid
- * exactly (same shape), which `resampleToSpacing`'s rounding of the shape cannot promise.
- */
-export function resampleToGrid(
-  data: ArrayLike<number>,
-  srcShape: Vec3,
-  srcSpacing: Vec3,
-  dstShape: Vec3,
-  dstSpacing: Vec3,
-  channels = 1,
-): Float32Array {
-  const axis = (a: number) => {
-    const n = dstShape[a];
-    const lim = srcShape[a];
-    const i0 = new Int32Array(n);
-    const i1 = new Int32Array(n);
-    const w = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      const p = Math.min(lim - 1, (i * dstSpacing[a]) / srcSpacing[a]);
-      const f = Math.floor(p);
-      i0[i] = f;
-      i1[i] = Math.min(lim - 1, f + 1);
-      w[i] = p - f;
-    }
-    return { i0, i1, w };
-  };
-  const X = axis(0);
-  const Y = axis(1);
-  const Z = axis(2);
-  const C = channels;
-  const sx = srcShape[1] * srcShape[2] * C;
-  const sy = srcShape[2] * C;
-  const out = new Float32Array(dstShape[0] * dstShape[1] * dstShape[2] * C);
-  let o = 0;
-  for (let x = 0; x < dstShape[0]; x++) {
-    const x0 = X.i0[x] * sx;
-    const x1 = X.i1[x] * sx;
-    const wx = X.w[x];
-    for (let y = 0; y < dstShape[1]; y++) {
-      const y0 = Y.i0[y] * sy;
-      const y1 = Y.i1[y] * sy;
-      const wy = Y.w[y];
-      for (let z = 0; z < dstShape[2]; z++) {
-        const z0 = Z.i0[z] * C;
-        const z1 = Z.i1[z] * C;
-        const wz = Z.w[z];
-        for (let c = 0; c < C; c++, o++) {
-          const c00 = data[x0 + y0 + z0 + c] + (data[x0 + y0 + z1 + c] - data[x0 + y0 + z0 + c]) * wz;
-          const c01 = data[x0 + y1 + z0 + c] + (data[x0 + y1 + z1 + c] - data[x0 + y1 + z0 + c]) * wz;
-          const c10 = data[x1 + y0 + z0 + c] + (data[x1 + y0 + z1 + c] - data[x1 + y0 + z0 + c]) * wz;
-          const c11 = data[x1 + y1 + z0 + c] + (data[x1 + y1 + z1 + c] - data[x1 + y1 + z0 + c]) * wz;
-          const c0 = c00 + (c01 - c00) * wy;
-          const c1 = c10 + (c11 - c10) * wy;
-          out[o] = c0 + (c1 - c0) * wx;
-        }
-      }
-    }
-  }
-  return out;
 }
 
 function sameSpacing(a: readonly number[], b: readonly number[]): boolean {
@@ -194,16 +98,21 @@ function sameSpacing(a: readonly number[], b: readonly number[]): boolean {
 /**
  * Segment a whole volume with a patch-trained model.
  *
- * Steps: (1) resample to `metadata.spacing` (mm, rows/cols/deps; trilinear) when it is set and
- * differs from the volume's spacing; (2) clip to `metadata.intensity.window` and scale to its
- * range ({@link applyIntensityWindow}); (3) cover the grid with overlapping patches
+ * Preprocessing comes from the model's record alone, `metadata.preprocessing`
+ * (`PreprocessingRecord`, in its order of application): (1a) reorient to `orientation` when set
+ * (`reorientToCanonical`, exact); (1b) resample to `spacing` (mm, x/y/z; `resample` with
+ * `{ spacing }`, trilinear) when set and different from the volume's, or scale by `resize`
+ * (`resample` with `{ scale }`, the skimage half-pixel mapping of the preparation); `crop` is a
+ * training-time cut and is not applied; (2) clip to `window` and scale to `range`
+ * (`windowIntensity`); (3) cover the grid with overlapping patches of `patchSize``
  * ({@link gridPatchCorners}; a volume smaller than a patch is padded with the range minimum, i.e.
  * air for CT); (4) predict them in batches of NDHWC tensors `(B, rows, cols, deps, C)` (NHWC
  * slices for 2-D models) with `model.forward(x, {training: false, bnMode})`, the BatchNorm mode
  * being `opts.bnMode`, else the model's documented default ({@link inferenceBnModeOf}); (5) blend with Gaussian
- * importance weights ({@link PatchStitcher}); (6) resample the probabilities trilinearly back to
- * the input grid ({@link resampleToGrid}) and, unless `output: "probabilities"`, threshold them
- * (softmax heads: argmax) into a uint8 label map.
+ * importance weights ({@link PatchStitcher}); (6) map the probabilities back to the input's exact
+ * geometry: trilinearly onto the reoriented input grid by the inverse mapping of (1b)
+ * (`resampleArray`, same shape as the input), then reoriented back; unless `output:
+ * "probabilities"`, threshold them (softmax heads: argmax) into a uint8 label map.
  *
  * @param volume intensity volume (x, y, z[, c]) with `channels` equal to the model's input channels.
  * @returns a volume in the input's geometry (same shape, spacing, origin, direction): float32
@@ -211,6 +120,7 @@ function sameSpacing(a: readonly number[], b: readonly number[]): boolean {
  *   multi-label sigmoid heads: one channel per class).
  * @throws Error naming `source` for a classification model, a label-map input, a channel
  *   mismatch, non-finite voxels, a patch size that is not a multiple of 8 or a bad option;
+ *   VolumeValueError for an invalid `metadata.preprocessing` record;
  *   ModelFileError for a metadata BN mode that is not batch-statistics or running-statistics.
  */
 export async function predictVolume(
@@ -255,8 +165,9 @@ export async function predictVolume(
     opts.bnMode !== undefined
       ? { mode: opts.bnMode, source: "option" as const }
       : inferenceBnModeOf(metadata);
+  const record = validateRecord(metadata.preprocessing, "model metadata");
   const nd = a.spatialDims;
-  const requested = opts.patchSize ?? patchSizeFromMetadata(metadata);
+  const requested = opts.patchSize ?? record.patchSize;
   const patch: Shape3 = [requested[0], requested[1], nd === 3 ? requested[2] : 1];
   const mult = metadata.spatialMultiple || 8;
   if (patch.slice(0, nd).some((s) => !Number.isInteger(s) || s <= 0 || s % mult !== 0)) {
@@ -267,22 +178,31 @@ export async function predictVolume(
   const bad = countNonFinite(volume);
   if (bad > 0) throw new Error(`${source}: has ${bad} non-finite voxels (NaN/Inf)`);
 
-  // (1) resample to the model's spacing
-  let grid: Volume = volume;
-  let resampled = false;
-  if (metadata.spacing && !sameSpacing(volume.spacing, metadata.spacing)) {
-    if (metadata.spacing.length !== 3 || !metadata.spacing.every((s) => Number.isFinite(s) && s > 0)) {
-      throw new Error(
-        `model metadata: spacing must be three positive mm values, got ${JSON.stringify(metadata.spacing)}`,
-      );
-    }
-    grid = resampleToSpacing(volume, metadata.spacing);
-    resampled = true;
+  // (1a) reorient, (1b) resample to the record's spacing or scale by its resize factor
+  const oriented =
+    record.orientation !== null && orientationCode(volume) !== record.orientation.toUpperCase()
+      ? reorientToCanonical(volume, record.orientation.toUpperCase())
+      : volume;
+  const reoriented = oriented !== volume;
+  let grid: Volume = oriented;
+  let back: ((probs: Float32Array, channels: number) => Float32Array) | null = null;
+  if (record.spacing && !sameSpacing(oriented.spacing, record.spacing)) {
+    grid = resample(oriented, { spacing: record.spacing });
+    const step = [0, 1, 2].map((k) => oriented.spacing[k] / grid.spacing[k]) as Vec3;
+    back = (p, channels) =>
+      resampleArray(p, grid.shape, oriented.shape, { mapping: "origin", step, channels });
+  } else if (record.resize?.some((f) => f !== 1)) {
+    grid = resample(oriented, { scale: record.resize });
+    back = (p, channels) => resampleArray(p, grid.shape, oriented.shape, { mapping: "half-pixel", channels });
   }
-  // (2) intensity window
+  const resampled = back !== null;
+  // (2) intensity window of the record
   const C = a.inChannels;
-  const input = applyIntensityWindow(grid.data as ArrayLike<number>, metadata.intensity);
-  const padValue = metadata.intensity ? metadata.intensity.range[0] : 0;
+  const input = windowIntensity(grid.data as ArrayLike<number>, record.window, {
+    range: record.range,
+    source,
+  });
+  const padValue = record.range[0];
   const shape = grid.shape;
   const channelData: Float32Array[] = [];
   if (C === 1) channelData.push(input);
@@ -341,8 +261,12 @@ export async function predictVolume(
     probs = new Float32Array(parts[0].length * K);
     for (let i = 0; i < parts[0].length; i++) for (let k = 0; k < K; k++) probs[i * K + k] = parts[k][i];
   }
-  // (6) back to the input grid
-  if (resampled) probs = resampleToGrid(probs, grid.shape, grid.spacing, volume.shape, volume.spacing, K);
+  // (6) back to the input's geometry: the inverse resampling, then the inverse reorientation
+  if (back) probs = back(probs, K);
+  if (reoriented) {
+    const onGrid: Volume = { ...oriented, data: probs, channels: K, kind: "intensity", meta: {} };
+    probs = reorientToCanonical(onGrid, orientationCode(volume)).data as Float32Array;
+  }
 
   const geometry = {
     shape: [...volume.shape] as Vec3,
@@ -356,6 +280,8 @@ export async function predictVolume(
   const info: PredictVolumeInfo = {
     modelGridShape: [...shape] as Vec3,
     resampled,
+    reoriented,
+    preprocessing: record,
     patchSize: patch,
     patches: corners.length,
     classes: K,

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import type { BatchNormMode } from "@models-genesis/kernels";
+import type { PreprocessingRecord } from "@models-genesis/volume-io";
 import { type GenesisUNetConfigInput, type HeadActivation, resolveConfig } from "./config.js";
 import { type KerasWeightsFile, readKerasH5 } from "./io/keras.js";
 import {
@@ -9,6 +10,7 @@ import {
   readTorchCheckpoint,
   type TorchTensor,
 } from "./io/torch.js";
+import { copyRecord, KERAS_WEIGHTS_RECORD, TORCH_WEIGHTS_RECORD } from "./preprocessing.js";
 import type { WeightLayout, WeightSpec } from "./specs.js";
 import { GenesisUNet, type NamedArray, WeightMismatchError } from "./unet.js";
 
@@ -51,6 +53,8 @@ export interface ImportOptions {
 export interface ImportedModel {
   model: GenesisUNet;
   provenance: WeightProvenance;
+  /** The reference's preprocessing of these weights ({@link TORCH_WEIGHTS_RECORD} / {@link KERAS_WEIGHTS_RECORD}); save it with the model. */
+  preprocessing: PreprocessingRecord;
 }
 
 /**
@@ -187,6 +191,7 @@ export async function importTorchCheckpoint(
       strippedPrefixes: info.strippedPrefixes,
       epoch: info.epoch,
     },
+    preprocessing: copyRecord(TORCH_WEIGHTS_RECORD),
   };
 }
 
@@ -315,6 +320,7 @@ export async function importKerasH5(path: string, opts: ImportOptions = {}): Pro
       sha256: hex,
       kerasVersion: h5.kerasVersion,
     },
+    preprocessing: copyRecord(KERAS_WEIGHTS_RECORD),
   };
 }
 

@@ -19,6 +19,7 @@ export {
   type TorchTensor,
 } from "./io/torch.js";
 export * from "./module.js";
+export * from "./preprocessing.js";
 export * from "./save.js";
 export {
   buildPlan,

@@ -2,10 +2,15 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import type { BatchNormMode } from "@models-genesis/kernels";
-import { writeFileAtomic as writeAtomic } from "@models-genesis/volume-io";
+import {
+  type PreprocessingRecord,
+  validateRecord,
+  writeFileAtomic as writeAtomic,
+} from "@models-genesis/volume-io";
 import type * as tf from "@tensorflow/tfjs-core";
 import { type GenesisUNetConfigInput, resolveConfig } from "./config.js";
 import type { WeightProvenance } from "./import.js";
+import { copyRecord, REFERENCE_CT_RECORD, upgradeMetadata } from "./preprocessing.js";
 import { GenesisUNet, type NamedArray } from "./unet.js";
 
 /**
@@ -19,17 +24,12 @@ import { GenesisUNet, type NamedArray } from "./unet.js";
 
 /** Identifies our `model.json` files. */
 export const MODEL_FORMAT = "models-genesis-unet";
-/** Bumped on incompatible changes of the directory format. */
-export const MODEL_FORMAT_VERSION = 1;
+/**
+ * Bumped on incompatible changes of the directory format. 2: `ModelMetadata.preprocessing` replaces
+ * `intensity`, `spacing` and `extra.patchSize` (format-1 directories still load, {@link upgradeMetadata}).
+ */
+export const MODEL_FORMAT_VERSION = 2;
 const SHARD_BYTES = 4 * 1024 * 1024;
-
-/** Intensity preprocessing a model expects: clip to `window`, then scale linearly to `range`. */
-export interface IntensityPreprocessing {
-  modality: "CT" | "MRI";
-  /** CT: HU [-1000, 1000]; MRI: [0, 4000] (`infinite_generator_3D.py`, reference-facts "Intensities"). */
-  window: [number, number];
-  range: [number, number];
-}
 
 /** What `predict` needs to know about a saved model besides its architecture. */
 export interface ModelMetadata {
@@ -53,10 +53,14 @@ export interface ModelMetadata {
   inputLayout: "NDHWC" | "NHWC";
   /** Every spatial input size must be a multiple of this (8). */
   spatialMultiple: number;
-  /** Intensity preprocessing; null when unknown. */
-  intensity: IntensityPreprocessing | null;
-  /** Voxel spacing (mm, rows/cols/deps) the model was trained at; null when the reference does not resample. */
-  spacing: number[] | null;
+  /**
+   * What was done to the training data, applied again from this record alone by whole-volume
+   * prediction (`predictVolume`): window, modality, target spacing or resize factor, patch size
+   * (x/y/z voxels), orientation (`PreprocessingRecord` of `@models-genesis/volume-io`). The one home
+   * of these facts: models saved before it (format 1: `intensity`, `spacing`, `extra.patchSize`) are
+   * upgraded on load with documented defaults ({@link upgradeMetadata}).
+   */
+  preprocessing: PreprocessingRecord;
   /** Where imported weights came from. */
   provenance?: WeightProvenance;
   /** Free-form extra fields (training run, task, …). */
@@ -67,9 +71,6 @@ export interface ModelMetadata {
 export class ModelFileError extends Error {
   override name = "ModelFileError";
 }
-
-/** CT preprocessing of the reference: HU clipped to [-1000, 1000] and scaled to [0, 1]. */
-export const CT_INTENSITY: IntensityPreprocessing = { modality: "CT", window: [-1000, 1000], range: [0, 1] };
 
 /**
  * The documented inference BatchNorm mode of a model with this provenance: imported PyTorch weights
@@ -106,8 +107,9 @@ export function inferenceBnModeOf(metadata: Pick<ModelMetadata, "bnMode" | "infe
 }
 
 /**
- * Metadata for a model with defaults filled from its architecture (CT intensity, no spacing) and
- * `inferenceBnMode` from {@link defaultInferenceBnMode} of `extra.provenance`; `extra` overrides.
+ * Metadata for a model with defaults filled from its architecture, the reference CT record
+ * ({@link REFERENCE_CT_RECORD}) and `inferenceBnMode` from {@link defaultInferenceBnMode} of
+ * `extra.provenance`; `extra` overrides.
  */
 export function defaultMetadata(model: GenesisUNet, extra: Partial<ModelMetadata> = {}): ModelMetadata {
   const a = model.architecture;
@@ -120,8 +122,7 @@ export function defaultMetadata(model: GenesisUNet, extra: Partial<ModelMetadata
     inferenceBnMode: defaultInferenceBnMode(extra.provenance),
     inputLayout: a.spatialDims === 3 ? "NDHWC" : "NHWC",
     spatialMultiple: 8,
-    intensity: CT_INTENSITY,
-    spacing: null,
+    preprocessing: copyRecord(REFERENCE_CT_RECORD),
     ...extra,
   };
 }
@@ -250,12 +251,15 @@ export function fileSystemIO(dir: string): tf.io.IOHandler {
 /**
  * Save a model to `dir` (created if needed): `model.json` + float32 weight shards, atomically.
  * @param metadata what `predict` needs; defaults from the architecture (see {@link defaultMetadata}).
+ * @throws VolumeValueError naming `model.json` for an invalid `metadata.preprocessing` (nothing is written).
  */
 export async function saveModel(
   dir: string,
   model: GenesisUNet,
   metadata?: Partial<ModelMetadata>,
 ): Promise<void> {
+  const modelsGenesis = defaultMetadata(model, metadata);
+  modelsGenesis.preprocessing = validateRecord(modelsGenesis.preprocessing, path.join(dir, "model.json"));
   const weights = await model.getWeights();
   const specs: tf.io.WeightsManifestEntry[] = [];
   const total = [...weights.values()].reduce((n, w) => n + w.data.length, 0);
@@ -278,7 +282,7 @@ export async function saveModel(
       config: model.config,
     } as unknown as tf.io.ModelArtifacts["modelTopology"],
     userDefinedMetadata: {
-      modelsGenesis: defaultMetadata(model, metadata),
+      modelsGenesis,
     } as unknown as tf.io.ModelArtifacts["userDefinedMetadata"],
     weightSpecs: specs,
     weightData: buf.buffer,
@@ -294,7 +298,9 @@ export interface LoadedModel {
 /**
  * Load a model saved by {@link saveModel}.
  * @param dir the model directory, or the path of its `model.json` (users pass either)
- * @throws ModelFileError naming the file when `model.json` or a shard is missing or inconsistent;
+ * Metadata saved before `preprocessing` existed (format 1) is upgraded ({@link upgradeMetadata}).
+ * @throws ModelFileError naming the file when `model.json` or a shard is missing or inconsistent,
+ *   or its preprocessing record is invalid;
  *   WeightMismatchError when the weights do not fit the stored architecture.
  */
 export async function loadModel(dirOrModelJson: string): Promise<LoadedModel> {
@@ -335,7 +341,12 @@ export async function loadModel(dirOrModelJson: string): Promise<LoadedModel> {
     model.dispose();
     throw e;
   }
-  const meta = (artifacts.userDefinedMetadata as { modelsGenesis?: ModelMetadata } | undefined)
+  const meta = (artifacts.userDefinedMetadata as { modelsGenesis?: Record<string, unknown> } | undefined)
     ?.modelsGenesis;
-  return { model, metadata: meta ?? defaultMetadata(model) };
+  try {
+    return { model, metadata: meta ? upgradeMetadata(meta, jsonPath) : defaultMetadata(model) };
+  } catch (e) {
+    model.dispose();
+    throw new ModelFileError((e as Error).message);
+  }
 }

@@ -1,4 +1,5 @@
 import type { BatchNormMode } from "@models-genesis/kernels";
+import type { PreprocessingRecord } from "@models-genesis/volume-io";
 import {
   type GenesisUNetConfig,
   type GenesisUNetConfigInput,
@@ -8,7 +9,7 @@ import {
   SPATIAL_MULTIPLE,
 } from "./config.js";
 import { type ImportedModel, importKerasH5, importTorchCheckpoint } from "./import.js";
-import { CT_INTENSITY, type IntensityPreprocessing } from "./save.js";
+import { KERAS_WEIGHTS_RECORD, REFERENCE_CT_RECORD, TORCH_WEIGHTS_RECORD } from "./preprocessing.js";
 import { type CountParamsOptions, countParamsOfConfig } from "./specs.js";
 import { type CreateModelOptions, GenesisUNet } from "./unet.js";
 
@@ -23,8 +24,8 @@ export interface ZooEntry {
   config: GenesisUNetConfig;
   /** Input layout: NDHWC (N, rows, cols, deps, C) or NHWC, C = 1, each spatial size a multiple of 8. */
   input: { layout: "NDHWC" | "NHWC"; channels: number; spatialMultiple: number; referenceSize: number[] };
-  /** Intensity preprocessing of the official weights (HU window [-1000, 1000] → [0, 1]). */
-  intensity: IntensityPreprocessing;
+  /** Preprocessing record of the official weights (CT, HU window [-1000, 1000] → [0, 1], 64×64×32). */
+  preprocessing: Readonly<PreprocessingRecord>;
   /** BatchNorm modes that make sense with the official weights; the first is the default. */
   bnModes: BatchNormMode[];
   /** Trainable parameters at the reference width with one output class. */
@@ -57,7 +58,7 @@ const ZOO: ZooEntry[] = [
     description: "Genesis Chest CT 3-D U-Net, PyTorch variant (transposed-conv decoder, ContBatchNorm3d)",
     config: resolveConfig({ variant: "torch", spatialDims: 3 }),
     input: { layout: "NDHWC", channels: 1, spatialMultiple: SPATIAL_MULTIPLE, referenceSize: [64, 64, 32] },
-    intensity: CT_INTENSITY,
+    preprocessing: TORCH_WEIGHTS_RECORD,
     bnModes: ["batch-statistics", "running-statistics"],
     officialWeights: { file: "Genesis_Chest_CT.pt", format: "torch", obtain: OBTAIN, sha256: null },
     provenance: {
@@ -73,7 +74,7 @@ const ZOO: ZooEntry[] = [
     description: "Genesis Chest CT 3-D U-Net, Keras variant (nearest x2 up-sampling decoder)",
     config: resolveConfig({ variant: "keras", spatialDims: 3 }),
     input: { layout: "NDHWC", channels: 1, spatialMultiple: SPATIAL_MULTIPLE, referenceSize: [64, 64, 32] },
-    intensity: CT_INTENSITY,
+    preprocessing: KERAS_WEIGHTS_RECORD,
     bnModes: ["running-statistics", "batch-statistics"],
     officialWeights: { file: "Genesis_Chest_CT.h5", format: "keras-h5", obtain: OBTAIN, sha256: null },
     provenance: {
@@ -89,7 +90,7 @@ const ZOO: ZooEntry[] = [
     description: "Slice-wise 2-D U-Net with the Genesis plan (2-D/2.5-D baselines), PyTorch-style decoder",
     config: resolveConfig({ variant: "torch", spatialDims: 2 }),
     input: { layout: "NHWC", channels: 1, spatialMultiple: SPATIAL_MULTIPLE, referenceSize: [64, 64] },
-    intensity: CT_INTENSITY,
+    preprocessing: REFERENCE_CT_RECORD,
     bnModes: ["batch-statistics", "running-statistics"],
     officialWeights: null,
     provenance: {

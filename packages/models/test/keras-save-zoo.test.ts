@@ -13,6 +13,7 @@ import {
   loadModel,
   loadPretrained,
   ModelFileError,
+  REFERENCE_CT_RECORD,
   readKerasH5,
   saveModel,
 } from "../src/index.js";
@@ -66,7 +67,10 @@ describe("save / load", () => {
       head: { kind: "segmentation", nClasses: 2, activation: "softmax" },
     });
     const out = path.join(dir, "m1");
-    await saveModel(out, m, { id: "genesis-unet3d-keras", spacing: [1, 1, 2] });
+    await saveModel(out, m, {
+      id: "genesis-unet3d-keras",
+      preprocessing: { ...REFERENCE_CT_RECORD, spacing: [1, 1, 2] },
+    });
     expect(readdirSync(out).sort()).toEqual(["group1-shard1of1.bin", "model.json"]);
     expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([]);
     const { model, metadata } = await loadModel(out);
@@ -74,10 +78,14 @@ describe("save / load", () => {
     expect(metadata).toMatchObject({
       id: "genesis-unet3d-keras",
       width: 2,
-      spacing: [1, 1, 2],
       inputLayout: "NDHWC",
     });
-    expect(metadata.intensity).toEqual({ modality: "CT", window: [-1000, 1000], range: [0, 1] });
+    expect(metadata.preprocessing).toMatchObject({
+      modality: "CT",
+      window: [-1000, 1000],
+      range: [0, 1],
+      spacing: [1, 1, 2],
+    });
     const a = await m.getWeights();
     const b = await model.getWeights();
     for (const [k, v] of a) expect(maxAbsDiff(v.data, b.get(k)!.data), k).toBe(0);

@@ -9,7 +9,6 @@ import {
   runFinetuning,
   TrainError,
 } from "@models-genesis/train";
-import type { PreprocessingRecord } from "@models-genesis/volume-io";
 import type { FinetuneRequest, FinetuneResult } from "./app.js";
 
 /** Budget of {@link finetuneTask}: the reference's (early stopping decides) or a quick one. */
@@ -71,9 +70,9 @@ async function pretrainedDir(
  * stacked back, so the 3-D metrics are computed exactly as for 3-D; a classification patch scores
  * the mean of its slices' probabilities (see `runFinetuning`). The batch size counts slices.
  *
- * Preprocessing: the model is saved with the modality, window and range of `req.preprocessing`
- * (the record the task's preparation returned; never guessed from the window), and the record is
- * handed on as `preprocessing` for `FinetuneOptions.preprocessing` (#15, branch `record`).
+ * Preprocessing: the model is saved with `req.preprocessing`, the record the task's preparation
+ * returned (window, modality, resize/crop, patch size; never guessed from the window), as
+ * `FinetuneOptions.preprocessing`, so whole-volume prediction applies it.
  *
  * @returns `value`: the paper's metric on the test split (AUC, or the paper's IoU = Keras mean IoU);
  *   `metrics`: the others (Dice, foreground IoU).
@@ -100,7 +99,7 @@ export async function finetuneTask(req: FinetuneRequest, budget: TaskBudget = {}
   const threads = resolveThreads(req.threads ?? "auto");
   req.log(`training threads: ${threads}`);
   const p = req.preprocessing;
-  const options: FinetuneOptions & { preprocessing?: PreprocessingRecord } = {
+  const options: FinetuneOptions = {
     threads,
     task: req.config.kind,
     data: req.data,
@@ -113,9 +112,7 @@ export async function finetuneTask(req: FinetuneRequest, budget: TaskBudget = {}
     plateauPatience: req.config.reduceLrOnPlateau.patience,
     seed: req.seed,
     modelDir: req.modelDir,
-    // modality and window as the preparation recorded them (never guessed from the window's sign)
-    intensity: { modality: p.modality, window: [p.window[0], p.window[1]], range: [p.range[0], p.range[1]] },
-    preprocessing: p, // #15 record: FinetuneOptions.preprocessing (branch `record`) saves it in the model metadata
+    preprocessing: p, // what preparation recorded (never guessed from the window's sign)
     extra: { task: req.task, init: req.init },
     plainProgress: true,
     log: req.log,

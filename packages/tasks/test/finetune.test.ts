@@ -69,8 +69,12 @@ describe("finetuneTask", () => {
     expect(Object.keys(r.metrics ?? {}).sort()).toEqual(["dice", "iou"]);
     const { model, metadata } = await loadModel(join(dir, "model"));
     model.dispose();
-    expect(metadata.intensity).toEqual({ modality: "MRI", window: [-5, 5], range: [0, 1] });
-    expect(metadata.extra?.patchSize).toEqual([S, S, S]);
+    expect(metadata.preprocessing).toMatchObject({
+      modality: "MRI",
+      window: [-5, 5],
+      range: [0, 1],
+      patchSize: [S, S, S],
+    });
     expect(metadata.extra?.finetuning).toMatchObject({ task: "bms", init: "scratch" });
   });
 

@@ -2,7 +2,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initBackend } from "@models-genesis/kernels";
-import { createModel, saveModel } from "@models-genesis/models";
+import { createModel, loadModel, REFERENCE_CT_RECORD, saveModel } from "@models-genesis/models";
+import { recordFor } from "@models-genesis/volume-io";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { patchShapeWarning, pretrainingShapeOf, runFinetuning } from "../src/index.js";
 
@@ -19,12 +20,17 @@ describe("fine-tuning at another patch shape than the pretraining one", () => {
   it("reads the pretraining cube shape from the metadata genesis pretrain writes", () => {
     expect(
       pretrainingShapeOf({
-        extra: { patchSize: [64, 64, 32], pretraining: { cubes: { shape: [32, 32, 16] } } },
+        preprocessing: { patchSize: [64, 64, 32] },
+        extra: { pretraining: { cubes: { shape: [32, 32, 16] } } },
       }),
     ).toEqual([32, 32, 16]);
-    expect(pretrainingShapeOf({ extra: { patchSize: [64, 64, 32], pretraining: {} } })).toEqual([64, 64, 32]);
+    expect(
+      pretrainingShapeOf({ preprocessing: { patchSize: [64, 64, 32] }, extra: { pretraining: {} } }),
+    ).toEqual([64, 64, 32]);
     // a fine-tuned model records its patch size, not a pretraining shape
-    expect(pretrainingShapeOf({ extra: { patchSize: [64, 64, 32], finetuning: {} } })).toBeNull();
+    expect(
+      pretrainingShapeOf({ preprocessing: { patchSize: [64, 64, 32] }, extra: { finetuning: {} } }),
+    ).toBeNull();
     expect(pretrainingShapeOf({})).toBeNull();
   });
 
@@ -48,7 +54,8 @@ describe("fine-tuning at another patch shape than the pretraining one", () => {
     });
     // the metadata as runPretraining writes it
     await saveModel(pre, model, {
-      extra: { patchSize: [16, 16, 16], pretraining: { cubes: { shape: [16, 16, 16] } } },
+      preprocessing: { ...REFERENCE_CT_RECORD, patchSize: [16, 16, 16] },
+      extra: { pretraining: { cubes: { shape: [16, 16, 16] } } },
     });
     model.dispose();
     const part = (n: number) => {
@@ -73,5 +80,49 @@ describe("fine-tuning at another patch shape than the pretraining one", () => {
     expect(said.filter((l) => l.includes("warning: patches"))).toEqual([
       `fine-tuning: warning: patches of 16×16×8 differ from the 16×16×16 cubes ${pre} was pretrained at; the Models Genesis authors advise fine-tuning at the pretraining shape (ModelsGenesis issue #36)`,
     ]);
+  });
+
+  it("saves the run's preprocessing record (an MRI [-5, 5] window stays MRI [-5, 5]) with the patches' size", async () => {
+    const part = (n: number) => {
+      const x = Float32Array.from({ length: n * 16 * 16 * 8 }, (_, i) => ((i * 2654435761) % 1000) / 1000);
+      return { x, xShape: [n, 16, 16, 8, 1], y: x.map((v) => (v > 0.5 ? 1 : 0)), yShape: [n, 16, 16, 8, 1] };
+    };
+    const data = { train: part(2), val: part(1), test: part(1) };
+    const base = {
+      task: "segmentation",
+      data,
+      init: { kind: "scratch", width: 1 },
+      batchSize: 2,
+      epochs: 1,
+      seed: 2,
+      plainProgress: true,
+    } as const;
+    const bms = recordFor({
+      modality: "MRI",
+      window: [-5, 5],
+      patchSize: [16, 16, 8],
+      crop: [25, 25, 12],
+      source: "bms-like test",
+    });
+    await runFinetuning({ ...base, modelDir: join(dir, "bms", "model"), preprocessing: bms });
+    const { model, metadata } = await loadModel(join(dir, "bms", "model"));
+    model.dispose();
+    expect(metadata.preprocessing).toEqual(bms);
+    expect(metadata.extra?.patchSize).toBeUndefined();
+    // no record: the reference CT record with the data's patch size
+    await runFinetuning({ ...base, modelDir: join(dir, "ct", "model") });
+    const ct = await loadModel(join(dir, "ct", "model"));
+    ct.model.dispose();
+    expect(ct.metadata.preprocessing).toEqual({ ...REFERENCE_CT_RECORD, patchSize: [16, 16, 8] });
+    // a record for other patches is refused before training
+    await expect(
+      runFinetuning({
+        ...base,
+        modelDir: join(dir, "never", "model"),
+        preprocessing: { ...bms, patchSize: [64, 64, 32] },
+      }),
+    ).rejects.toThrow(
+      "fine-tuning options: preprocessing.patchSize 64×64×32 differs from the training patches 16×16×8",
+    );
   });
 });

@@ -239,7 +239,7 @@ describe("pretraining and fine-tuning on real CT", () => {
     ]);
     const { model, metadata } = await loadModel(join(out, "model"));
     expect(metadata.width).toBe(2);
-    expect(metadata.extra?.patchSize).toEqual(CUBE);
+    expect(metadata.preprocessing.patchSize).toEqual(CUBE);
     expect(pretrainingShapeOf(metadata)).toEqual(CUBE); // what fine-tuning compares its patches with
 
     // the saved (best) model, corruption by corruption: `all` repeats the validation pass exactly
@@ -338,7 +338,7 @@ describe("pretraining and fine-tuning on real CT", () => {
     expect(existsSync(join(out, "samples/epoch_0002.png"))).toBe(true);
     const { model, metadata } = await loadModel(join(out, "model"));
     expect(model.architecture.spatialDims).toBe(2);
-    expect(metadata.extra?.patchSize).toEqual(CUBE);
+    expect(metadata.preprocessing.patchSize).toEqual(CUBE);
     model.dispose();
 
     // genesis-2d: fine-tune it slice-wise as a 3-D patch classifier (label: patch mean above the median)
@@ -371,7 +371,7 @@ describe("pretraining and fine-tuning on real CT", () => {
     const saved = await loadModel(join(dir, "ft2d", "model"));
     expect(saved.model.architecture.spatialDims).toBe(2);
     expect(saved.model.architecture.head.kind).toBe("classification");
-    expect(saved.metadata.extra?.patchSize).toEqual(CUBE);
+    expect(saved.metadata.preprocessing.patchSize).toEqual(CUBE);
     expect(saved.metadata.extra?.finetuning).toMatchObject({ task: "classification", slicewise: true });
     const scores = await predictSlicewise(saved.model, test.x, test.xShape, 8);
     expect(scores).toHaveLength(3);

@@ -1,4 +1,4 @@
-import { collectVolumeInputs, readNpy, type VoxelArray } from "@models-genesis/volume-io";
+import { collectVolumeInputs, readNpy, type VoxelArray, windowFunction } from "@models-genesis/volume-io";
 import type { Rng } from "./rng.js";
 import type { Shape3 } from "./types.js";
 
@@ -138,7 +138,7 @@ export function extractCubes(
   const maxAttempts = o.attemptsPerCube * o.scale;
   let count = 0;
   let attempts = 0;
-  const unit = (v: number) => ((v < huMin ? huMin : Math.min(v, huMax)) - huMin) / range;
+  const unit = windowFunction([huMin, huMax]); // the one window of volume-io; NaN stays NaN (never dense)
   // unit() is monotone, so `unit(v) ≥ thr` ⇔ `v ≥ cutoff` for integer voxel types, with cutoff the
   // smallest integer passing the float64 test (found exactly by bisection); floats test unit() itself.
   const isInt = !(volume.data instanceof Float32Array || volume.data instanceof Float64Array);

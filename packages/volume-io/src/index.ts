@@ -41,11 +41,23 @@ export {
   type IntensityWindow,
   MRI_WINDOW,
   reorientToCanonical,
-  resampleToSpacing,
   type VolumeStats,
   volumeStats,
-  windowToUnit,
 } from "./preprocess.js";
 export { detectFormat, readVolume, type VolumeFormat, volumeFromNpy } from "./read.js";
-export type { PreprocessingRecord } from "./record.js";
+export { type PreprocessingRecord, REFERENCE_PATCH_SIZE, recordFor, validateRecord } from "./record.js";
+export {
+  type ResampleArrayOptions,
+  type ResampleMapping,
+  type ResampleTarget,
+  resample,
+  resampleArray,
+} from "./resample.js";
 export * from "./volume.js";
+export {
+  type NonFinitePolicy,
+  UNIT_RANGE,
+  type WindowOptions,
+  windowFunction,
+  windowIntensity,
+} from "./window.js";

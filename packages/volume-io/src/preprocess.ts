@@ -1,6 +1,7 @@
 /**
- * Volume preprocessing for Models Genesis: HU windowing to [0, 1], resampling to a spacing,
- * centred crop/pad to a shape, reorientation to a canonical orientation, non-finite counting.
+ * Volume preprocessing for Models Genesis: the reference windows, centred crop/pad to a shape,
+ * reorientation to a canonical orientation, non-finite counting. Intensity windowing lives in
+ * `window.ts` (`windowIntensity`), resampling in `resample.ts` (`resample`, `resampleArray`).
  *
  * All functions are pure: they return a new `Volume` (sharing nothing mutable with the input) and
  * keep the geometry consistent, so `affineOf(out)` places every voxel where it was in the world.
@@ -10,7 +11,7 @@ import { VolumeValueError } from "./errors.js";
 import { axisAssignment, parseOrientationCode } from "./geometry.js";
 import type { Matrix3, Vec3, Volume, VoxelArray } from "./volume.js";
 
-/** An intensity window: values are clipped to [min, max] then mapped linearly to [0, 1]. */
+/** An intensity window: values are clipped to [min, max] then mapped linearly to [0, 1] (`windowIntensity(data, [min, max])`). */
 export interface IntensityWindow {
   min: number;
   max: number;
@@ -44,157 +45,8 @@ export function countNonFinite(vol: Volume | ArrayLike<number>): number {
   return n;
 }
 
-function sourceName(vol: Volume): string {
-  return typeof vol.meta?.file === "string" ? (vol.meta.file as string) : "volume";
-}
-
-/**
- * Clip intensities to `[window.min, window.max]` and scale to [0, 1]:
- * `out = (clamp(v, min, max) − min) / (max − min)`, as float32 (NDHWC-ready). Use {@link CT_WINDOW}
- * (HU [−1000, 1000]) for CT and {@link MRI_WINDOW} ([0, 4000]) for MRI.
- * Non-finite voxels are never passed on silently: by default they raise; with
- * `nonFinite: "zero"` they become 0.
- * @throws VolumeValueError for a label volume, an empty window (max ≤ min) or non-finite voxels.
- */
-export function windowToUnit(
-  vol: Volume,
-  window: IntensityWindow = CT_WINDOW,
-  opts: { nonFinite?: "throw" | "zero" } = {},
-): Volume<Float32Array> {
-  if (vol.kind === "label")
-    throw new VolumeValueError(
-      `windowToUnit: ${sourceName(vol)} is a label map; intensity windows apply to intensity volumes only`,
-    );
-  const { min, max } = window;
-  if (!(max > min)) throw new VolumeValueError(`windowToUnit: window max ${max} must exceed min ${min}`);
-  const src = vol.data as ArrayLike<number>;
-  const out = new Float32Array(src.length);
-  const inv = 1 / (max - min);
-  let bad = 0;
-  for (let i = 0; i < src.length; i++) {
-    const v = src[i];
-    if (v - v !== 0) {
-      bad++;
-      out[i] = 0;
-      continue;
-    }
-    out[i] = (Math.min(max, Math.max(min, v)) - min) * inv;
-  }
-  if (bad > 0 && opts.nonFinite !== "zero")
-    throw new VolumeValueError(
-      `windowToUnit: ${sourceName(vol)} has ${bad} non-finite voxels (NaN/Inf); pass nonFinite: "zero" to replace them`,
-    );
-  return {
-    ...vol,
-    data: out,
-    spacing: [...vol.spacing] as Vec3,
-    origin: [...vol.origin] as Vec3,
-    meta: { ...vol.meta, window: { min, max }, nonFiniteReplaced: bad },
-  };
-}
-
 function copyDir(d: Matrix3): Matrix3 {
   return d.map((r) => r.slice()) as Matrix3;
-}
-
-/**
- * Resample to a new voxel spacing (mm, along x, y, z). The output grid starts at the same world
- * point (centre of voxel 0 is kept) and has `round(shape · spacing / newSpacing)` voxels per axis
- * (at least 1), so it spans the same field of view; samples past the last input voxel take the
- * edge value. Intensity volumes use trilinear interpolation and become float32; label volumes use
- * nearest neighbour and keep their type. Channels are resampled independently.
- * @throws VolumeValueError for non-positive spacings.
- */
-export function resampleToSpacing(vol: Volume, spacing: Vec3 | readonly number[]): Volume {
-  const ns = [spacing[0], spacing[1], spacing[2]] as Vec3;
-  if (!ns.every((s) => Number.isFinite(s) && s > 0))
-    throw new VolumeValueError(`resampleToSpacing: spacing (${ns.join(", ")}) must be positive`);
-  const [nx, ny, nz] = vol.shape;
-  const C = vol.channels;
-  const out: Vec3 = [0, 1, 2].map((a) =>
-    Math.max(1, Math.round((vol.shape[a] * vol.spacing[a]) / ns[a])),
-  ) as Vec3;
-  const [ox, oy, oz] = out;
-  const label = vol.kind === "label";
-  const data = label
-    ? allocVoxels(voxelTypeOf(vol.data), ox * oy * oz * C)
-    : new Float32Array(ox * oy * oz * C);
-  const src = vol.data as ArrayLike<number>;
-  const dst = data as unknown as { [i: number]: number };
-  const ratio = [0, 1, 2].map((a) => ns[a] / vol.spacing[a]);
-  // per-axis sample positions (continuous input index), precomputed
-  const pos = (a: number, n: number, limit: number) => {
-    const i0 = new Int32Array(n);
-    const i1 = new Int32Array(n);
-    const w = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      let p = i * ratio[a];
-      if (p > limit - 1) p = limit - 1;
-      if (label) {
-        const r = Math.min(limit - 1, Math.round(p));
-        i0[i] = r;
-        i1[i] = r;
-        w[i] = 0;
-      } else {
-        const f = Math.floor(p);
-        i0[i] = f;
-        i1[i] = Math.min(limit - 1, f + 1);
-        w[i] = p - f;
-      }
-    }
-    return { i0, i1, w };
-  };
-  const X = pos(0, ox, nx);
-  const Y = pos(1, oy, ny);
-  const Z = pos(2, oz, nz);
-  const sx = ny * nz * C;
-  const sy = nz * C;
-  let o = 0;
-  for (let x = 0; x < ox; x++) {
-    const x0 = X.i0[x] * sx;
-    const x1 = X.i1[x] * sx;
-    const wx = X.w[x];
-    for (let y = 0; y < oy; y++) {
-      const y0 = Y.i0[y] * sy;
-      const y1 = Y.i1[y] * sy;
-      const wy = Y.w[y];
-      for (let z = 0; z < oz; z++) {
-        const z0 = Z.i0[z] * C;
-        const z1 = Z.i1[z] * C;
-        const wz = Z.w[z];
-        for (let c = 0; c < C; c++, o++) {
-          if (label) {
-            dst[o] = src[x0 + y0 + z0 + c];
-            continue;
-          }
-          const c000 = src[x0 + y0 + z0 + c];
-          const c001 = src[x0 + y0 + z1 + c];
-          const c010 = src[x0 + y1 + z0 + c];
-          const c011 = src[x0 + y1 + z1 + c];
-          const c100 = src[x1 + y0 + z0 + c];
-          const c101 = src[x1 + y0 + z1 + c];
-          const c110 = src[x1 + y1 + z0 + c];
-          const c111 = src[x1 + y1 + z1 + c];
-          const c00 = c000 + (c001 - c000) * wz;
-          const c01 = c010 + (c011 - c010) * wz;
-          const c10 = c100 + (c101 - c100) * wz;
-          const c11 = c110 + (c111 - c110) * wz;
-          const c0 = c00 + (c01 - c00) * wy;
-          const c1 = c10 + (c11 - c10) * wy;
-          dst[o] = c0 + (c1 - c0) * wx;
-        }
-      }
-    }
-  }
-  return {
-    ...vol,
-    data,
-    shape: out,
-    spacing: ns,
-    origin: [...vol.origin] as Vec3,
-    direction: copyDir(vol.direction),
-    meta: { ...vol.meta, resampledFrom: { shape: [...vol.shape], spacing: [...vol.spacing] } },
-  };
 }
 
 /**

@@ -1,3 +1,5 @@
+import { VolumeValueError } from "./errors.js";
+import { CT_WINDOW, MRI_WINDOW } from "./preprocess.js";
 import type { Vec3 } from "./volume.js";
 
 /**
@@ -34,4 +36,93 @@ export interface PreprocessingRecord {
   orientation: string | null;
   /** Where the values come from (file and function of the reference code, or the user's flags). */
   source: string;
+}
+
+/** The reference's fine-tuning patch, x/y/z voxels: 64×64×32 (reference-facts). */
+export const REFERENCE_PATCH_SIZE: readonly [number, number, number] = Object.freeze([
+  64, 64, 32,
+]) as readonly [number, number, number];
+
+/**
+ * A complete record from the facts a caller knows; the rest takes the reference's values:
+ * `window` = CT [−1000, 1000] or MRI [0, 4000] by `modality` (the modality is said, never guessed),
+ * `range` [0, 1], `spacing`/`resize`/`crop`/`orientation` null, `patchSize` 64×64×32.
+ * @throws VolumeValueError (one line naming `source`) when the result is not a valid record ({@link validateRecord}).
+ */
+export function recordFor(
+  fields: Partial<PreprocessingRecord> & Pick<PreprocessingRecord, "modality" | "source">,
+): PreprocessingRecord {
+  const w = fields.modality === "MRI" ? MRI_WINDOW : CT_WINDOW;
+  const window = fields.window ?? [w.min, w.max];
+  const r: PreprocessingRecord = {
+    modality: fields.modality,
+    window: [window[0], window[1]],
+    range: fields.range ? [fields.range[0], fields.range[1]] : [0, 1],
+    spacing: fields.spacing ? ([...fields.spacing] as Vec3) : null,
+    resize: fields.resize ? ([...fields.resize] as Vec3) : null,
+    crop: fields.crop ? ([...fields.crop] as Vec3) : null,
+    patchSize: [...(fields.patchSize ?? REFERENCE_PATCH_SIZE)] as Vec3,
+    orientation: fields.orientation ?? null,
+    source: fields.source,
+  };
+  return validateRecord(r, fields.source);
+}
+
+function vec3(v: unknown, positive: (n: number) => boolean): boolean {
+  return Array.isArray(v) && v.length === 3 && v.every((n) => typeof n === "number" && positive(n));
+}
+
+/**
+ * Check a record read from anywhere (a model's metadata, a prepared-task file) and return it typed.
+ * Rules: modality `"CT"`/`"MRI"`; `window` two finite numbers with hi > lo; `range` two finite
+ * numbers; `spacing` and `resize` null or three positive finite numbers, not both set; `crop` null
+ * or three positive integers; `patchSize` three positive integers; `orientation` null or a
+ * three-letter code of R/L, A/P, S/I (one of each); `source` a string.
+ * @param file the file (or input) named in the error message.
+ * @throws VolumeValueError with one line `<file>: preprocessing record: <field> …`.
+ */
+export function validateRecord(record: unknown, file: string): PreprocessingRecord {
+  const fail = (what: string): never => {
+    throw new VolumeValueError(`${file}: preprocessing record: ${what}`);
+  };
+  if (typeof record !== "object" || record === null || Array.isArray(record)) fail("must be an object");
+  const r = record as Record<string, unknown>;
+  const finite = (n: number) => Number.isFinite(n);
+  const pos = (n: number) => Number.isFinite(n) && n > 0;
+  const posInt = (n: number) => Number.isInteger(n) && n > 0;
+  if (r.modality !== "CT" && r.modality !== "MRI")
+    fail(`modality must be "CT" or "MRI", got ${JSON.stringify(r.modality)}`);
+  const pair = (v: unknown) =>
+    Array.isArray(v) && v.length === 2 && v.every((n) => typeof n === "number" && finite(n));
+  if (!pair(r.window) || !((r.window as number[])[1] > (r.window as number[])[0]))
+    fail(`window must be [lo, hi] finite with hi > lo, got ${JSON.stringify(r.window)}`);
+  if (!pair(r.range)) fail(`range must be two finite numbers, got ${JSON.stringify(r.range)}`);
+  if (r.spacing !== null && !vec3(r.spacing, pos))
+    fail(`spacing must be null or three positive mm values, got ${JSON.stringify(r.spacing)}`);
+  if (r.resize !== null && !vec3(r.resize, pos))
+    fail(`resize must be null or three positive scale factors, got ${JSON.stringify(r.resize)}`);
+  if (r.spacing !== null && r.resize !== null) fail("spacing and resize are exclusive; set one or neither");
+  if (r.crop !== null && !vec3(r.crop, posInt))
+    fail(`crop must be null or three positive integers, got ${JSON.stringify(r.crop)}`);
+  if (!vec3(r.patchSize, posInt))
+    fail(`patchSize must be three positive integers, got ${JSON.stringify(r.patchSize)}`);
+  if (r.orientation !== null) {
+    const o = typeof r.orientation === "string" ? r.orientation.toUpperCase() : "";
+    const ok =
+      o.length === 3 &&
+      ["RL", "AP", "SI"].every((pair) => [...o].filter((c) => pair.includes(c)).length === 1);
+    if (!ok) fail(`orientation must be null or a code such as "RAS", got ${JSON.stringify(r.orientation)}`);
+  }
+  if (typeof r.source !== "string") fail(`source must be a string, got ${JSON.stringify(r.source)}`);
+  return {
+    modality: r.modality as "CT" | "MRI",
+    window: [...(r.window as number[])] as [number, number],
+    range: [...(r.range as number[])] as [number, number],
+    spacing: r.spacing === null ? null : ([...(r.spacing as number[])] as Vec3),
+    resize: r.resize === null ? null : ([...(r.resize as number[])] as Vec3),
+    crop: r.crop === null ? null : ([...(r.crop as number[])] as Vec3),
+    patchSize: [...(r.patchSize as number[])] as Vec3,
+    orientation: r.orientation as string | null,
+    source: r.source as string,
+  };
 }

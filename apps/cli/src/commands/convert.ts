@@ -46,12 +46,12 @@ function parseBnMode(v: string | undefined): ImportOptions["bnMode"] {
   return v;
 }
 
-function parseSpacing(v: string | undefined): number[] | null {
+function parseSpacing(v: string | undefined): [number, number, number] | null {
   if (v === undefined) return null;
   const s = v.split(",").map(Number);
-  if (s.length < 2 || s.some((x) => !(x > 0)))
-    throw new Error(`--spacing must be positive mm values like 1,1,1, got ${v}`);
-  return s;
+  if (s.length !== 3 || s.some((x) => !(Number.isFinite(x) && x > 0)))
+    throw new Error(`--spacing must be three positive mm values x,y,z like 1,1,1, got ${v}`);
+  return [s[0], s[1], s[2]];
 }
 
 /**
@@ -76,7 +76,7 @@ export function register(program: Command): void {
     .option("--n-classes <n>", "classes of a new head (default: as in the file, else 1)")
     .option(
       "--spacing <mm>",
-      "voxel spacing the model expects, comma-separated mm (rows,cols,deps); stored as metadata",
+      "voxel spacing the model expects, comma-separated mm (x,y,z); stored in the model's preprocessing record",
     )
     .option(
       "--backend <name>",
@@ -114,7 +114,9 @@ export function register(program: Command): void {
               : "genesis-unet3d-keras";
         // Inference BN mode: an explicit --bn-mode, else the documented default for the weights' origin.
         const inferenceBnMode = bnMode ?? defaultInferenceBnMode(provenance);
-        await saveModel(o.out!, model, { id, spacing, provenance, inferenceBnMode });
+        // the official weights' record (CT [-1000, 1000] → [0, 1], 64×64×32), with --spacing when given
+        const preprocessing = spacing ? { ...imported.preprocessing, spacing } : imported.preprocessing;
+        await saveModel(o.out!, model, { id, preprocessing, provenance, inferenceBnMode });
         process.stdout.write(
           `${weights} (${provenance.format}) → ${o.out}: ${id}, width ${a.width}, ${a.head.kind} head (${a.head.nClasses} ${a.head.activation}), ` +
             `BN ${a.bnMode} (inference ${inferenceBnMode}), ${countParams(model).toLocaleString("en-US")} parameters\n`,

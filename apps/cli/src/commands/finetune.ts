@@ -9,7 +9,7 @@ import {
   type SplitArrays,
   writeFileAtomic,
 } from "@models-genesis/train";
-import { readNpy } from "@models-genesis/volume-io";
+import { type PreprocessingRecord, readNpy, recordFor } from "@models-genesis/volume-io";
 import { type Command, Option } from "commander";
 import { foregroundPatches, pairVolumes, splitPairs, type VolumePair } from "../lib/segmentation-data.js";
 import { scoreWholeVolumes, type WholeVolumeScore } from "../lib/whole-volume-score.js";
@@ -26,7 +26,9 @@ interface FinetuneCliOptions {
   labels?: string;
   x?: string;
   y?: string;
-  patch: [number, number, number];
+  patchSize?: [number, number, number];
+  /** Deprecated alias of `patchSize` (`--patch`). */
+  patch?: [number, number, number];
   split: string;
   lr: number;
   batchSize: number;
@@ -111,7 +113,12 @@ export function register(program: Command): void {
     .option("--labels <dir>", "segmentation: folder of label volumes")
     .option("--x <file>", "arrays: cubes (N, rows, cols, deps) in [0, 1], .npy")
     .option("--y <file>", "arrays: masks (N, rows, cols, deps) or labels (N[, 1]), .npy")
-    .option("--patch <r,c,d>", "patch size around the label's centre (volumes)", shapeArg, [64, 64, 32])
+    .option(
+      "--patch-size <XxYxZ>",
+      "patch size (x, y, z voxels, multiples of 8) around the label's centre (volumes); default 64x64x32",
+      shapeArg,
+    )
+    .option("--patch <XxYxZ>", "deprecated alias of --patch-size", shapeArg)
     .option(
       "--split <train,val>",
       "patient-level fractions for train and validation; the rest tests",
@@ -136,6 +143,11 @@ export function register(program: Command): void {
     .action(async (o: FinetuneCliOptions) => {
       const log = (l: string) => process.stderr.write(`${l}\n`);
       if (o.model && o.weights) throw new Error("give --model or --weights, not both");
+      if (o.patch && o.patchSize)
+        throw new Error("--patch is a deprecated alias of --patch-size; give only --patch-size");
+      if (o.patch) log("genesis finetune: warning: --patch is deprecated; use --patch-size XxYxZ");
+      const patchSize: [number, number, number] = o.patchSize ?? o.patch ?? [64, 64, 32];
+      let preprocessing: PreprocessingRecord | undefined;
       const [ft, fv] = o.split.split(",").map(Number);
       if (!(ft > 0 && fv > 0 && ft + fv < 1))
         throw new Error(`--split ${o.split}: need train,val fractions with train + val < 1`);
@@ -154,10 +166,16 @@ export function register(program: Command): void {
         const pairs = await pairVolumes(o.images, o.labels);
         const split = splitPairs(pairs, { train: ft, val: fv }, o.seed);
         data = {
-          train: await foregroundPatches(pairs, split.train, o.patch),
-          val: await foregroundPatches(pairs, split.val, o.patch),
-          test: await foregroundPatches(pairs, split.test, o.patch),
+          train: await foregroundPatches(pairs, split.train, patchSize),
+          val: await foregroundPatches(pairs, split.val, patchSize),
+          test: await foregroundPatches(pairs, split.test, patchSize),
         };
+        preprocessing = recordFor({
+          modality: "CT",
+          patchSize,
+          source:
+            "genesis finetune --images/--labels: label-centred patches, HU [-1000, 1000] -> [0, 1] (foregroundPatches)",
+        });
         splitInfo = split;
         wholeVolumeTest = { pairs, ids: split.test };
       } else if (o.x && o.y) {
@@ -200,6 +218,7 @@ export function register(program: Command): void {
         stepsPerEpoch: o.stepsPerEpoch,
         seed: o.seed,
         ...(o.augment !== undefined ? { augment: augmentArg(o.augment) } : {}),
+        ...(preprocessing ? { preprocessing } : {}),
         modelDir,
         plainProgress: o.plain,
         threads,
@@ -221,7 +240,7 @@ export function register(program: Command): void {
               testPatches: {
                 ...summary.test,
                 method:
-                  "label-centred patches (--patch) of the test cases in one batch, BatchNorm batch statistics, as runFinetuning scores them",
+                  "label-centred patches (--patch-size) of the test cases in one batch, BatchNorm batch statistics, as runFinetuning scores them",
               },
             }
           : { test: summary.test }),

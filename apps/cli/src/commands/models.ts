@@ -20,7 +20,7 @@ export function register(program: Command): void {
             `  ${m.description}\n` +
             `  ${c.spatialDims}-D ${c.variant}, width ${c.width}, ${m.params.toLocaleString("en-US")} parameters; ` +
             `input ${m.input.layout} (${m.input.referenceSize.join("×")}, multiples of ${m.input.spatialMultiple}); ` +
-            `${m.intensity.modality} window [${m.intensity.window.join(", ")}] → [${m.intensity.range.join(", ")}]\n` +
+            `${m.preprocessing.modality} window [${m.preprocessing.window.join(", ")}] → [${m.preprocessing.range.join(", ")}]\n` +
             `  BN modes: ${m.bnModes.join(", ")}; official weights: ${m.officialWeights ? `${m.officialWeights.file} (${m.officialWeights.format})` : "none"}; source ${m.provenance.sourceFile}\n`,
         );
       }

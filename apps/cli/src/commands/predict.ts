@@ -1,5 +1,5 @@
 import { dirname, resolve } from "node:path";
-import { applyIntensityWindow, parsePatchSize, predictVolume } from "@models-genesis/inference";
+import { parsePatchSize, predictVolume } from "@models-genesis/inference";
 import { initBackend } from "@models-genesis/kernels";
 import { type GenesisUNet, inferenceBnModeOf, loadModel, type ModelMetadata } from "@models-genesis/models";
 import { assertWritableDir, meanOverSlices, sliceAxial, stackSlices } from "@models-genesis/train";
@@ -8,6 +8,7 @@ import {
   readNpy,
   readVolume,
   type Volume,
+  windowIntensity,
   writeNifti,
   writeNpy,
 } from "@models-genesis/volume-io";
@@ -20,7 +21,7 @@ import { irregularSlicesOption, volumeReadOptions } from "../lib/read-options.js
  * `genesis predict`'s whole-volume defaults, also used by `genesis finetune --images/--labels` for
  * its whole-volume test score so the two agree: 1 patch per forward pass, overlap 0.5, threshold
  * 0.5, Gaussian blending; the BN mode is the model's documented default ({@link inferenceBnModeOf})
- * and the patch size the metadata's (`patchSizeFromMetadata`).
+ * and the patch size the model's record's (`metadata.preprocessing.patchSize`).
  */
 export const PREDICT_VOLUME_DEFAULTS = Object.freeze({
   batchSize: 1,
@@ -118,13 +119,12 @@ async function predictArrayAsIs(
   const bnMode = opts.bnMode ?? inferenceBnModeOf(metadata).mode;
   const n = shape[0];
   const per = shape.slice(1).reduce((p, s) => p * s, 1);
-  if (opts.preprocess === "window" && !metadata.intensity)
-    throw new Error(`${source}: the model has no intensity window in its metadata`);
-  // the one windowing function (whole-volume prediction uses it too); a copy either way
-  const input = applyIntensityWindow(
-    x.data as ArrayLike<number>,
-    opts.preprocess === "window" ? metadata.intensity : null,
-  );
+  // the one windowing function (whole-volume prediction uses it too), with the model's record; a copy either way
+  const p = metadata.preprocessing;
+  const input =
+    opts.preprocess === "window"
+      ? windowIntensity(x.data as ArrayLike<number>, p.window, { range: p.range, source })
+      : Float32Array.from(x.data as ArrayLike<number>);
   const chunks: Float32Array[] = [];
   let outTail: number[] = [];
   for (let start = 0; start < n; start += batchSize) {
@@ -157,7 +157,7 @@ async function predictArrayAsIs(
  *   float32 (classification models: (N, nClasses)); a 2-D model predicts cubes slice by slice
  *   (see {@link predictArray}) or takes slices (N, rows, cols);
  * - volume: `genesis predict --model <dir> <volume> --out <mask.nii.gz> [--probabilities]
- *   [--threshold 0.5] [--overlap 0.5] [--patch r,c,d]` segments a whole volume (NIfTI, MetaImage,
+ *   [--threshold 0.5] [--overlap 0.5] [--patch-size XxYxZ]` segments a whole volume (NIfTI, MetaImage,
  *   DICOM folder, .npy) with {@link predictVolume} and writes NIfTI in the input's geometry.
  */
 export function register(program: Command): void {
@@ -202,9 +202,10 @@ export function register(program: Command): void {
       String(PREDICT_VOLUME_DEFAULTS.overlap),
     )
     .option(
-      "--patch <r,c,d>",
-      "volume mode: patch size in voxels, multiples of 8 (default: the model metadata's, else 64,64,32)",
+      "--patch-size <XxYxZ>",
+      "volume mode: patch size in voxels (x, y, z), multiples of 8 (default: the model's preprocessing record, e.g. 64x64x32)",
     )
+    .option("--patch <XxYxZ>", "deprecated alias of --patch-size")
     .option(
       "--blend <mode>",
       "volume mode: gaussian (default) or constant patch weights",
@@ -310,7 +311,16 @@ async function runVolumeMode(
   if (o.blend !== "gaussian" && o.blend !== "constant") {
     throw new Error(`--blend must be gaussian or constant, got ${JSON.stringify(o.blend)}`);
   }
-  const patchSize = typeof o.patch === "string" ? parsePatchSize(o.patch) : undefined;
+  if (typeof o.patch === "string") {
+    if (typeof o.patchSize === "string")
+      throw new Error("--patch is a deprecated alias of --patch-size; give only --patch-size");
+    process.stderr.write("genesis predict: warning: --patch is deprecated; use --patch-size XxYxZ\n");
+  }
+  const patchText = typeof o.patchSize === "string" ? o.patchSize : o.patch;
+  const patchSize =
+    typeof patchText === "string"
+      ? parsePatchSize(patchText, typeof o.patchSize === "string" ? "--patch-size" : "--patch")
+      : undefined;
   const readOptions = volumeReadOptions(o);
   await initBackend({ backend: o.backend as string | undefined, log: () => {} });
   let vol: Volume;
@@ -351,7 +361,10 @@ async function runVolumeMode(
       `${volumePath} (${vol.shape.join("×")}, ${vol.spacing.map((s) => s.toFixed(2)).join("×")} mm) → ${out} ` +
         `(${y.kind === "label" ? "uint8 labels" : `float32 probabilities, ${y.channels} channel(s)`}${summary}); ` +
         `${info.patches} patches ${info.patchSize.join("×")} on a ${info.modelGridShape.join("×")} grid` +
-        `${info.resampled ? ` at ${loaded.metadata.spacing?.join("×")} mm` : ""}, overlap ${overlap}, ` +
+        `${info.reoriented ? ` in ${info.preprocessing.orientation}` : ""}` +
+        `${info.preprocessing.spacing && info.resampled ? ` at ${info.preprocessing.spacing.join("×")} mm` : ""}` +
+        `${info.preprocessing.resize && info.resampled ? ` scaled by ${info.preprocessing.resize.join("×")}` : ""}, ` +
+        `${info.preprocessing.modality} window [${info.preprocessing.window.join(", ")}] → [${info.preprocessing.range.join(", ")}], overlap ${overlap}, ` +
         `batch ${batchSize}, BN ${bn.text}, ${seconds.toFixed(1)} s on ${tf.getBackend()}\n`,
     );
   } finally {

@@ -2,12 +2,13 @@
  * The cube/patch options shared by `genesis cubes` and `genesis pretrain` (one definition, so the two
  * commands take the same flags with the same parsing and defaults).
  */
-import { DEFAULT_PATCH_SIZE as INFERENCE_DEFAULT, parsePatchSize } from "@models-genesis/inference";
+import { parsePatchSize } from "@models-genesis/inference";
 import type { CubeExtractionOptions } from "@models-genesis/transforms";
+import { REFERENCE_PATCH_SIZE } from "@models-genesis/volume-io";
 import { type Command, InvalidArgumentError, Option } from "commander";
 
 /** The reference cube: 64×64×32 voxels, x/y/z (`infinite_generator_3D.py` `input_rows/cols/deps`); inference's default. */
-export const DEFAULT_PATCH_SIZE: [number, number, number] = [...INFERENCE_DEFAULT];
+export const DEFAULT_PATCH_SIZE: [number, number, number] = [...REFERENCE_PATCH_SIZE];
 
 /**
  * commander parser for a patch size `XxYxZ` (voxels; `,` and `×` also separate), each a positive

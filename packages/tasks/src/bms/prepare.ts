@@ -13,9 +13,8 @@ import {
   sampleWindows,
   stackSamples,
   type TaskArrays,
-  windowToUnitArray,
 } from "@models-genesis/datasets";
-import type { Vec3 } from "@models-genesis/volume-io";
+import { type Vec3, windowIntensity } from "@models-genesis/volume-io";
 import type { PreparedTask } from "../app.js";
 import { taskPreprocessing } from "../config.js";
 import { freshSampleDir, needSample, PARTS, type PrepareOptions, quickData, splitsOf } from "../prepare.js";
@@ -88,7 +87,7 @@ export async function prepareBms(
           c.seg,
           `shape ${seg.shape.join("×")} differs from FLAIR ${flair.shape.join("×")}`,
         );
-      const image = { data: windowToUnitArray(flair.data, window[0], window[1]), shape: flair.shape };
+      const image = { data: windowIntensity(flair.data, [window[0], window[1]]), shape: flair.shape };
       const label = { data: Float32Array.from(seg.data, (v) => (v > 0 ? 1 : 0)), shape: seg.shape };
       const opts = { crop, out: config.patchSize, idPrefix: id };
       samples.push(

@@ -8,8 +8,8 @@ import {
   type SampleArrays,
   stackSamples,
   type TaskArrays,
-  windowToUnitArray,
 } from "@models-genesis/datasets";
+import { windowIntensity } from "@models-genesis/volume-io";
 import type { PreparedTask } from "../app.js";
 import { taskPreprocessing } from "../config.js";
 import { freshSampleDir, needSample, PARTS, type PrepareOptions, quickData, splitsOf } from "../prepare.js";
@@ -65,7 +65,7 @@ export async function prepareEcc(o: PrepareOptions): Promise<PreparedTask> {
     const vol = await loadVolume(cands[idx[0]].path);
     for (const i of idx) {
       const hu = extractCandidateCube(vol, cands[i].world, config.patchSize, config.window[0]);
-      cubes.set(i, windowToUnitArray(hu, config.window[0], config.window[1]));
+      cubes.set(i, windowIntensity(hu, [config.window[0], config.window[1]]));
     }
   }
   const folds = splits.folds.map((f) => {

@@ -14,8 +14,8 @@ import {
   type Split,
   stackSamples,
   type TaskArrays,
-  windowToUnitArray,
 } from "@models-genesis/datasets";
+import { windowIntensity } from "@models-genesis/volume-io";
 import type { PreparedTask } from "../app.js";
 import { taskPreprocessing } from "../config.js";
 import { freshSampleDir, needSample, PARTS, type PrepareOptions, quickData, splitsOf } from "../prepare.js";
@@ -93,7 +93,7 @@ export async function prepareNcc(
         const hu = extractCandidateCube(vol, c.world, config.patchSize, config.window[0]);
         samples.push({
           id: `${uid}@${c.world.join(",")}`,
-          x: windowToUnitArray(hu, config.window[0], config.window[1]),
+          x: windowIntensity(hu, [config.window[0], config.window[1]]),
           y: c.label,
         });
       }

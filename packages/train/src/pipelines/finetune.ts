@@ -7,15 +7,16 @@ import {
   RocAucAccumulator,
 } from "@models-genesis/metrics";
 import {
-  CT_INTENSITY,
+  copyRecord,
   createModel,
   type GenesisUNet,
   type HeadActivation,
-  type IntensityPreprocessing,
   loadModel,
   loadPretrained,
+  REFERENCE_CT_RECORD,
   saveModel,
 } from "@models-genesis/models";
+import { type PreprocessingRecord, validateRecord } from "@models-genesis/volume-io";
 import * as tf from "@tensorflow/tfjs-core";
 import { type AugmentSpec, augmentSamples, defaultAugment } from "../augment.js";
 import type { Callback, TrainResult } from "../callback.js";
@@ -74,10 +75,13 @@ export interface FinetuneOptions {
   /** Checkpoint folder (default `<modelDir>.ckpt`, removed after a successful run unless `keepCheckpoints`). */
   checkpointDir?: string;
   keepCheckpoints?: boolean;
-  /** Intensity preprocessing recorded in the saved model (default CT [-1000, 1000] → [0, 1]). */
-  intensity?: IntensityPreprocessing;
-  /** Voxel spacing (mm) the inputs were resampled to, if any; recorded for whole-volume predict. */
-  spacing?: number[] | null;
+  /**
+   * What preparation did to `data` (window, modality, spacing or resize, crop, orientation): saved
+   * as the fine-tuned model's `metadata.preprocessing` and applied again by whole-volume prediction.
+   * Its `patchSize` is set to the training patches' (x, y, z); a different one is refused.
+   * Default: the reference CT record (HU [-1000, 1000] → [0, 1], no resampling).
+   */
+  preprocessing?: PreprocessingRecord;
   /**
    * Training-sample augmentations, drawn per sample from the epoch generator (validation and test
    * samples are never augmented): registered transform names (`@models-genesis/transforms`
@@ -309,6 +313,27 @@ export function evaluatePredictions(
 }
 
 /**
+ * The record saved with the fine-tuned model: `o.preprocessing` (default the reference CT record)
+ * with `patchSize` = the training patches' (x, y, z).
+ * @throws TrainError for an invalid record or one whose patch size differs from the data's.
+ */
+function recordOfRun(o: FinetuneOptions): PreprocessingRecord {
+  const s = o.data.train.xShape;
+  const patch: [number, number, number] = [s[1], s[2], s.length === 5 ? s[3] : 1];
+  let r: PreprocessingRecord;
+  try {
+    r = validateRecord(o.preprocessing ?? copyRecord(REFERENCE_CT_RECORD), "fine-tuning options");
+  } catch (e) {
+    throw new TrainError((e as Error).message);
+  }
+  if (o.preprocessing?.patchSize.some((v, i) => v !== patch[i]))
+    throw new TrainError(
+      `fine-tuning options: preprocessing.patchSize ${o.preprocessing.patchSize.join("×")} differs from the training patches ${patch.join("×")}`,
+    );
+  return { ...r, patchSize: patch };
+}
+
+/**
  * Fine-tune a Genesis network on a target task and evaluate it on the held-out test split
  * (reference `keras/downstream_tasks/`): Adam, 1 − soft Dice (segmentation) or BCE
  * (classification), ReduceLROnPlateau(0.5, 6), early stopping on validation loss; the weights of
@@ -321,7 +346,7 @@ export function evaluatePredictions(
  * predicted slice by slice ({@link predictSlicewise}): segmentation slices are stacked back into
  * 3-D patches so Dice, IoU and the paper's IoU are computed on the 3-D patches exactly as for a 3-D
  * network; a classification patch scores the mean of its slices' probabilities. The saved model
- * records the 3-D `patchSize` (X, Y, Z) and `finetuning.slicewise: true`.
+ * records the 3-D `preprocessing.patchSize` (X, Y, Z) and `finetuning.slicewise: true`.
  *
  * Patches of another shape than the pretraining cubes (recorded by `runPretraining`, or 64×64×32 for
  * the official weights) are trained on with one warning naming both shapes (`warnPatchShapeOnce`).
@@ -331,6 +356,7 @@ export function evaluatePredictions(
  */
 export async function runFinetuning(o: FinetuneOptions): Promise<FinetuneSummary> {
   for (const k of ["train", "val", "test"] as const) checkSplit(k, o.data[k], o.task);
+  const preprocessing = recordOfRun(o);
   const batchSize = o.batchSize ?? 16;
   const nClasses =
     o.task === "segmentation" ? o.data.train.yShape[o.data.train.yShape.length - 1] : o.data.train.yShape[1];
@@ -417,10 +443,8 @@ export async function runFinetuning(o: FinetuneOptions): Promise<FinetuneSummary
       : await predictArrays(model, o.data.test.x, o.data.test.xShape, batchSize);
     const test = evaluatePredictions(o.task, pred, o.data.test.y, o.data.test.yShape, o.log);
     await saveModel(o.modelDir, model, {
-      intensity: o.intensity ?? CT_INTENSITY,
-      spacing: o.spacing ?? null,
+      preprocessing,
       extra: {
-        patchSize: o.data.train.xShape.slice(1, -1),
         finetuning: {
           task: o.task,
           init: o.init,

@@ -12,14 +12,18 @@ const isShape = (v: unknown): v is number[] =>
 /**
  * The cube shape (rows, cols, deps) a saved model was pretrained at, from its metadata as
  * `genesis pretrain` (`runPretraining`) writes it: `extra.pretraining.cubes.shape`, else
- * `extra.patchSize` when `extra.pretraining` is present; null when the metadata records none
- * (e.g. a fine-tuned model or an imported one).
+ * `preprocessing.patchSize` when `extra.pretraining` is present; null when the metadata records
+ * none (e.g. a fine-tuned model or an imported one).
  */
-export function pretrainingShapeOf(metadata: { extra?: Record<string, unknown> }): number[] | null {
+export function pretrainingShapeOf(metadata: {
+  extra?: Record<string, unknown>;
+  preprocessing?: { patchSize?: readonly number[] };
+}): number[] | null {
   const pre = metadata.extra?.pretraining as { cubes?: { shape?: unknown } } | undefined;
   if (!pre || typeof pre !== "object") return null;
   if (isShape(pre.cubes?.shape)) return [...pre.cubes.shape];
-  return isShape(metadata.extra?.patchSize) ? [...(metadata.extra.patchSize as number[])] : null;
+  const p = metadata.preprocessing?.patchSize;
+  return isShape(p) ? [...p] : null;
 }
 
 /**

@@ -7,7 +7,14 @@
  */
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { CT_INTENSITY, createModel, type GenesisUNet, getModelInfo, saveModel } from "@models-genesis/models";
+import {
+  copyRecord,
+  createModel,
+  type GenesisUNet,
+  getModelInfo,
+  REFERENCE_CT_RECORD,
+  saveModel,
+} from "@models-genesis/models";
 import { type GenesisConfig, type Shape3, writeSliceSheet } from "@models-genesis/transforms";
 import * as tf from "@tensorflow/tfjs-core";
 import { writeFileAtomic } from "../atomic.js";
@@ -403,8 +410,8 @@ export async function runPretraining(o: PretrainOptions): Promise<PretrainSummar
     };
     await saveModel(modelDir, model, {
       id: modelId,
-      intensity: CT_INTENSITY,
-      extra: { patchSize: shape, pretraining: { ...summary, model_dir: undefined } },
+      preprocessing: { ...copyRecord(REFERENCE_CT_RECORD), patchSize: [shape[0], shape[1], shape[2]] },
+      extra: { pretraining: { ...summary, model_dir: undefined } },
     });
     await writeFileAtomic(join(o.out, "pretrain.json"), [`${JSON.stringify(summary, null, 2)}\n`]);
     return summary;

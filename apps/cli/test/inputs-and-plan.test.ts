@@ -140,7 +140,7 @@ describe("finetune --images/--labels pairs with the same collection", () => {
     copyFileSync(CT_DCM, join(images, "b", "IM0001"));
     copyFileSync(CT64, join(labels, "a.nii.gz"));
     await expect(pairVolumes(images, labels)).rejects.toThrow(
-      `${join(labels, "b")}: missing label for image ${join(images, "b")}`,
+      `${join(labels, "b")}: missing label for image b`,
     );
     copyFileSync(CT64, join(labels, "b.nii.gz"));
     expect(await pairVolumes(images, labels)).toEqual([

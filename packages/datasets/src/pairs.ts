@@ -46,7 +46,11 @@ export async function pairImageLabelFiles(
     .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
     .map(([id, image]) => {
       const label = labels.get(id);
-      if (!label) throw new DatasetError(join(labelsDir, id), `missing ${word} for image ${image}`);
+      if (!label)
+        throw new DatasetError(
+          join(labelsDir, id),
+          `missing ${word} for image ${relative(imagesDir, image)}`,
+        );
       return { id, image, label };
     });
 }

@@ -82,7 +82,9 @@ describe("LIDC nodule segmentation (NCS) on the real VOIs", () => {
       await linkVois(dir, 2);
       const { rm } = await import("node:fs/promises");
       await rm(join(dir, "mask", "LIDC-IDRI-0001_R_1.nii.gz"));
-      await expect(discoverLidcPairs(dir)).rejects.toThrow(/LIDC-IDRI-0001_R_1.nii.gz: missing mask/);
+      await expect(discoverLidcPairs(dir)).rejects.toThrow(
+        /LIDC-IDRI-0001_R_1: missing mask for image LIDC-IDRI-0001_R_1.nii.gz/,
+      );
       await writeFile(join(dir, "image", "nopatient.nii.gz"), "");
       expect(() => lidcPatientOf("nopatient")).toThrow(/no LIDC-IDRI-NNNN/);
     });

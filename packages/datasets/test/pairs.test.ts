@@ -5,7 +5,7 @@ import { pairImageLabelFiles, patientOrId } from "../src/pairs.js";
 import { withTmp } from "./shared.js";
 
 describe("the one image/label pairing rule", () => {
-  it("pairs volume files by name (any volume format, other files ignored), sorted, and names what is missing", async () => {
+  it("pairs volumes by name (any volume format, other files ignored), sorted, and names what is missing", async () => {
     await withTmp(async (dir) => {
       const images = join(dir, "images");
       const labels = join(dir, "labels");
@@ -20,16 +20,14 @@ describe("the one image/label pairing rule", () => {
       ]);
       await rm(join(labels, "b.mhd"));
       await expect(pairImageLabelFiles(images, labels, { labelWord: "mask" })).rejects.toThrow(
-        `${join(labels, "b.mhd")}: missing mask for image b.mhd`,
+        `${join(labels, "b")}: missing mask for image b.mhd`,
       );
       await expect(pairImageLabelFiles(labels, join(dir, "nowhere"))).rejects.toThrow(
-        `${join(dir, "nowhere")}: cannot list the folder`,
+        `${join(dir, "nowhere")}: no such file or folder`,
       );
       const empty = join(dir, "empty");
       await mkdir(empty);
-      await expect(pairImageLabelFiles(empty, labels)).rejects.toThrow(
-        `${empty}: no volume files (.nii, .nii.gz, .mhd, .mha, .hdr)`,
-      );
+      await expect(pairImageLabelFiles(empty, labels)).rejects.toThrow(`${empty}: no volume found`);
     });
   });
 

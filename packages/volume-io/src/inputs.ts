@@ -67,8 +67,11 @@ async function scanFolder(
   for (const e of entries) {
     if (e.name.startsWith(".")) continue;
     const p = join(dir, e.name);
-    if (e.isDirectory()) subdirs.push(p);
-    else if (e.isFile()) {
+    // symbolic links (datasets are often linked into place) count as what they point to
+    const target = e.isSymbolicLink() ? await stat(p).catch(() => null) : e;
+    if (!target) continue; // a dangling link is no volume
+    if (target.isDirectory()) subdirs.push(p);
+    else if (target.isFile()) {
       if (isVolumeName(e.name, o.npyInFolders))
         files.push({ path: p, kind: "file", format: await detectFormat(p) });
       else if (!dicom && (await isDicomSlice(p, e.name))) dicom = true;

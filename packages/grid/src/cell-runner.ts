@@ -1,0 +1,142 @@
+/**
+ * The ONE file of this package that calls the target-task code (data preparation in
+ * `@models-genesis/datasets`, fine-tuning in `@models-genesis/train`): when those move (the
+ * `tasks` package), only this file is repointed. Everything else in the grid imports from here.
+ */
+import { join } from "node:path";
+import {
+  INITS,
+  type Init,
+  locateSampleData,
+  PAPER_RESULTS,
+  type PreparedTask,
+  prepareBms,
+  prepareEcc,
+  prepareLcs,
+  prepareNcc,
+  prepareNcs,
+  TASK_CONFIGS,
+  type TaskName,
+} from "@models-genesis/datasets";
+
+export { DatasetError } from "@models-genesis/datasets";
+
+/** The five target tasks, in the paper's order. */
+export const TASK_NAMES: readonly TaskName[] = Object.keys(TASK_CONFIGS) as TaskName[];
+/** Every initialisation a task cell accepts (`scratch`, `genesis`, `official`, `scratch-2d`, `genesis-2d`). */
+export const TASK_INITS: readonly Init[] = INITS;
+export type { Init, TaskName };
+
+/** The paper's mean ± s.d. (percent) for Genesis and scratch, and the name of its metric. */
+export function paperNumbers(
+  task: string,
+): { metric: string; values: Record<string, { mean: number; sd: number }> } | undefined {
+  const p = PAPER_RESULTS[task as TaskName];
+  if (!p) return undefined;
+  return { metric: p.metric, values: { genesis: p.genesis, scratch: p.scratch } };
+}
+
+/** The headline metric of a task: `AUC` (NCC, ECC) or `IoU (paper)` (NCS, LCS, BMS). */
+export function taskMetric(task: string): string {
+  return TASK_CONFIGS[task as TaskName]?.metric === "auc" ? "AUC" : "IoU (paper)";
+}
+
+/** What a task cell needs (a validated {@link GridCell} of kind `task`, see plan.ts). */
+export interface TaskCellInput {
+  readonly task: TaskName;
+  readonly init: Init;
+  readonly run: number;
+  /** Training seed of this cell. */
+  readonly seed: number;
+  /** Seed of the data split (the grid's seed: the same split for every cell of a task). */
+  readonly splitSeed: number;
+  /** Dataset root in its native layout; absent = the sample layout from the shared data. */
+  readonly data?: string;
+  readonly weights?: string;
+  readonly weights2d?: string;
+  readonly quick: boolean;
+  readonly epochs?: number;
+  readonly stepsPerEpoch?: number;
+  readonly scratchWidth?: number;
+  readonly batchSize?: number;
+  readonly threads?: number;
+}
+
+/** A task cell's test-set result: the headline metric (fraction) and the others (Dice, IoU). */
+export interface TaskCellResult {
+  readonly value: number;
+  readonly metrics: Record<string, number>;
+}
+
+const prepared = new Map<string, Promise<PreparedTask>>();
+let backend: Promise<string> | undefined;
+
+/**
+ * Run one task cell: prepare the task's arrays (once per process and (task, data, quick, split
+ * seed); the split file and any sample layout go to `workDir/prep`), then fine-tune and test one
+ * model with the task's reference recipe (`finetuneTask`) into `workDir/model`. Cross-validated
+ * tasks (ECC) give the mean over their folds, as the apps do.
+ *
+ * @throws DatasetError for missing or malformed data (the grid marks the cell failed), TrainError
+ *   for a bad `--weights` folder.
+ */
+export async function runTaskCell(
+  cell: TaskCellInput,
+  workDir: string,
+  log: (line: string) => void,
+): Promise<TaskCellResult> {
+  const key = JSON.stringify([cell.task, cell.data ?? null, cell.quick, cell.splitSeed]);
+  let prep = prepared.get(key);
+  if (!prep) {
+    const o = {
+      data: cell.data,
+      sampleData: cell.data ? undefined : locateSampleData(process.cwd()),
+      out: join(workDir, "prep"),
+      quick: cell.quick,
+      seed: cell.splitSeed,
+      log,
+    };
+    const fns = { ncc: prepareNcc, ncs: prepareNcs, ecc: prepareEcc, lcs: prepareLcs, bms: prepareBms };
+    prep = fns[cell.task](o);
+    prepared.set(key, prep);
+    prep.catch(() => prepared.delete(key));
+  }
+  const p = await prep;
+  // tfjs and the training code load only in processes that run real cells
+  const { initBackend } = await import("@models-genesis/kernels");
+  const { finetuneTask } = await import("@models-genesis/train");
+  backend ??= initBackend({ log });
+  await backend;
+  const values: number[] = [];
+  const others: Record<string, number[]> = {};
+  for (let f = 0; f < p.folds.length; f++) {
+    const r = await finetuneTask(
+      {
+        task: cell.task,
+        config: p.config,
+        data: p.folds[f],
+        init: cell.init,
+        weights: cell.weights,
+        weights2d: cell.weights2d,
+        seed: cell.seed,
+        quick: cell.quick,
+        ...(cell.threads !== undefined ? { threads: cell.threads } : {}),
+        modelDir: join(workDir, p.folds.length > 1 ? `model-fold${f}` : "model"),
+        log,
+      },
+      {
+        epochs: cell.epochs,
+        stepsPerEpoch: cell.stepsPerEpoch,
+        scratchWidth: cell.scratchWidth,
+        batchSize: cell.batchSize,
+      },
+    );
+    values.push(r.value);
+    for (const [k, v] of Object.entries(r.metrics)) others[k] = [...(others[k] ?? []), v];
+  }
+  const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+  return {
+    value: mean(values),
+    metrics: Object.fromEntries(Object.entries(others).map(([k, v]) => [k, mean(v)])),
+  };
+}

@@ -1,0 +1,23 @@
+/**
+ * The worker process of the local runner (`runLocal`), started with `child_process.fork`: it runs
+ * the cells its parent sends over IPC one at a time (`{ type: "run", cell, workRoot }`) and answers
+ * `{ type: "result", result }`, forwarding log lines as `{ type: "log", line }`. Built to
+ * `dist/child.js`.
+ */
+import type { GridCell } from "./plan.js";
+import { executeCell } from "./results.js";
+
+type Msg = { type: "run"; cell: GridCell; workRoot: string } | { type: "stop" };
+
+const send = (m: unknown) => new Promise<void>((res) => process.send?.(m, undefined, undefined, () => res()));
+
+process.on("message", (m: Msg) => {
+  if (m.type === "stop") {
+    process.disconnect?.();
+    return;
+  }
+  executeCell(m.cell, m.workRoot, (line) => void send({ type: "log", line }))
+    .then((result) => send({ type: "result", result }))
+    .catch((e: unknown) => send({ type: "error", message: e instanceof Error ? e.message : String(e) }));
+});
+void send({ type: "ready" });

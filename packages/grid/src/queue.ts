@@ -7,6 +7,11 @@ import { JobRejectedError, validateCell } from "./validate.js";
 /** Default BullMQ queue name of grids. */
 export const DEFAULT_QUEUE = "genesis-grid";
 
+/** A BullMQ queue handle on `name` (inspection, tests); close it after use. */
+export function openQueue(name: string, connection: RedisOptions): Queue<GridCell, CellResult> {
+  return new Queue<GridCell, CellResult>(name, { connection: connection as ConnectionOptions });
+}
+
 /** Options shared by the producer and the workers. */
 export interface QueueOptions {
   /** ioredis options from `connectionOptions` (URL + environment). */
@@ -46,7 +51,7 @@ export async function runQueue(
   o: QueueRunOptions,
 ): Promise<{ results: CellResult[]; failures: QueueFailure[] }> {
   const log = o.log ?? (() => {});
-  const queue = new Queue(o.queueName ?? DEFAULT_QUEUE, { connection: o.connection as ConnectionOptions });
+  const queue = openQueue(o.queueName ?? DEFAULT_QUEUE, o.connection);
   const results: CellResult[] = [];
   const failures: QueueFailure[] = [];
   try {

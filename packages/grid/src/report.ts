@@ -42,6 +42,8 @@ export interface ReportComparison {
 export interface GridReport {
   readonly format: typeof REPORT_FORMAT;
   readonly seed: number;
+  /** True when the plan's cells are synthetic (a machinery test: the values are not results). */
+  readonly synthetic: boolean;
   readonly cells: { planned: number; done: number; failed: number; notRun: number };
   readonly tasks: Array<{
     task: string;
@@ -126,6 +128,7 @@ export function buildReport(plan: GridPlan, results: ReadonlyMap<string, CellRes
   return {
     format: REPORT_FORMAT,
     seed: plan.seed,
+    synthetic: plan.cells.some((c) => c.kind === "synthetic"),
     cells: { planned: plan.cells.length, done, failed, notRun: plan.cells.length - done - failed },
     tasks,
     failures,
@@ -144,6 +147,11 @@ export function reportMarkdown(r: GridReport): string {
     `Cells: ${r.cells.planned} planned, ${r.cells.done} done, ${r.cells.failed} failed, ${r.cells.notRun} not run (grid seed ${r.seed}).`,
     "Values in percent, mean ± s.d. (sample s.d., n − 1) over the done runs; paper: Zhou et al., MedIA 2021 (Models Genesis and training from scratch).",
   ];
+  if (r.synthetic)
+    lines.push(
+      "",
+      "**Synthetic cells**: a test of the grid's machinery; these numbers are not fine-tuning results.",
+    );
   for (const t of r.tasks) {
     const extraKeys = [...new Set(t.inits.flatMap((c) => Object.keys(c.extra)))].sort();
     lines.push(
@@ -210,9 +218,13 @@ export function reportPlot(r: GridReport): PNG {
   const plotH = 300;
   const top = 40;
   const left = 44;
-  const bottom = 40;
+  const bottom = 54;
   const panelW = (t: GridReport["tasks"][number]) => t.inits.length * (barW + gap) + gap;
-  const width = left + r.tasks.reduce((a, t) => a + panelW(t) + 20, 0) + 10;
+  const legend = "bars: ours, mean +- s.d. over the runs  -  black tick: paper, mean +- s.d.";
+  const width = Math.max(
+    left + r.tasks.reduce((a, t) => a + panelW(t) + 20, 0) + 10,
+    left + textWidth(legend) + 10,
+  );
   const height = top + plotH + bottom;
   const png = new PNG({ width, height });
   png.data.fill(255);
@@ -237,7 +249,8 @@ export function reportPlot(r: GridReport): PNG {
   rect(left, top, left, top + plotH, [0, 0, 0]);
   let x = left + 10;
   for (const t of r.tasks) {
-    drawText(png.data, width, `${t.task.toUpperCase()} ${t.metric}`, x, 12, 2);
+    drawText(png.data, width, t.task.toUpperCase(), x + gap, 6, 2);
+    drawText(png.data, width, t.metric, x + gap, 24);
     let bx = x + gap;
     for (const c of t.inits) {
       const col = COLOURS[c.init] ?? [100, 100, 100];
@@ -263,6 +276,7 @@ export function reportPlot(r: GridReport): PNG {
     }
     x += panelW(t) + 20;
   }
+  drawText(png.data, width, legend, left, height - 12);
   return png;
 }
 

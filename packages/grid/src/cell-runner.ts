@@ -140,3 +140,48 @@ export async function runTaskCell(
     metrics: Object.fromEntries(Object.entries(others).map(([k, v]) => [k, mean(v)])),
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Preprocessing as jobs: pretraining cubes of one scan (`genesis cubes`' extraction).
+
+/** Cube extraction settings of a cubes job (`genesis cubes` flags). */
+export interface ScanCubesOptions {
+  readonly scale: number;
+  readonly borderXY: number;
+  readonly borderZ: number;
+  readonly lungMax: number;
+  /** Cube shape (x, y, z) voxels. */
+  readonly cubeShape: readonly [number, number, number];
+}
+
+/** Volume files under `inputs` (folders searched; a LUNA16 root's `subset*` folders, `folds` of them), sorted. */
+export async function listScans(inputs: readonly string[], folds?: readonly number[]): Promise<string[]> {
+  const { listVolumeFiles } = await import("@models-genesis/transforms");
+  return listVolumeFiles(inputs, folds);
+}
+
+/**
+ * Extract the pretraining cubes of one scan with the reference generator (`extractCubes`, HU window
+ * [-1000, 1000] → [0, 1], content filter) seeded with `seed`, and write them as float32
+ * `(N, x, y, z)` to `file` (atomically).
+ * @returns the cube count, the crops tried, and why the scan gave none (too small for the borders).
+ */
+export async function extractScanCubes(
+  scan: string,
+  seed: number,
+  o: ScanCubesOptions,
+  file: string,
+): Promise<{ count: number; attempts: number; skipped?: string }> {
+  const { extractCubes, Rng } = await import("@models-genesis/transforms");
+  const { readVolume, writeNpy } = await import("@models-genesis/volume-io");
+  const vol = await readVolume(scan);
+  const r = extractCubes(vol, new Rng(seed), {
+    scale: o.scale,
+    borderXY: o.borderXY,
+    borderZ: o.borderZ,
+    lungMax: o.lungMax,
+    cubeShape: [...o.cubeShape],
+  });
+  await writeNpy(file, { data: r.cubes, shape: [r.count, ...o.cubeShape] });
+  return { count: r.count, attempts: r.attempts, ...(r.skipped ? { skipped: r.skipped } : {}) };
+}

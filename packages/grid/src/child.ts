@@ -4,10 +4,9 @@
  * `{ type: "result", result }`, forwarding log lines as `{ type: "log", line }`. Built to
  * `dist/child.js`.
  */
-import type { GridCell } from "./plan.js";
-import { executeCell } from "./results.js";
+import { type AnyCell, executeCell } from "./results.js";
 
-type Msg = { type: "run"; cell: GridCell; workRoot: string } | { type: "stop" };
+type Msg = { type: "run"; cell: AnyCell; workRoot: string } | { type: "stop" };
 
 const send = (m: unknown) => new Promise<void>((res) => process.send?.(m, undefined, undefined, () => res()));
 

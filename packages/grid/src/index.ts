@@ -1,4 +1,5 @@
 export * from "./cell-runner.js";
+export * from "./cubes-jobs.js";
 export * from "./ids.js";
 export * from "./local.js";
 export * from "./plan.js";

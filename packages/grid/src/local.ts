@@ -2,8 +2,7 @@ import { type ChildProcess, fork } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { GridCell } from "./plan.js";
-import { type CellResult, writeResult } from "./results.js";
+import { type AnyCell, type CellResult, cellLabel, writeResult } from "./results.js";
 
 /**
  * A built program of this package by name (`child` = `dist/child.js`, the local runner's worker
@@ -50,7 +49,7 @@ export interface LocalRunOptions {
  */
 export async function runLocal(
   out: string,
-  cells: readonly GridCell[],
+  cells: readonly AnyCell[],
   o: LocalRunOptions,
 ): Promise<CellResult[]> {
   if (!Number.isInteger(o.workers) || o.workers < 1)
@@ -85,7 +84,7 @@ export async function runLocal(
       });
       live++;
       o.onSpawn?.(child, index);
-      let current: GridCell | undefined;
+      let current: AnyCell | undefined;
       let ready = false;
       const next = () => {
         current = queue.shift();
@@ -94,7 +93,8 @@ export async function runLocal(
           return;
         }
         attempts.set(current.id, (attempts.get(current.id) ?? 0) + 1);
-        log(`[w${index}] ${current.task} ${current.init} run ${current.run} (${current.id})`);
+        const l = cellLabel(current);
+        log(`[w${index}] ${l.task} ${l.init} run ${l.run} (${current.id})`);
         child.send({ type: "run", cell: current, workRoot });
       };
       child.on("message", (m: { type: string; line?: string; result?: CellResult; message?: string }) => {
@@ -136,12 +136,7 @@ export async function runLocal(
             queue.unshift(lost);
           } else {
             const r: CellResult = {
-              id: lost.id,
-              kind: lost.kind,
-              task: lost.task,
-              init: lost.init,
-              run: lost.run,
-              seed: lost.seed,
+              ...cellLabel(lost),
               status: "failed",
               error: `worker process died ${maxAttempts} times (last: ${why})`,
               seconds: 0,

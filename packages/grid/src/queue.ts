@@ -1,15 +1,15 @@
 import { type ConnectionOptions, type Job, Queue, UnrecoverableError, Worker } from "bullmq";
 import type { RedisOptions } from "ioredis";
-import type { GridCell } from "./plan.js";
-import { type CellResult, executeCell, writeResult } from "./results.js";
+import { validateCubesCell } from "./cubes-jobs.js";
+import { type AnyCell, type CellResult, cellLabel, executeCell, writeResult } from "./results.js";
 import { JobRejectedError, validateCell } from "./validate.js";
 
 /** Default BullMQ queue name of grids. */
 export const DEFAULT_QUEUE = "genesis-grid";
 
 /** A BullMQ queue handle on `name` (inspection, tests); close it after use. */
-export function openQueue(name: string, connection: RedisOptions): Queue<GridCell, CellResult> {
-  return new Queue<GridCell, CellResult>(name, { connection: connection as ConnectionOptions });
+export function openQueue(name: string, connection: RedisOptions): Queue<AnyCell, CellResult> {
+  return new Queue<AnyCell, CellResult>(name, { connection: connection as ConnectionOptions });
 }
 
 /** Options shared by the producer and the workers. */
@@ -47,7 +47,7 @@ export interface QueueRunOptions extends QueueOptions {
  */
 export async function runQueue(
   out: string,
-  cells: readonly GridCell[],
+  cells: readonly AnyCell[],
   o: QueueRunOptions,
 ): Promise<{ results: CellResult[]; failures: QueueFailure[] }> {
   const log = o.log ?? (() => {});
@@ -57,7 +57,7 @@ export async function runQueue(
   try {
     await queue.addBulk(
       cells.map((c) => ({
-        name: "cell",
+        name: c.kind === "cubes" ? "cubes" : "cell",
         data: c,
         opts: { jobId: c.id, attempts: 3, backoff: { type: "exponential", delay: 1000 } },
       })),
@@ -70,11 +70,11 @@ export async function runQueue(
       const jobs = await Promise.all(ids.map((id) => queue.getJob(id)));
       for (let k = 0; k < ids.length; k++) {
         const id = ids[k];
-        const job = jobs[k] as Job<GridCell, CellResult> | undefined;
+        const job = jobs[k] as Job<AnyCell, CellResult> | undefined;
         if (!job) {
           // removed by someone (e.g. a queue clean): add it again
           const c = waiting.get(id)!;
-          await queue.add("cell", c, {
+          await queue.add(c.kind === "cubes" ? "cubes" : "cell", c, {
             jobId: id,
             attempts: 3,
             backoff: { type: "exponential", delay: 1000 },
@@ -95,12 +95,7 @@ export async function runQueue(
           const reason = job.failedReason;
           failures.push({ id, reason });
           const r: CellResult = {
-            id,
-            kind: c.kind,
-            task: c.task,
-            init: c.init,
-            run: c.run,
-            seed: c.seed,
+            ...cellLabel(c),
             status: "failed",
             error: `job failed: ${reason}`,
             seconds: 0,
@@ -111,7 +106,7 @@ export async function runQueue(
           await writeResult(out, r);
           results.push(r);
           waiting.delete(id);
-          log(`${c.task} ${c.init} run ${c.run}: job failed: ${reason}`);
+          log(`${r.task} ${r.init} run ${r.run}: job failed: ${reason}`);
         }
       }
       if (waiting.size === 0) break;
@@ -155,14 +150,16 @@ export interface QueueWorkerOptions extends QueueOptions {
  *
  * @returns the BullMQ worker (close it to stop).
  */
-export function runQueueWorker(o: QueueWorkerOptions): Worker<GridCell, CellResult> {
+export function runQueueWorker(o: QueueWorkerOptions): Worker<AnyCell, CellResult> {
   const log = o.log ?? (() => {});
-  const worker = new Worker<GridCell, CellResult>(
+  const worker = new Worker<AnyCell, CellResult>(
     o.queueName ?? DEFAULT_QUEUE,
     async (job) => {
-      let cell: GridCell;
+      let cell: AnyCell;
       try {
-        cell = validateCell(job.data, o.dataRoots);
+        const kind = (job.data as { kind?: unknown } | null)?.kind;
+        cell =
+          kind === "cubes" ? validateCubesCell(job.data, o.dataRoots) : validateCell(job.data, o.dataRoots);
       } catch (e) {
         if (!(e instanceof JobRejectedError)) throw e;
         const f = { id: String(job.id), reason: e.message };
@@ -176,7 +173,8 @@ export function runQueueWorker(o: QueueWorkerOptions): Worker<GridCell, CellResu
         o.onReject?.(f);
         throw new UnrecoverableError(`rejected: ${f.reason}`);
       }
-      log(`${cell.task} ${cell.init} run ${cell.run} (${cell.id}), attempt ${job.attemptsMade + 1}`);
+      const l = cellLabel(cell);
+      log(`${l.task} ${l.init} run ${l.run} (${cell.id}), attempt ${job.attemptsMade + 1}`);
       return executeCell(cell, o.workRoot, log);
     },
     {

@@ -1,17 +1,24 @@
 import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { hostname } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { writeFileAtomic } from "@models-genesis/volume-io";
 import { runTaskCell, type TaskCellInput } from "./cell-runner.js";
+import { type CubesCell, runCubesCell } from "./cubes-jobs.js";
 import { CELL_ID_PATTERN } from "./ids.js";
 import type { GridCell } from "./plan.js";
 import { runSyntheticCell } from "./synthetic.js";
 
-/** The outcome of one cell (`results/<id>.json`). Values are fractions, as the metrics return them. */
+/** Any job of a grid folder: a fine-tuning cell (or its synthetic stand-in), or the cubes of one scan. */
+export type AnyCell = GridCell | CubesCell;
+
+/**
+ * The outcome of one cell (`results/<id>.json`). Values are fractions, as the metrics return them.
+ * Cubes jobs: `task` is `cubes`, `init` the scan's file name, `run` its index, `value` the cube count.
+ */
 export interface CellResult {
   readonly id: string;
-  readonly kind: GridCell["kind"];
+  readonly kind: AnyCell["kind"];
   readonly task: string;
   readonly init: string;
   readonly run: number;
@@ -21,6 +28,8 @@ export interface CellResult {
   readonly value?: number;
   readonly metrics?: Record<string, number>;
   readonly error?: string;
+  /** Cubes jobs: why the scan gave no cube (too small for the borders). */
+  readonly note?: string;
   /** Synthetic cells: the checkpointed step the last start resumed from (0 = from the beginning). */
   readonly resumedFromStep?: number;
   /** Wall-clock seconds of the last (successful or failing) start. */
@@ -68,11 +77,11 @@ export async function readResults(out: string): Promise<Map<string, CellResult>>
  * Whether a cell still has to run: it has no result in `out`, or its result is `failed` and
  * `retryFailed` is set.
  */
-export async function pending(
+export async function pending<C extends { readonly id: string }>(
   out: string,
-  cells: readonly GridCell[],
+  cells: readonly C[],
   retryFailed = false,
-): Promise<GridCell[]> {
+): Promise<C[]> {
   const have = await readResults(out);
   return cells.filter((c) => {
     const r = have.get(c.id);
@@ -88,7 +97,7 @@ export async function pending(
  * process leaves no result (the runner or the queue then retries the cell).
  */
 export async function executeCell(
-  cell: GridCell,
+  cell: AnyCell,
   workRoot: string,
   log: (line: string) => void,
 ): Promise<CellResult> {
@@ -105,18 +114,24 @@ export async function executeCell(
   const { mkdir } = await import("node:fs/promises");
   await mkdir(workDir, { recursive: true });
   const t0 = performance.now();
-  const base = {
-    id: cell.id,
-    kind: cell.kind,
-    task: cell.task,
-    init: cell.init,
-    run: cell.run,
-    seed: cell.seed,
-    host: hostname(),
-    pid: process.pid,
-  };
+  const base = { ...cellLabel(cell), host: hostname(), pid: process.pid };
   let result: CellResult;
   try {
+    if (cell.kind === "cubes") {
+      const c = await runCubesCell(cell, workDir);
+      log(`${cell.scan}: ${c.count} cubes in ${c.attempts} attempts${c.skipped ? ` (${c.skipped})` : ""}`);
+      const r: CellResult = {
+        ...base,
+        status: "done",
+        value: c.count,
+        metrics: { attempts: c.attempts },
+        ...(c.skipped ? { note: c.skipped } : {}),
+        seconds: (performance.now() - t0) / 1000,
+        finishedAt: new Date().toISOString(),
+      };
+      await writeFileAtomic(done, `${JSON.stringify(r, null, 2)}\n`);
+      return r;
+    }
     const r =
       cell.kind === "synthetic"
         ? await runSyntheticCell(cell, workDir, log)
@@ -132,7 +147,7 @@ export async function executeCell(
     };
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
-    log(`cell ${cell.id} (${cell.task} ${cell.init} run ${cell.run}) failed: ${message}`);
+    log(`cell ${cell.id} (${base.task} ${base.init} run ${base.run}) failed: ${message}`);
     result = {
       ...base,
       status: "failed",
@@ -143,6 +158,20 @@ export async function executeCell(
   }
   await writeFileAtomic(done, `${JSON.stringify(result, null, 2)}\n`);
   return result;
+}
+
+/** The identifying fields of a result for any cell. */
+export function cellLabel(cell: AnyCell): Pick<CellResult, "id" | "kind" | "task" | "init" | "run" | "seed"> {
+  if (cell.kind === "cubes")
+    return {
+      id: cell.id,
+      kind: "cubes",
+      task: "cubes",
+      init: basename(cell.scan),
+      run: cell.index,
+      seed: cell.seed,
+    };
+  return { id: cell.id, kind: cell.kind, task: cell.task, init: cell.init, run: cell.run, seed: cell.seed };
 }
 
 function toTaskInput(c: GridCell): TaskCellInput {

@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { planCubes } from "../src/cubes-jobs.js";
 import { contentId } from "../src/ids.js";
 import { gridProgram, runLocal } from "../src/local.js";
 import { makePlan } from "../src/plan.js";
@@ -35,12 +36,17 @@ describe.skipIf(skip !== undefined)(
     const env = () => ({ ...process.env, GENESIS_REDIS_PASSWORD: redis.password });
 
     /** A queue worker process (dist/worker-main.js), short locks so a killed one is noticed within ~2 s. */
-    function startWorker(queueName: string, workRoot: string, extraEnv: NodeJS.ProcessEnv = {}) {
+    function startWorker(
+      queueName: string,
+      workRoot: string,
+      extraEnv: NodeJS.ProcessEnv = {},
+      roots = [dataRoot],
+    ) {
       const cfg = {
         url: redis.url,
         queueName,
         workRoot,
-        dataRoots: [dataRoot],
+        dataRoots: roots,
         lockDuration: 1000,
         stalledInterval: 500,
       };
@@ -167,6 +173,36 @@ describe.skipIf(skip !== undefined)(
       expect(w.log.filter((l) => l.includes("rejected job"))).toHaveLength(3);
       expect(() => readdirSync(join(root, "work-forged"))).toThrow(/ENOENT/);
       await q.close();
+    });
+
+    it("cubes jobs run on the queue too: the same shards as local mode", async () => {
+      const chest = resolve(import.meta.dirname, "../../../apps/cli/sample/chest-ct");
+      const options = {
+        scale: 2,
+        borderXY: 4,
+        borderZ: 2,
+        lungMax: 0.5,
+        cubeShape: [32, 32, 16] as [number, number, number],
+      };
+      const plan = await planCubes({ inputs: [chest], seed: 3, options });
+      const workRoot = join(root, "work-cubes");
+      startWorker("q-cubes", workRoot, {}, [chest]);
+      const out = join(root, "out-cubes");
+      const { results } = await runQueue(out, plan.cells, {
+        connection: connectionOptions(redis.url, env()),
+        queueName: "q-cubes",
+        pollMs: 100,
+        timeoutMs: 60_000,
+      });
+      expect(results.map((r) => r.status)).toEqual(["done", "done"]);
+      const local = join(root, "out-cubes-local");
+      await runLocal(local, plan.cells, { workers: 1 });
+      for (const c of plan.cells)
+        expect(
+          readFileSync(join(workRoot, c.id, "cubes.npy")).equals(
+            readFileSync(join(local, "work", c.id, "cubes.npy")),
+          ),
+        ).toBe(true);
     });
   },
 );

@@ -80,6 +80,43 @@ describe("genesis grid plan | run | report (synthetic cells)", () => {
   });
 });
 
+describe("genesis grid cubes (a job per scan)", () => {
+  it("two static shards write the cube shards; the manifest is complete after the second", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cli-grid-cubes-"));
+    const chest = resolve(import.meta.dirname, "../sample/chest-ct");
+    const args = [
+      "grid",
+      "cubes",
+      chest,
+      "--out",
+      dir,
+      "--scale",
+      "2",
+      "--border-xy",
+      "4",
+      "--border-z",
+      "2",
+      "--lung-max",
+      "0.5",
+      "--patch-size",
+      "32x32x16",
+    ];
+    const a = await genesis(...args, "--shard", "0/2");
+    expect(a.code).toBe(0);
+    expect(a.err).toMatch(/manifest\.json: \d+ cubes in 1 shards; 1 scans not done yet \(other shards\)/);
+    const b = await genesis(...args, "--shard", "1/2");
+    expect(b.code).toBe(0);
+    const m = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
+    expect(m.shards).toHaveLength(2);
+    expect(m.options.cubeShape).toEqual([32, 32, 16]);
+    expect(m.cubes).toBe(m.shards[0].cubes + m.shards[1].cubes);
+    expect(m.cubes).toBeGreaterThan(0);
+    for (const s of m.shards) expect(existsSync(join(dir, s.file))).toBe(true);
+    const bad = await genesis("grid", "cubes", chest, "--out", dir, "--patch-size", "64x64");
+    expect(bad.err).toBe('genesis: --patch-size "64x64": expected XxYxZ voxels, e.g. 64x64x32\n');
+  });
+});
+
 const skip = redisSkipReason();
 describe.skipIf(skip !== undefined)(
   `genesis grid run --queue with genesis worker${skip ? ` (skipped: ${skip})` : ""}`,

@@ -182,7 +182,7 @@ export function checkBudget(b: unknown): asserts b is CellBudget {
  * and inits and together cover every cell exactly once.
  * @throws Error when the shard is not 0 ≤ index < count.
  */
-export function shardCells(cells: readonly GridCell[], index: number, count: number): GridCell[] {
+export function shardCells<C>(cells: readonly C[], index: number, count: number): C[] {
   if (!Number.isInteger(count) || count < 1 || !Number.isInteger(index) || index < 0 || index >= count)
     throw new Error(`--shard ${index}/${count}: expected i/N with 0 ≤ i < N`);
   return cells.filter((_, k) => k % count === index);

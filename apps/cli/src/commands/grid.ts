@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import {
+  type AnyCell,
   buildReport,
   type CellBudget,
   type CellResult,
@@ -9,6 +10,7 @@ import {
   makePlan,
   parseShard,
   pending,
+  planCubes,
   readPlan,
   readResults,
   redactUrl,
@@ -16,9 +18,11 @@ import {
   runLocal,
   runQueue,
   shardCells,
+  writeCubesManifest,
   writePlan,
   writeReport,
 } from "@models-genesis/grid";
+import { writeFileAtomic } from "@models-genesis/volume-io";
 import type { Command } from "commander";
 
 const log = (line: string) => process.stderr.write(`genesis grid: ${line}\n`);
@@ -50,6 +54,75 @@ function parseData(entries: readonly string[], tasks: readonly string[]): Record
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
+
+/** `--patch-size XxYxZ` (voxels). @throws Error naming the bad value. */
+function parsePatchSize(v: string): [number, number, number] {
+  const p = v.split(/[x×,]/).map((s) => Number(s.trim()));
+  if (p.length !== 3 || p.some((n) => !Number.isInteger(n) || n < 1))
+    throw new Error(`--patch-size "${v}": expected XxYxZ voxels, e.g. 64x64x32`);
+  return p as [number, number, number];
+}
+
+/** Shared `run` options: local workers / queue / shard. */
+interface RunFlags {
+  workers?: string;
+  gpus?: string;
+  shard?: string;
+  queue?: string;
+  queueName?: string;
+  retryFailed?: boolean;
+}
+
+/**
+ * Run `cells` (those without a result in `out`) in the mode the flags choose: static shard
+ * filter, then the queue (`--queue`) or local worker processes (`--workers`).
+ */
+async function runCells(out: string, all: readonly AnyCell[], o: RunFlags): Promise<CellResult[]> {
+  // options first: a bad --queue URL or --shard is refused before anything runs
+  const connection = o.queue ? connectionOptions(o.queue) : undefined;
+  const shard = o.shard ? parseShard(o.shard) : undefined;
+  const workers = posInt("--workers", o.workers ?? "1") as number;
+  let cells = [...all];
+  if (shard) {
+    cells = shardCells(cells, shard.index, shard.count);
+    log(`shard ${shard.index}/${shard.count}: ${cells.length} of ${all.length} cells`);
+  }
+  const todo = await pending(out, cells, o.retryFailed ?? false);
+  log(`${cells.length - todo.length} of ${cells.length} cells already have results; ${todo.length} to run`);
+  let results: CellResult[];
+  if (connection) {
+    await checkConnection(connection);
+    log(
+      `queue mode: ${redactUrl(o.queue as string)} queue ${o.queueName}; start workers with genesis worker --queue …`,
+    );
+    ({ results } = await runQueue(out, todo, { connection, queueName: o.queueName, log }));
+  } else {
+    results = await runLocal(out, todo, { workers, gpus: o.gpus ? list(o.gpus) : undefined, log });
+  }
+  const failed = results.filter((r) => r.status === "failed").length;
+  log(`ran ${results.length} cells: ${results.length - failed} done, ${failed} failed`);
+  return results;
+}
+
+/** Add the shared run-mode options to a command. */
+function runOptions(cmd: Command): Command {
+  return cmd
+    .option("--workers <n>", "local mode: concurrent worker processes (one per GPU or core group)", "1")
+    .option(
+      "--gpus <list>",
+      "local mode: GPU index per worker process, round robin (CUDA_VISIBLE_DEVICES, GENESIS_GPU_INDEX)",
+    )
+    .option(
+      "--shard <i/N>",
+      "run only static shard i of N (cells k with k mod N = i); env/N reads JOB_COMPLETION_INDEX",
+    )
+    .option(
+      "--queue <url>",
+      "queue mode: redis://HOST:PORT or rediss://HOST:PORT (password: GENESIS_REDIS_PASSWORD or GENESIS_REDIS_PASSWORD_FILE)",
+    )
+    .option("--queue-name <name>", "BullMQ queue name", DEFAULT_QUEUE)
+    .option("--retry-failed", "run failed cells again", false);
+}
 
 /**
  * `genesis grid plan|run|report`: the paper's protocol (task × init × runs, mean ± s.d. and
@@ -130,61 +203,19 @@ export function register(program: Command): void {
       );
     });
 
-  grid
-    .command("run")
-    .description(
-      "Run a plan's unfinished cells: locally on --workers processes, or as jobs on --queue for genesis worker",
-    )
-    .argument("<dir>", "grid folder written by genesis grid plan")
-    .option("--workers <n>", "local mode: concurrent worker processes (one per GPU or core group)", "1")
-    .option(
-      "--gpus <list>",
-      "local mode: GPU index per worker process, round robin (CUDA_VISIBLE_DEVICES, GENESIS_GPU_INDEX)",
-    )
-    .option(
-      "--shard <i/N>",
-      "run only static shard i of N (cells k with k mod N = i); env/N reads JOB_COMPLETION_INDEX",
-    )
-    .option(
-      "--queue <url>",
-      "queue mode: redis://HOST:PORT or rediss://HOST:PORT (password: GENESIS_REDIS_PASSWORD or GENESIS_REDIS_PASSWORD_FILE)",
-    )
-    .option("--queue-name <name>", "BullMQ queue name", DEFAULT_QUEUE)
-    .option("--retry-failed", "run failed cells again", false)
+  runOptions(
+    grid
+      .command("run")
+      .description(
+        "Run a plan's unfinished cells: locally on --workers processes, or as jobs on --queue for genesis worker",
+      )
+      .argument("<dir>", "grid folder written by genesis grid plan"),
+  )
     .option("--no-report", "do not write the report after the run")
-    .action(async (dir: string, o: Record<string, string | boolean | undefined>) => {
-      // options first: a bad --queue URL or --shard is refused before anything is read
-      const connection = o.queue ? connectionOptions(o.queue as string) : undefined;
-      const shard = o.shard ? parseShard(o.shard as string) : undefined;
-      const workers = posInt("--workers", o.workers as string) as number;
+    .action(async (dir: string, o: RunFlags & { report?: boolean }) => {
       const out = resolve(dir);
       const plan = await readPlan(out);
-      let cells = [...plan.cells];
-      if (shard) {
-        const s = shard;
-        cells = shardCells(cells, s.index, s.count);
-        log(`shard ${s.index}/${s.count}: ${cells.length} of ${plan.cells.length} cells`);
-      }
-      const todo = await pending(out, cells, o.retryFailed as boolean);
-      log(
-        `${cells.length - todo.length} of ${cells.length} cells already have results; ${todo.length} to run`,
-      );
-      let results: CellResult[];
-      if (connection) {
-        await checkConnection(connection);
-        log(
-          `queue mode: ${redactUrl(o.queue as string)} queue ${o.queueName}; start workers with genesis worker --queue …`,
-        );
-        ({ results } = await runQueue(out, todo, { connection, queueName: o.queueName as string, log }));
-      } else {
-        results = await runLocal(out, todo, {
-          workers,
-          gpus: o.gpus ? list(o.gpus as string) : undefined,
-          log,
-        });
-      }
-      const failed = results.filter((r) => r.status === "failed").length;
-      log(`ran ${results.length} cells: ${results.length - failed} done, ${failed} failed`);
+      await runCells(out, plan.cells, o);
       if (o.report !== false) {
         const files = await writeReport(out, buildReport(plan, await readResults(out)));
         log(`wrote ${files.md}, ${files.json}, ${files.png}`);
@@ -204,5 +235,51 @@ export function register(program: Command): void {
       const files = await writeReport(out, report);
       process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : reportMarkdown(report));
       log(`wrote ${files.md}, ${files.json}, ${files.png}`);
+    });
+
+  runOptions(
+    grid
+      .command("cubes")
+      .description(
+        "Pretraining cubes as jobs: one job per scan writes DIR/work/<id>/cubes.npy, then DIR/manifest.json lists the shards",
+      )
+      .argument("<inputs...>", "CT volumes or folders (a LUNA16 root: subset0…subset9)")
+      .requiredOption(
+        "--out <dir>",
+        "cubes folder (plan.json, results/, work/<id>/cubes.npy, manifest.json)",
+      ),
+  )
+    .option("--scale <n>", "cubes per scan (paper: 32)", "32")
+    .option("--seed <n>", "corpus seed: each scan's seed is derived from it and the scan's path", "1")
+    .option("--border-xy <n>", "in-plane border in voxels (reference 100)", "100")
+    .option("--border-z <n>", "border in slices (reference 30)", "30")
+    .option(
+      "--lung-max <f>",
+      "content filter: reject crops whose tissue score exceeds this fraction (reference 0.15)",
+      "0.15",
+    )
+    .option("--patch-size <XxYxZ>", "cube size in voxels", "64x64x32")
+    .option("--folds <list>", "LUNA16 subsets to read, e.g. 0,1,2,3,4")
+    .action(async (inputs: string[], o: RunFlags & Record<string, string>) => {
+      const out = resolve(o.out);
+      const plan = await planCubes({
+        inputs,
+        seed: posInt("--seed", o.seed, 0),
+        folds: o.folds ? list(o.folds).map(Number) : undefined,
+        options: {
+          scale: posInt("--scale", o.scale),
+          borderXY: posInt("--border-xy", o.borderXy, 0),
+          borderZ: posInt("--border-z", o.borderZ, 0),
+          lungMax: Number(o.lungMax),
+          cubeShape: parsePatchSize(o.patchSize),
+        },
+      });
+      // the plan is rewritten every time: it is a function of the inputs and options (ids included)
+      await writeFileAtomic(`${out}/plan.json`, `${JSON.stringify(plan, null, 2)}\n`, { mkdir: true });
+      await runCells(out, plan.cells, o);
+      const { manifest, file, missing } = await writeCubesManifest(out, plan, await readResults(out));
+      log(
+        `${file}: ${manifest.cubes} cubes in ${manifest.shards.length} shards${manifest.failed.length ? `, ${manifest.failed.length} scans failed` : ""}${missing ? `; ${missing} scans not done yet (other shards)` : ""}`,
+      );
     });
 }

@@ -19,4 +19,6 @@ process.on("message", (m: Msg) => {
     .then((result) => send({ type: "result", result }))
     .catch((e: unknown) => send({ type: "error", message: e instanceof Error ? e.message : String(e) }));
 });
+// the parent died (killed worker): stop too, leaving the cell's checkpoint for the retry
+process.on("disconnect", () => process.exit(0));
 void send({ type: "ready" });

@@ -1,3 +1,4 @@
+export * from "./cell-process.js";
 export * from "./cell-runner.js";
 export * from "./cubes-jobs.js";
 export * from "./ids.js";

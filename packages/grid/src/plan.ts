@@ -28,6 +28,8 @@ export interface CellBudget {
   readonly steps?: number;
   /** Synthetic cells: milliseconds slept per step (0 … 3600000). */
   readonly sleepMs?: number;
+  /** Synthetic cells: milliseconds of busy waiting per step, blocking the thread like a training step (0 … 3600000). */
+  readonly blockMs?: number;
 }
 
 /**
@@ -160,6 +162,7 @@ const BOUNDS: Record<string, [number, number]> = {
   threads: [1, 256],
   steps: [1, 100000],
   sleepMs: [0, 3600000],
+  blockMs: [0, 3600000],
 };
 
 /** @throws Error naming a budget field that is not an integer within its bounds, or an unknown field. */

@@ -1,5 +1,6 @@
 import { type ConnectionOptions, type Job, Queue, UnrecoverableError, Worker } from "bullmq";
 import type { RedisOptions } from "ioredis";
+import { CellProcess } from "./cell-process.js";
 import { validateCubesCell } from "./cubes-jobs.js";
 import { type AnyCell, type CellResult, cellLabel, executeCell, writeResult } from "./results.js";
 import { JobRejectedError, validateCell } from "./validate.js";
@@ -136,6 +137,11 @@ export interface QueueWorkerOptions extends QueueOptions {
   readonly stalledInterval?: number;
   /** Stalls before a job is failed for good; default 3. */
   readonly maxStalledCount?: number;
+  /**
+   * Run cells in this process instead of a child process (default false). Only for cells that never
+   * block the event loop longer than the lock duration (synthetic cells in tests).
+   */
+  readonly inProcess?: boolean;
   /** Called with every rejected job (id and reason), after it is logged. */
   readonly onReject?: (f: QueueFailure) => void;
 }
@@ -144,7 +150,9 @@ export interface QueueWorkerOptions extends QueueOptions {
  * A queue worker: takes cells from the BullMQ queue and runs them with `executeCell`. Every job is
  * validated first (`validateCell` against `dataRoots`); a job that fails validation is logged as
  * `rejected job <id>: <reason>` and failed without retry (BullMQ `UnrecoverableError`), so a
- * foreign message cannot make the worker read or write outside its folders. A worker killed
+ * foreign message cannot make the worker read or write outside its folders. Cells run in a child
+ * process (`CellProcess`, one per concurrent job, reused) so that training never blocks the lock
+ * renewal of the job; the child dies with the worker. A worker killed
  * mid-job loses its lock; another worker's stalled-job check puts the job back and it resumes from
  * the cell's checkpoint in `workRoot` (shared storage across machines, or the same machine).
  *
@@ -152,6 +160,9 @@ export interface QueueWorkerOptions extends QueueOptions {
  */
 export function runQueueWorker(o: QueueWorkerOptions): Worker<AnyCell, CellResult> {
   const log = o.log ?? (() => {});
+  // one cell process per concurrent job, reused across jobs (see CellProcess)
+  const idle: CellProcess[] = [];
+  const all: CellProcess[] = [];
   const worker = new Worker<AnyCell, CellResult>(
     o.queueName ?? DEFAULT_QUEUE,
     async (job) => {
@@ -175,7 +186,14 @@ export function runQueueWorker(o: QueueWorkerOptions): Worker<AnyCell, CellResul
       }
       const l = cellLabel(cell);
       log(`${l.task} ${l.init} run ${l.run} (${cell.id}), attempt ${job.attemptsMade + 1}`);
-      return executeCell(cell, o.workRoot, log);
+      if (o.inProcess) return executeCell(cell, o.workRoot, log);
+      const proc = idle.pop() ?? new CellProcess();
+      if (!all.includes(proc)) all.push(proc);
+      try {
+        return await proc.run(cell, o.workRoot, log);
+      } finally {
+        idle.push(proc);
+      }
     },
     {
       connection: o.connection as ConnectionOptions,
@@ -186,5 +204,8 @@ export function runQueueWorker(o: QueueWorkerOptions): Worker<AnyCell, CellResul
     },
   );
   worker.on("error", (e) => log(`queue error: ${e.message}`));
+  worker.on("closed", () => {
+    for (const p of all) p.close();
+  });
   return worker;
 }

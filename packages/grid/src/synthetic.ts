@@ -9,9 +9,10 @@ import type { GridCell } from "./plan.js";
 /**
  * The synthetic cell: a stand-in for a fine-tuning run in tests and benchmarks of the grid's
  * mechanics (queue, kill, restart, reports). It takes `budget.steps` steps (default 5) of
- * `budget.sleepMs` ms (default 50), checkpointing `{ step, acc }` atomically to
+ * `budget.sleepMs` ms (default 50; plus `budget.blockMs` ms of busy waiting that blocks the
+ * thread, as a tfjs training step does), checkpointing `{ step, acc }` atomically to
  * `workDir/checkpoint.json` after each, so a killed run resumes where it stopped; each start is
- * logged to `workDir/events.log` (`start <step> <pid>`). Its value is
+ * logged to `workDir/events.log` (`start <step> <pid> <parent pid>`). Its value is
  * `base(init) + 0.1 · (mean of u_k − 0.5)` with `u_k` = SHA-256(seed, k) mapped to [0, 1), a
  * function of the seed alone however often it was interrupted. `base` is 0.70 (scratch), 0.75
  * (genesis), 0.76 (official), 0.65 (scratch-2d), 0.68 (genesis-2d).
@@ -31,10 +32,12 @@ export async function runSyntheticCell(
   let state = { step: 0, acc: 0 };
   if (existsSync(ckpt)) state = JSON.parse(await readFile(ckpt, "utf8")) as typeof state;
   const resumedFromStep = state.step;
-  await appendFile(join(workDir, "events.log"), `start ${state.step} ${process.pid}\n`);
+  await appendFile(join(workDir, "events.log"), `start ${state.step} ${process.pid} ${process.ppid}\n`);
   if (state.step > 0) log(`synthetic ${cell.id}: resuming at step ${state.step}/${steps}`);
   for (let k = state.step; k < steps; k++) {
     if (sleepMs > 0) await new Promise((r) => setTimeout(r, sleepMs));
+    const block = cell.budget.blockMs ?? 0;
+    for (const t = performance.now(); performance.now() - t < block; ); // a blocking "training step"
     const u = Number.parseInt(sha256Hex(`${cell.seed}/${k}`).slice(0, 12), 16) / 2 ** 48;
     state = { step: k + 1, acc: state.acc + u };
     await writeFileAtomic(ckpt, JSON.stringify(state));

@@ -3,7 +3,7 @@ import { join } from "node:path";
 
 /**
  * Kill process `pid` (SIGKILL) as soon as it is in the middle of a synthetic cell under `workRoot`:
- * its last logged start is by `pid` and the cell's checkpoint is past step 0 but not finished.
+ * its last logged start is by `pid` or a child of it and the cell's checkpoint is past step 0 but not finished.
  * Resolves with the cell id it was killed in.
  */
 export function killMidCell(workRoot: string, pid: number, steps: number, kill: () => void): Promise<string> {
@@ -22,7 +22,8 @@ export function killMidCell(workRoot: string, pid: number, steps: number, kill: 
             .trim()
             .split("\n");
           const last = events[events.length - 1].split(" ");
-          if (Number(last[2]) !== pid) continue;
+          // the process itself, or its cell process (queue workers run cells in a child)
+          if (Number(last[2]) !== pid && Number(last[3]) !== pid) continue;
           const { step } = JSON.parse(readFileSync(join(workRoot, id, "checkpoint.json"), "utf8"));
           if (step >= 1 && step <= steps - 2) {
             clearInterval(timer);

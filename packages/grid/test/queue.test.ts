@@ -204,5 +204,34 @@ describe.skipIf(skip !== undefined)(
           ),
         ).toBe(true);
     });
+
+    it("a cell that blocks its thread longer than the lock runs once: cells run in a child process, the lock keeps being renewed", async () => {
+      const workRoot = join(root, "work-block");
+      startWorker("q-block", workRoot);
+      const plan = makePlan({
+        kind: "synthetic",
+        tasks: ["ncs"],
+        inits: ["scratch"],
+        runs: 1,
+        seed: 9,
+        budget: { quick: true, steps: 2, sleepMs: 0, blockMs: 2500 },
+      });
+      const { results } = await runQueue(join(root, "out-block"), plan.cells, {
+        connection: connectionOptions(redis.url, env()),
+        queueName: "q-block",
+        pollMs: 100,
+        timeoutMs: 60_000,
+      });
+      expect(results[0].status).toBe("done");
+      // lock 1000 ms, blocked 2 × 2500 ms: had the worker's own thread been blocked, the job would have stalled and started again
+      expect(
+        readFileSync(join(workRoot, plan.cells[0].id, "events.log"), "utf8")
+          .trim()
+          .split("\n"),
+      ).toHaveLength(1);
+      const q = openQueue("q-block", connectionOptions(redis.url, env()));
+      expect((await q.getJob(plan.cells[0].id))?.attemptsMade).toBe(1);
+      await q.close();
+    });
   },
 );

@@ -207,6 +207,8 @@ describe.skipIf(skip !== undefined)(
 
     it("a cell that blocks its thread longer than the lock runs once: cells run in a child process, the lock keeps being renewed", async () => {
       const workRoot = join(root, "work-block");
+      // two workers: the idle one's stalled-job check would take the job over if the busy one's lock lapsed
+      startWorker("q-block", workRoot);
       startWorker("q-block", workRoot);
       const plan = makePlan({
         kind: "synthetic",

@@ -4,11 +4,13 @@ import { register as convert } from "./convert.js";
 import { register as cubes } from "./cubes.js";
 import { register as demo } from "./demo.js";
 import { register as finetune } from "./finetune.js";
+import { register as grid } from "./grid.js";
 import { register as info } from "./info.js";
 import { register as models } from "./models.js";
 import { register as pairs } from "./pairs.js";
 import { register as predict } from "./predict.js";
 import { register as pretrain } from "./pretrain.js";
+import { register as worker } from "./worker.js";
 
 /** A subcommand registers itself on the root program. One file per subcommand. */
 export type RegisterCommand = (program: Command) => void;
@@ -23,6 +25,8 @@ export const commands: RegisterCommand[] = [
   predict,
   pretrain,
   finetune,
+  grid,
+  worker,
   demo,
   backend,
 ];

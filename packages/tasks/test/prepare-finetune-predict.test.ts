@@ -4,14 +4,16 @@
  * and `predictVolume` (`@models-genesis/inference`) applies the record saved with the model.
  *
  * - LCS (resized case): a LiTS-layout folder made of the bundled chest CT
- *   (`apps/cli/sample/chest-ct/copdgene_10002K_ct64.nii.gz`, 64×64×79, real HU, oblique-free but
- *   flipped direction) cut along z into cases 0 / 100 / 115, with a synthetic "liver" mask. The
+ *   (`apps/cli/sample/chest-ct/copdgene_10002K_ct64.nii.gz`, 64×64×79, real HU, x and y axes
+ *   flipped: direction diag(−1, −1, 1)) cut along z into cases 0 / 100 / 115, with a synthetic "liver" mask. The
  *   saved record says resize [0.5, 0.5, 1]; the network must see the CT at half in-plane
  *   resolution (known answer: with the half-pixel mapping a 0.5 scale is the mean of 2×2 voxels),
  *   exactly as the preparation fed it in training, and the mask must come back on the input's grid.
  * - BMS (windowed case): the BMS sample layout (DeepMedic BraTS folders) made of bundled LIDC VOIs;
  *   the record says MRI [−5, 5]; the network must see `clip(v, −5, 5)` scaled to [0, 1], not a CT
- *   window.
+ *   window. Not checked here: BMS training cuts 100×100×50 and resizes it to 64×64×32 (a 0.64
+ *   scale), which the record states as `crop` and `patchSize` but `predictVolume` does not apply
+ *   (its documented rule: `crop` is a training-time cut), so a BMS model predicts at scale 1.
  */
 import { copyFile, mkdir, readdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -297,7 +299,7 @@ describe("prepare → fine-tune → predictVolume (bundled data)", () => {
           meta: {},
         };
         const seen = spyForward(model);
-        const { volume: mask, info } = await predictVolume(model, metadata as ModelMetadata, input);
+        const { volume: mask, info } = await predictVolume(model, metadata, input);
         expectSameGeometry(mask, input);
         expect(info.resampled).toBe(false);
         expect(info.modelGridShape).toEqual(shape);

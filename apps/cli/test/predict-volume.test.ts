@@ -1,10 +1,18 @@
 /**
  * @vitest-environment node
  * Whole-volume inference (`predictVolume`, `genesis predict <volume>`) on real CT shipped in
- * apps/cli/sample (the DICOM case needs ../shared) with width-4 models on the wasm backend
+ * apps/cli/sample and a shipped DICOM slice (the 79-slice DICOM case needs ../shared) with width-4 models on the wasm backend
  * (≈ 0.9 s per 64×64×32 patch here).
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -39,6 +47,8 @@ const SHARED = process.env.GENESIS_SHARED_DIR ?? path.resolve(repoRoot, "../shar
 const CT64_NII = path.join(repoRoot, "apps/cli/sample/chest-ct/copdgene_10002K_ct64.nii.gz");
 /** The DICOM series (79 files) of the same scan: only in ../shared, not shipped with the repository. */
 const CT64_DICOM = path.join(SHARED, "data/ct/chest_copdgene_cip_ct64/dicom");
+/** A one-slice CT DICOM file shipped in fixtures/volume-io (pydicom's CT_small.dcm, MIT). */
+const CT_SMALL_DCM = path.join(repoRoot, "fixtures/volume-io/formats/dicom/pydicom/CT_small.dcm");
 /** LIDC-IDRI nodule VOIs shipped in apps/cli/sample. */
 const LIDC = path.join(repoRoot, "apps/cli/sample/lidc-voi/image");
 
@@ -172,8 +182,23 @@ describe("whole-volume predict on real CT", () => {
     expect(disagree).toBe(0);
   });
 
+  it("reads a DICOM folder and writes the mask in the series' geometry (shipped pydicom CT slice, 128×128×1)", async () => {
+    // a series folder as a scanner writes it: one slice, no extension (fixtures/volume-io, MIT)
+    const series = path.join(dir, "dicom-series");
+    mkdirSync(series);
+    copyFileSync(CT_SMALL_DCM, path.join(series, "IM0001"));
+    const ref = await readVolume(series);
+    expect(ref.shape).toEqual([128, 128, 1]);
+    const out = path.join(dir, "dicom-slice-mask.nii");
+    const r = await genesis("predict", "--model", modelDir, series, "--out", out, "--backend", "wasm");
+    expect(r.code).toBe(0);
+    const mask = await readNifti(out);
+    expectSameGeometry(mask, ref);
+    expect(mask.data.every((v) => v === 0 || v === 1)).toBe(true); // a label map
+  });
+
   it.skipIf(!existsSync(CT64_DICOM))(
-    "reads a DICOM folder and writes the mask in the series' geometry (needs ../shared: the series is not shipped)",
+    "reads a 79-slice DICOM folder and writes the mask in the series' geometry (needs ../shared: the series is not shipped)",
     async () => {
       const dcm = CT64_DICOM;
       const series = await readVolume(dcm);

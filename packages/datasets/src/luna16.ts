@@ -1,6 +1,12 @@
 import { readdir, stat } from "node:fs/promises";
-import { join } from "node:path";
-import type { Vec3, Volume } from "@models-genesis/volume-io";
+import { basename, dirname, join } from "node:path";
+import {
+  collectVolumeInputs,
+  type Vec3,
+  type Volume,
+  type VolumeInput,
+  VolumeReadError,
+} from "@models-genesis/volume-io";
 import { DatasetError } from "./errors.js";
 import { csvNumber, readCsv } from "./files.js";
 import { roundVoxel, worldLpsToVoxel } from "./geometry.js";
@@ -45,10 +51,14 @@ export interface Luna16Annotation {
 export const LUNA16_FOLDS = { train: [0, 1, 2, 3, 4], val: [5, 6], test: [7, 8, 9] } as const;
 
 /**
- * Find every scan under `root/subset0 … subset9/*.mhd`. A header without its `.raw`/`.zraw` data
- * file is still listed (the reader reports it when opened).
+ * Find every scan under `root/subset0 … subset9/*.mhd` (names in order, subsets 0 → 9), through
+ * volume-io's `collectVolumeInputs` (its LUNA16-root branch: the one walker of the layout, shared
+ * with every command). `seriesuid` is the header's name without `.mhd` (any case), `subset` the
+ * number of its `subsetN` folder; a `subsetN` entry that is not a folder is passed over. A header
+ * without its `.raw`/`.zraw` data file is still listed (the reader reports it when opened).
  *
- * @throws DatasetError when `root` has no `subsetN` folder or no scan at all, or a seriesuid occurs twice.
+ * @throws DatasetError naming the folder or file: `root` cannot be listed, has no `subsetN` folder
+ *   or no scan at all, a subset folder cannot be listed, or a seriesuid occurs twice.
  */
 export async function discoverLuna16(root: string): Promise<Luna16Scan[]> {
   let entries: string[];
@@ -60,22 +70,31 @@ export async function discoverLuna16(root: string): Promise<Luna16Scan[]> {
   const subsets = entries.filter((e) => /^subset\d$/.test(e)).sort();
   if (subsets.length === 0)
     throw new DatasetError(root, "no subset0…subset9 folders (expected the LUNA16 layout)");
+  const folds: number[] = [];
+  for (const s of subsets) {
+    const st = await stat(join(root, s)).catch(() => null);
+    if (st?.isDirectory()) folds.push(Number(s.slice(6)));
+  }
+  const noScans = () => new DatasetError(root, "no .mhd scans in the subset folders");
+  if (folds.length === 0) throw noScans();
+  let inputs: VolumeInput[];
+  try {
+    inputs = await collectVolumeInputs([root], { folds });
+  } catch (err) {
+    if (!(err instanceof VolumeReadError)) throw err;
+    // the one error of an empty layout; anything else names its folder (a subset that cannot be listed)
+    if (err.file === root && err.problem.startsWith("no volume found")) throw noScans();
+    throw new DatasetError(err.file, err.problem);
+  }
   const scans: Luna16Scan[] = [];
   const seen = new Map<string, string>();
-  for (const s of subsets) {
-    const dir = join(root, s);
-    if (!(await stat(dir)).isDirectory()) continue;
-    for (const f of (await readdir(dir)).sort()) {
-      if (!f.endsWith(".mhd")) continue;
-      const seriesuid = f.slice(0, -4);
-      const path = join(dir, f);
-      const prev = seen.get(seriesuid);
-      if (prev) throw new DatasetError(path, `seriesuid ${seriesuid} also in ${prev}`);
-      seen.set(seriesuid, path);
-      scans.push({ seriesuid, subset: Number(s.slice(6)), path });
-    }
+  for (const { path } of inputs) {
+    const seriesuid = basename(path).slice(0, -".mhd".length);
+    const prev = seen.get(seriesuid);
+    if (prev) throw new DatasetError(path, `seriesuid ${seriesuid} also in ${prev}`);
+    seen.set(seriesuid, path);
+    scans.push({ seriesuid, subset: Number(basename(dirname(path)).slice("subset".length)), path });
   }
-  if (scans.length === 0) throw new DatasetError(root, "no .mhd scans in the subset folders");
   return scans;
 }
 

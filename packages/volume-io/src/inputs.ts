@@ -98,7 +98,7 @@ async function scanFolder(
  * and a folder in which no volume is found are errors.
  *
  * @throws VolumeReadError naming the path: missing, unrecognised format, unreadable folder, a
- *   folder without any volume, or a LUNA16 fold folder that is missing.
+ *   folder without any volume, or a LUNA16 fold folder that is missing or cannot be listed.
  */
 export async function collectVolumeInputs(
   paths: readonly string[],
@@ -126,7 +126,12 @@ export async function collectVolumeInputs(
         if (!names.includes(`subset${f}`))
           throw new VolumeReadError(input, `LUNA16 fold folder subset${f} is missing`);
         const dir = join(input, `subset${f}`);
-        const mhd = (await readdir(dir)).filter((n) => n.toLowerCase().endsWith(".mhd")).sort();
+        const listed = await readdir(dir).catch((err) => {
+          throw new VolumeReadError(dir, `cannot list the LUNA16 fold folder (${(err as Error).message})`, {
+            cause: err,
+          });
+        });
+        const mhd = listed.filter((n) => n.toLowerCase().endsWith(".mhd")).sort();
         found.push(
           ...mhd.map((n) => ({ path: join(dir, n), kind: "file" as const, format: "metaimage" as const })),
         );

@@ -70,6 +70,13 @@ describe("collectVolumeInputs (fixtures/volume-io: pydicom CT_small.dcm, CIP NIf
     await expect(collectVolumeInputs([luna], { folds: [2] })).rejects.toThrow(
       `${luna}: LUNA16 fold folder subset2 is missing`,
     );
+    // a subsetN that is a file, not a folder: named, not a bare system error
+    const odd = join(dir, "luna-odd");
+    mkdirSync(odd);
+    writeFileSync(join(odd, "subset4"), "not a folder\n");
+    await expect(collectVolumeInputs([odd])).rejects.toThrow(
+      new RegExp(`^${join(odd, "subset4")}: cannot list the LUNA16 fold folder \\(ENOTDIR`),
+    );
   });
 
   it("an input it cannot use is an error naming it, never dropped", async () => {

@@ -1,13 +1,11 @@
 import { join } from "node:path";
 import {
   discoverLits,
-  type Grid,
   gridWindows,
   litsPart,
   loadVolume,
   PyRandom,
   prepareLitsCase,
-  resizeGrid,
   type Sample,
   type SampleArrays,
   type Split,
@@ -15,7 +13,7 @@ import {
   stackSamples,
   type TaskArrays,
 } from "@models-genesis/datasets";
-import type { Vec3 } from "@models-genesis/volume-io";
+import { resample, type Vec3, type Volume } from "@models-genesis/volume-io";
 import type { PreparedTask } from "../app.js";
 import { taskPreprocessing } from "../config.js";
 import { freshSampleDir, needSample, PARTS, type PrepareOptions, quickData, splitsOf } from "../prepare.js";
@@ -24,9 +22,11 @@ import { buildLcsSampleLayout } from "./sample.js";
 
 /**
  * LCS (LiTS liver segmentation). Split by case number (0–99 / 100–114 / 115–129, `lcs_config`);
- * each case windowed (`prepareLitsCase`) and scaled by the config's `resize` [0.5, 0.5, 1] (LiTS
- * 512×512 → 256×256, as the reference's `3D_LiTS_NPY_256x256xZ`; image trilinear, mask nearest),
- * which the returned record states; training: `patchesPerVolume`
+ * each case scaled by the config's `resize` [0.5, 0.5, 1] (LiTS 512×512 → 256×256, as the
+ * reference's `3D_LiTS_NPY_256x256xZ`; volume-io `resample` `{ scale }`, CT trilinear in HU, mask
+ * nearest) and then windowed (`prepareLitsCase`) — the record's order, the one `predictVolume`
+ * applies, so a model sees at prediction exactly the values it was trained on —, which the
+ * returned record states; training: `patchesPerVolume`
  * random 64×64×32 windows per volume, half of them centred on liver (`foregroundRatio` 0.5, our
  * choice: the reference's patch generator is not public); validation / test: the whole volume tiled.
  */
@@ -72,12 +72,11 @@ export async function prepareLcs(
     const samples: Sample[] = [];
     for (const id of splits.folds[0][part]) {
       const c = byId.get(id)!;
-      const { image, mask } = scaleCase(
-        prepareLitsCase(await loadVolume(c.volume), await loadVolume(c.segmentation), {
-          inPlane: null,
-          window: { min: config.window[0], max: config.window[1] },
-        }),
-        resize,
+      // the record's order, as predictVolume applies it: scale the HU volume, then window
+      const { image, mask } = prepareLitsCase(
+        scaleVolume(await loadVolume(c.volume), resize, "linear"),
+        scaleVolume(await loadVolume(c.segmentation), resize, "nearest"),
+        { inPlane: null, window: { min: config.window[0], max: config.window[1] } },
       );
       const opts = { crop: config.patchSize, idPrefix: id };
       samples.push(
@@ -107,17 +106,12 @@ export async function prepareLcs(
 }
 
 /**
- * Scale an (image, mask) pair by `factor` per axis (output voxels = round(input × factor), at
- * least 1): image trilinear, mask nearest (`resizeGrid`). A factor of 1 everywhere returns the pair.
+ * Scale a volume by `factor` per axis (output voxels = max(1, round(input × factor))) with
+ * volume-io's `resample` (`{ scale }`: the half-pixel mapping of skimage `resize`, the very call
+ * `predictVolume` makes for the record's `resize`): `linear` for the CT in HU, `nearest` for the
+ * segmentation. A factor of 1 everywhere returns the volume.
  */
-function scaleCase(
-  c: { image: Grid<Float32Array>; mask: Grid<Float32Array> },
-  factor: Vec3,
-): { image: Grid<Float32Array>; mask: Grid<Float32Array> } {
-  const out = c.image.shape.map((n, i) => Math.max(1, Math.round(n * factor[i]))) as Vec3;
-  if (out.every((n, i) => n === c.image.shape[i])) return c;
-  return {
-    image: { data: resizeGrid(c.image, out, "linear"), shape: out },
-    mask: { data: resizeGrid(c.mask, out, "nearest"), shape: out },
-  };
+function scaleVolume(vol: Volume, factor: Vec3, mode: "linear" | "nearest"): Volume {
+  if (factor.every((f) => f === 1)) return vol;
+  return resample(vol, { scale: factor }, { mode });
 }

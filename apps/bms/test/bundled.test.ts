@@ -123,7 +123,7 @@ describe("bms --quick --init scratch-2d on the bundled chest CT", () => {
       modality: "MRI",
       window: [0, 4000],
       range: [0, 1],
-      resize: null,
+      resize: [0.64, 0.64, 0.64],
       crop: [100, 100, 50],
       patchSize: [64, 64, 32],
     });

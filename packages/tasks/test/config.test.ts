@@ -25,7 +25,7 @@ describe("one config per task (keras/downstream_tasks/config.py)", () => {
     expect(geo("ncs")).toEqual(["CT", [-1000, 1000], [64, 64, 32], null, null]);
     expect(geo("ecc")).toEqual(["CT", [-1000, 1000], [64, 64, 64], null, null]);
     expect(geo("lcs")).toEqual(["CT", [-1000, 1000], [64, 64, 32], null, [0.5, 0.5, 1]]);
-    expect(geo("bms")).toEqual(["MRI", [0, 4000], [64, 64, 32], [100, 100, 50], null]);
+    expect(geo("bms")).toEqual(["MRI", [0, 4000], [64, 64, 32], [100, 100, 50], [0.64, 0.64, 0.64]]);
   });
 
   it("is single-sourced: the registry reads the task folders, the plateau is train's, train keeps no per-task table", () => {
@@ -45,7 +45,7 @@ describe("one config per task (keras/downstream_tasks/config.py)", () => {
       window: [0, 4000],
       range: [0, 1],
       spacing: null,
-      resize: null,
+      resize: [0.64, 0.64, 0.64],
       crop: [100, 100, 50],
       patchSize: [64, 64, 32],
       orientation: null,

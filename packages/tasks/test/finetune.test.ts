@@ -47,7 +47,12 @@ describe("finetuneTask", () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   // the BMS sample's record: MRI z-scores windowed [−5, 5]; the old runner saved it as CT
-  const preprocessing = taskPreprocessing(TASK_CONFIGS.bms, { window: [-5, 5], patchSize: [S, S, S] });
+  const preprocessing = taskPreprocessing(TASK_CONFIGS.bms, {
+    window: [-5, 5],
+    patchSize: [S, S, S],
+    crop: null,
+    resize: null,
+  });
   const base: FinetuneRequest = {
     task: "bms",
     config: TASK_CONFIGS.bms,

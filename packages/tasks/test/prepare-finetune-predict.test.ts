@@ -11,9 +11,8 @@
  *   exactly as the preparation fed it in training, and the mask must come back on the input's grid.
  * - BMS (windowed case): the BMS sample layout (DeepMedic BraTS folders) made of bundled LIDC VOIs;
  *   the record says MRI [−5, 5]; the network must see `clip(v, −5, 5)` scaled to [0, 1], not a CT
- *   window. Not checked here: BMS training cuts 100×100×50 and resizes it to 64×64×32 (a 0.64
- *   scale), which the record states as `crop` and `patchSize` but `predictVolume` does not apply
- *   (its documented rule: `crop` is a training-time cut), so a BMS model predicts at scale 1.
+ *   window; and the scan is scaled by the record's `resize` 0.64 (training's 100×100×50 crop
+ *   resized to the 64×64×32 patch) before the windows slide.
  */
 import { copyFile, mkdir, readdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -21,7 +20,7 @@ import { loadVolume, subVolume, writeNiftiAs } from "@models-genesis/datasets";
 import { predictVolume } from "@models-genesis/inference";
 import { initBackend } from "@models-genesis/kernels";
 import { type GenesisUNet, loadModel, type ModelMetadata } from "@models-genesis/models";
-import { readVolume, type Vec3, type Volume, windowIntensity } from "@models-genesis/volume-io";
+import { readVolume, resample, type Vec3, type Volume, windowIntensity } from "@models-genesis/volume-io";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { PreparedTask } from "../src/app.js";
 import { BMS_TASK } from "../src/bms/index.js";
@@ -275,7 +274,7 @@ describe("prepare → fine-tune → predictVolume (bundled data)", () => {
           modality: "MRI",
           window: [-5, 5],
           range: [0, 1],
-          resize: null,
+          resize: [0.64, 0.64, 0.64],
           spacing: null,
           crop: [100, 100, 50],
           patchSize: [64, 64, 32],
@@ -301,20 +300,27 @@ describe("prepare → fine-tune → predictVolume (bundled data)", () => {
         const seen = spyForward(model);
         const { volume: mask, info } = await predictVolume(model, metadata, input);
         expectSameGeometry(mask, input);
-        expect(info.resampled).toBe(false);
-        expect(info.modelGridShape).toEqual(shape);
+        // the record's scale: the whole scan × 0.64 (the 100×100×50 crop → 64×64×32 of training)
+        const scaled = resample(input, { scale: [0.64, 0.64, 0.64] });
+        expect(info.resampled).toBe(true);
+        expect(info.modelGridShape).toEqual(scaled.shape);
+        expect(scaled.shape).toEqual([26, 31, 15]);
         expect(info.preprocessing.window).toEqual([-5, 5]);
         expect(info.preprocessing.modality).toBe("MRI");
         expect(seen.shapes).toEqual([[1, 64, 64, 32, 1]]);
-        // known answer: clip to [−5, 5], then (v + 5) / 10
-        const mri = Float32Array.from(data, (v) => (Math.min(5, Math.max(-5, v)) + 5) / 10);
-        const vsMri = patchVsGrid(seen.inputs[0], [64, 64, 32], [0, 0, 0], { data: mri, shape });
-        expect(vsMri.inside).toBe(data.length);
+        // known answer: the scaled scan clipped to [−5, 5], then (v + 5) / 10
+        const z = scaled.data as ArrayLike<number>;
+        const mri = Float32Array.from(z, (v) => (Math.min(5, Math.max(-5, v)) + 5) / 10);
+        const vsMri = patchVsGrid(seen.inputs[0], [64, 64, 32], [0, 0, 0], {
+          data: mri,
+          shape: scaled.shape,
+        });
+        expect(vsMri.inside).toBe(mri.length);
         expect(vsMri.maxDiff).toBeLessThan(1e-6);
         expect(vsMri.outsideMax).toBe(0);
         // a CT-windowed path ([−1000, 1000]: every z-score ≈ 0.5) would feed something else
-        const ct = Float32Array.from(data, (v) => (v + 1000) / 2000);
-        const vsCt = patchVsGrid(seen.inputs[0], [64, 64, 32], [0, 0, 0], { data: ct, shape });
+        const ct = Float32Array.from(z, (v) => (v + 1000) / 2000);
+        const vsCt = patchVsGrid(seen.inputs[0], [64, 64, 32], [0, 0, 0], { data: ct, shape: scaled.shape });
         expect(vsCt.maxDiff).toBeGreaterThan(0.4);
         // and predictVolume itself, given a CT record, feeds the CT window: the record decides
         const ctMeta = {
@@ -328,7 +334,7 @@ describe("prepare → fine-tune → predictVolume (bundled data)", () => {
         await predictVolume(model, ctMeta, input);
         expect(seen.shapes.length).toBe(2);
         expect(
-          patchVsGrid(seen.inputs[1], [64, 64, 32], [0, 0, 0], { data: ct, shape }).maxDiff,
+          patchVsGrid(seen.inputs[1], [64, 64, 32], [0, 0, 0], { data: ct, shape: scaled.shape }).maxDiff,
         ).toBeLessThan(1e-6);
       } finally {
         model.dispose();

@@ -104,7 +104,7 @@ describe("preparation → PreprocessingRecord", () => {
         modality: "MRI",
         window: [-5, 5],
         range: [0, 1],
-        resize: null,
+        resize: [0.64, 0.64, 0.64],
         crop: [100, 100, 50],
         patchSize: [64, 64, 32],
       });

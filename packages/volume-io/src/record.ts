@@ -10,9 +10,10 @@ import type { Vec3 } from "./volume.js";
  * as in `Volume.shape`.
  *
  * Order of application: reorient to `orientation` (when set) → resample to `spacing` (mm) or scale
- * by `resize` → crop `crop` around the region of interest (training only; whole-volume prediction
- * slides windows instead) → intensity window (clip to `window`, scale linearly to `range`) →
- * patches of `patchSize` voxels.
+ * by `resize` → intensity window (clip to `window`, scale linearly to `range`) → patches of
+ * `patchSize` voxels. With `crop` set (BMS), training cuts `crop` voxels of the unscaled scan and
+ * resizes each cut to `patchSize` (the reference's order), so `resize` = `patchSize` / `crop`;
+ * whole-volume prediction scales the whole scan by `resize` and slides `patchSize` windows.
  */
 export interface PreprocessingRecord {
   /** `"CT"` (window in HU) or `"MRI"` (window in scanner units). Never guessed from the window. */
@@ -28,7 +29,10 @@ export interface PreprocessingRecord {
    * e.g. LCS in-plane 512 → 256 = [0.5, 0.5, 1]; null = none. Exclusive with `spacing`.
    */
   resize: Vec3 | null;
-  /** Region (x, y, z voxels, before `resize`) cut around the target before resizing to `patchSize`; null = none. */
+  /**
+   * Region (x, y, z voxels of the unscaled scan) cut around the target and resized to `patchSize`
+   * in training (BMS 100×100×50 → 64×64×32); then `resize` must equal `patchSize` / `crop`. Null = none.
+   */
   crop: Vec3 | null;
   /** The model's input patch, x/y/z voxels (64×64×32 for the reference). */
   patchSize: Vec3;
@@ -106,6 +110,15 @@ export function validateRecord(record: unknown, file: string): PreprocessingReco
     fail(`crop must be null or three positive integers, got ${JSON.stringify(r.crop)}`);
   if (!vec3(r.patchSize, posInt))
     fail(`patchSize must be three positive integers, got ${JSON.stringify(r.patchSize)}`);
+  if (r.crop !== null) {
+    const crop = r.crop as number[];
+    const patch = r.patchSize as number[];
+    const scale = (r.resize ?? [1, 1, 1]) as number[];
+    if (crop.some((c, i) => Math.abs(c * scale[i] - patch[i]) > 1e-6 * patch[i]))
+      fail(
+        `crop ${crop.join("x")} resized to patchSize ${patch.join("x")} needs resize ${crop.map((c, i) => patch[i] / c).join(",")}, got ${JSON.stringify(r.resize)}`,
+      );
+  }
   if (r.orientation !== null) {
     const o = typeof r.orientation === "string" ? r.orientation.toUpperCase() : "";
     const ok =

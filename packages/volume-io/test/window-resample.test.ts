@@ -308,5 +308,12 @@ describe("preprocessing record", () => {
     expect(bad({ spacing: undefined })).toThrow(/spacing must be null/);
     expect(() => validateRecord(null, "x")).toThrow(/^x: preprocessing record: must be an object$/);
     expect(validateRecord({ ...ok, orientation: "lps" }, "m").orientation).toBe("lps");
+    // a crop resized to the patch (BMS 100×100×50 → 64×64×32) must say its scale in resize
+    const bms = { ...ok, crop: [100, 100, 50], patchSize: [64, 64, 32] };
+    expect(validateRecord({ ...bms, resize: [0.64, 0.64, 0.64] }, "m").resize).toEqual([0.64, 0.64, 0.64]);
+    expect(bad({ ...bms, resize: null })).toThrow(
+      /^model\.json: preprocessing record: crop 100x100x50 resized to patchSize 64x64x32 needs resize 0\.64,0\.64,0\.64, got null$/,
+    );
+    expect(validateRecord({ ...ok, crop: [64, 64, 32] }, "m").crop).toEqual([64, 64, 32]);
   });
 });

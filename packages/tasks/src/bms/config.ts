@@ -9,7 +9,9 @@ export const BMS_CONFIG: TaskConfig = {
   window: [0, 4000],
   patchSize: [64, 64, 32],
   crop: [100, 100, 50],
-  resize: null,
+  // the 100×100×50 crop resized to the 64×64×32 patch: 0.64 on every axis, which whole-volume
+  // prediction applies to the whole scan
+  resize: [0.64, 0.64, 0.64],
   optimizer: "adam",
   lr: 1e-3,
   batchSize: 16,

@@ -19,8 +19,8 @@ import {
 import { writeFileAtomic } from "@models-genesis/volume-io";
 import { onnxMetadataProps } from "./metadata.js";
 import {
-  AttrType,
   type AttributeObj,
+  AttrType,
   DataType,
   encodeModel,
   type ModelObj,
@@ -129,7 +129,9 @@ export function buildOnnxModel(
   const nd = a.spatialDims;
   const bnMode: BatchNormMode = opts.bnMode ?? metadata.inferenceBnMode ?? metadata.bnMode ?? a.bnMode;
   if (bnMode !== "batch-statistics" && bnMode !== "running-statistics") {
-    throw new OnnxExportError(`ONNX export: bnMode must be batch-statistics or running-statistics, got ${JSON.stringify(bnMode)}`);
+    throw new OnnxExportError(
+      `ONNX export: bnMode must be batch-statistics or running-statistics, got ${JSON.stringify(bnMode)}`,
+    );
   }
   const channelsLast = (opts.layout ?? "channels-last") === "channels-last";
   const { plan, specs } = buildPlan(a);
@@ -155,7 +157,11 @@ export function buildOnnxModel(
   const convW = (name: string) => {
     const w = W(name);
     const perm = kernelToOnnx;
-    return g.float(name, perm.map((p) => w.shape[p]), transposeArray(w.data, w.shape, perm));
+    return g.float(
+      name,
+      perm.map((p) => w.shape[p]),
+      transposeArray(w.data, w.shape, perm),
+    );
   };
   const vec = (name: string, dims?: number[]) => {
     const w = W(name);
@@ -164,7 +170,18 @@ export function buildOnnxModel(
   const conv = (x: string, kernel: string, bias: string) => {
     const k = W(kernel).shape.slice(0, nd);
     const pads = [...k.map((s) => (s - 1) / 2), ...k.map((s) => (s - 1) / 2)];
-    return g.op("Conv", [x, convW(kernel), vec(bias)], [ints("kernel_shape", k), ints("pads", pads), ints("strides", k.map(() => 1))]);
+    return g.op(
+      "Conv",
+      [x, convW(kernel), vec(bias)],
+      [
+        ints("kernel_shape", k),
+        ints("pads", pads),
+        ints(
+          "strides",
+          k.map(() => 1),
+        ),
+      ],
+    );
   };
   const reduceAxes = [0, ...spatial];
   const block = (x: string, n: (typeof plan.encoder)[number][number]) => {
@@ -182,7 +199,11 @@ export function buildOnnxModel(
       // batchNormRelu: y = (x − μ) · γ / √(σ² + ε) + β.
       const mean = g.op("ReduceMean", [c], [ints("axes", reduceAxes), int("keepdims", 1)]);
       const xc = g.op("Sub", [c, mean]);
-      const variance = g.op("ReduceMean", [g.op("Mul", [xc, xc])], [ints("axes", reduceAxes), int("keepdims", 1)]);
+      const variance = g.op(
+        "ReduceMean",
+        [g.op("Mul", [xc, xc])],
+        [ints("axes", reduceAxes), int("keepdims", 1)],
+      );
       const eps = g.float(`${n.gamma}:eps`, [], new Float32Array([a.bnEps]));
       const invStd = g.op("Reciprocal", [g.op("Sqrt", [g.op("Add", [variance, eps])])]);
       const scale = g.op("Mul", [invStd, vec(n.gamma, bcastDims(ch))]);
@@ -199,7 +220,20 @@ export function buildOnnxModel(
     h = block(h, b1);
     if (d < 3) {
       skips.push(h);
-      h = g.op("MaxPool", [h], [ints("kernel_shape", spatial.map(() => 2)), ints("strides", spatial.map(() => 2))]);
+      h = g.op(
+        "MaxPool",
+        [h],
+        [
+          ints(
+            "kernel_shape",
+            spatial.map(() => 2),
+          ),
+          ints(
+            "strides",
+            spatial.map(() => 2),
+          ),
+        ],
+      );
     }
   });
   const head = plan.head;
@@ -209,7 +243,9 @@ export function buildOnnxModel(
   const symbolic = nd === 3 ? ["rows", "cols", "deps"] : ["rows", "cols"];
   if (head.kind === "classification") {
     const pooled = g.op("ReduceMean", [h], [ints("axes", spatial), int("keepdims", 0)]);
-    const h1 = g.op("Relu", [g.op("Add", [g.op("MatMul", [pooled, vec(head.dense1.kernel)]), vec(head.dense1.bias)])]);
+    const h1 = g.op("Relu", [
+      g.op("Add", [g.op("MatMul", [pooled, vec(head.dense1.kernel)]), vec(head.dense1.bias)]),
+    ]);
     const logits = g.op("Add", [g.op("MatMul", [h1, vec(head.dense2.kernel)]), vec(head.dense2.bias)]);
     output = activate(g, logits, activation, -1);
     outputDims = ["batch", a.head.nClasses];
@@ -221,14 +257,28 @@ export function buildOnnxModel(
         up = g.op(
           "ConvTranspose",
           [h, convW(level.up.kernel), vec(level.up.bias)],
-          [ints("kernel_shape", k), ints("strides", k.map(() => 2))],
+          [
+            ints("kernel_shape", k),
+            ints(
+              "strides",
+              k.map(() => 2),
+            ),
+          ],
         );
       } else {
-        const scales = g.float(`resize_scales_${i}`, [nd + 2], new Float32Array([1, 1, ...spatial.map(() => 2)]));
+        const scales = g.float(
+          `resize_scales_${i}`,
+          [nd + 2],
+          new Float32Array([1, 1, ...spatial.map(() => 2)]),
+        );
         up = g.op(
           "Resize",
           [h, "", scales],
-          [str("mode", "nearest"), str("coordinate_transformation_mode", "asymmetric"), str("nearest_mode", "floor")],
+          [
+            str("mode", "nearest"),
+            str("coordinate_transformation_mode", "asymmetric"),
+            str("nearest_mode", "floor"),
+          ],
         );
       }
       h = g.op("Concat", [up, skips[2 - i]], [int("axis", 1)]);

@@ -160,7 +160,9 @@ export function readOnnxMetadata(props: { key: string; value: string }[], source
   }
   const bn = get("bn_mode");
   if (bn !== "batch-statistics" && bn !== "running-statistics") {
-    throw new OnnxModelError(`${source}: genesis.bn_mode must be batch-statistics or running-statistics, got ${JSON.stringify(bn)}`);
+    throw new OnnxModelError(
+      `${source}: genesis.bn_mode must be batch-statistics or running-statistics, got ${JSON.stringify(bn)}`,
+    );
   }
   return {
     metadata,

@@ -4,8 +4,8 @@
  * installed them. It is loaded on first use, so the rest of the project never needs it.
  */
 import { readFile } from "node:fs/promises";
+import { OnnxModelError, type OnnxModelFacts, readOnnxMetadata } from "./metadata.js";
 import { decodeModel } from "./proto.js";
-import { type OnnxModelFacts, OnnxModelError, readOnnxMetadata } from "./metadata.js";
 
 /** Execution providers `--ep` accepts. */
 export const EXECUTION_PROVIDERS = ["cpu", "cuda", "tensorrt"] as const;
@@ -51,7 +51,9 @@ function loadOrt(): Promise<OrtModule | Error> {
  * Whether onnxruntime-node loads here, and its version.
  * @returns `{ ok: true, version }`, or `{ ok: false, reason }` with a one-line reason.
  */
-export async function probeOnnxRuntime(): Promise<{ ok: true; version: string } | { ok: false; reason: string }> {
+export async function probeOnnxRuntime(): Promise<
+  { ok: true; version: string } | { ok: false; reason: string }
+> {
   const m = await loadOrt();
   if (m instanceof Error) {
     return {
@@ -104,7 +106,9 @@ export async function createOnnxEngine(model: Uint8Array, opts: OnnxEngineOption
   const m = await ort();
   const ep = opts.ep ?? "cpu";
   if (!EXECUTION_PROVIDERS.includes(ep)) {
-    throw new OnnxRuntimeUnavailableError(`--ep must be one of ${EXECUTION_PROVIDERS.join(", ")}, got ${JSON.stringify(ep)}`);
+    throw new OnnxRuntimeUnavailableError(
+      `--ep must be one of ${EXECUTION_PROVIDERS.join(", ")}, got ${JSON.stringify(ep)}`,
+    );
   }
   const source = opts.source ?? "ONNX model";
   if (ep !== "cpu") {
@@ -125,7 +129,9 @@ export async function createOnnxEngine(model: Uint8Array, opts: OnnxEngineOption
   } catch (e) {
     const msg = (e as Error).message.split("\n")[0];
     if (ep !== "cpu" && /provider|cuda|tensorrt|\.so/i.test(msg)) {
-      throw new OnnxRuntimeUnavailableError(`execution provider ${ep} failed to start (${msg}); use --ep cpu`);
+      throw new OnnxRuntimeUnavailableError(
+        `execution provider ${ep} failed to start (${msg}); use --ep cpu`,
+      );
     }
     throw new OnnxModelError(`${source}: ONNX Runtime cannot load the model (${msg})`);
   }

@@ -14,7 +14,9 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../
  */
 export const PARITY = path.join(repoRoot, "fixtures", "parity");
 if (!existsSync(path.join(PARITY, "README.json")))
-  throw new Error(`${PARITY}: parity fixtures missing (they ship with the repository: git checkout fixtures)`);
+  throw new Error(
+    `${PARITY}: parity fixtures missing (they ship with the repository: git checkout fixtures)`,
+  );
 
 /** Why ONNX Runtime tests skip (null: onnxruntime-node loads). */
 const probe = await probeOnnxRuntime();
@@ -40,7 +42,10 @@ export function readNpyF32(file: string): { shape: number[]; data: Float32Array 
     .filter(Boolean)
     .map(Number);
   const bytes = buf.subarray(start + headerLen);
-  return { shape, data: new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)) };
+  return {
+    shape,
+    data: new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)),
+  };
 }
 
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -81,6 +81,8 @@ export interface OnnxEngineOptions {
   threads?: number;
   /** Name of the model for error messages. */
   source?: string;
+  /** BatchNorm mode the graph was exported with (its `genesis.bn_mode`), reported as the engine's `bnMode`. */
+  bnMode?: "batch-statistics" | "running-statistics";
 }
 
 /**
@@ -92,6 +94,8 @@ export interface OnnxEngine {
   readonly name: "onnx";
   /** e.g. `onnxruntime-node 1.30.0 (cpu)`. */
   readonly description: string;
+  /** The graph's BatchNorm mode when known ({@link OnnxEngineOptions.bnMode}). */
+  readonly bnMode?: "batch-statistics" | "running-statistics";
   forward(batch: Float32Array, shape: readonly number[]): Promise<Float32Array>;
   dispose(): Promise<void>;
 }
@@ -141,6 +145,7 @@ export async function createOnnxEngine(model: Uint8Array, opts: OnnxEngineOption
   return {
     name: "onnx",
     description: `onnxruntime-node ${version} (${ep})`.replace("  ", " "),
+    ...(opts.bnMode ? { bnMode: opts.bnMode } : {}),
     async forward(batch, shape) {
       const t = new m.Tensor("float32", batch, shape);
       const out = await session.run({ [inputName]: t });

@@ -3,7 +3,10 @@
  * The package ships its CPU binary; CUDA 12 and TensorRT execution providers work where the user
  * installed them. It is loaded on first use, so the rest of the project never needs it.
  */
+import { existsSync, readdirSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import path from "node:path";
 import { OnnxModelError, type OnnxModelFacts, readOnnxMetadata } from "./metadata.js";
 import { decodeModel } from "./proto.js";
 
@@ -115,13 +118,21 @@ export async function createOnnxEngine(model: Uint8Array, opts: OnnxEngineOption
     );
   }
   const source = opts.source ?? "ONNX model";
+  const install =
+    `onnxruntime-node's ${ep === "cuda" ? "CUDA 12" : "TensorRT"} provider is downloaded by its install script, which pnpm does not run by default ` +
+    `(allow it: pnpm approve-builds, then pnpm rebuild onnxruntime-node, with network access), and needs the NVIDIA ${ep === "cuda" ? "CUDA 12 and cuDNN 9" : "TensorRT 10"} libraries; or use --ep cpu`;
   if (ep !== "cpu") {
     const names = m.listSupportedBackends?.().map((b) => b.name) ?? [];
     if (!names.includes(ep)) {
       throw new OnnxRuntimeUnavailableError(
-        `execution provider ${ep} is not available in this onnxruntime-node (available: ${names.join(", ") || "cpu"}); install onnxruntime-node with its ${ep === "cuda" ? "CUDA 12" : "TensorRT"} provider (ONNXRUNTIME_NODE_INSTALL_CUDA) and the NVIDIA libraries, or use --ep cpu`,
+        `execution provider ${ep} is not in this onnxruntime-node (it has: ${names.join(", ") || "cpu"}); ${install}`,
       );
     }
+  }
+  if (ep !== "cpu" && providerLibraryMissing(ep)) {
+    throw new OnnxRuntimeUnavailableError(
+      `execution provider ${ep} is not installed here (no libonnxruntime_providers_${ep}.so beside onnxruntime-node's binding); ${install}`,
+    );
   }
   let session: OrtSession;
   try {
@@ -129,12 +140,14 @@ export async function createOnnxEngine(model: Uint8Array, opts: OnnxEngineOption
       executionProviders: [ep],
       graphOptimizationLevel: "all",
       ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
+      // A missing provider library is reported by the error below, not by ORT's own log lines.
+      ...(ep !== "cpu" ? { logSeverityLevel: 4 } : {}),
     });
   } catch (e) {
     const msg = (e as Error).message.split("\n")[0];
     if (ep !== "cpu" && /provider|cuda|tensorrt|\.so/i.test(msg)) {
       throw new OnnxRuntimeUnavailableError(
-        `execution provider ${ep} failed to start (${msg}); use --ep cpu`,
+        `execution provider ${ep} is not installed here (${msg}); ${install}`,
       );
     }
     throw new OnnxModelError(`${source}: ONNX Runtime cannot load the model (${msg})`);
@@ -160,6 +173,27 @@ export async function createOnnxEngine(model: Uint8Array, opts: OnnxEngineOption
       await session.release();
     },
   };
+}
+
+/**
+ * On Linux, whether onnxruntime-node's binary folder lacks the provider's shared library (the CPU
+ * binary ships in the npm package; CUDA/TensorRT providers are added by its install script).
+ * False when the folder cannot be found (then session creation decides).
+ */
+function providerLibraryMissing(ep: "cuda" | "tensorrt"): boolean {
+  if (process.platform !== "linux") return false;
+  try {
+    const pkg = createRequire(import.meta.url).resolve("onnxruntime-node/package.json");
+    const bin = path.join(path.dirname(pkg), "bin");
+    for (const napi of readdirSync(bin)) {
+      const dir = path.join(bin, napi, "linux", process.arch);
+      if (existsSync(path.join(dir, "onnxruntime_binding.node")))
+        return !existsSync(path.join(dir, `libonnxruntime_providers_${ep}.so`));
+    }
+  } catch {
+    return false;
+  }
+  return false;
 }
 
 /** A Models Genesis ONNX file read from disk: its bytes and its facts. */

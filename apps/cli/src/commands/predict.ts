@@ -1,5 +1,11 @@
 import { dirname, resolve } from "node:path";
-import { applyIntensityWindow, parsePatchSize, predictVolume } from "@models-genesis/inference";
+import {
+  applyIntensityWindow,
+  type ForwardEngine,
+  parsePatchSize,
+  predictVolume,
+  tfjsEngine,
+} from "@models-genesis/inference";
 import { initBackend } from "@models-genesis/kernels";
 import { type GenesisUNet, inferenceBnModeOf, loadModel, type ModelMetadata } from "@models-genesis/models";
 import { assertWritableDir, meanOverSlices, sliceAxial, stackSlices } from "@models-genesis/train";
@@ -7,6 +13,7 @@ import { readNpy, readVolume, type Volume, writeNifti, writeNpy } from "@models-
 import * as tf from "@tensorflow/tfjs-core";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
+import { chooseEngine, disposeEngine, makeEngine, parseExecutionProvider } from "../lib/engine.js";
 import { irregularSlicesOption, volumeReadOptions } from "../lib/read-options.js";
 
 /**
@@ -32,6 +39,8 @@ export interface PredictArrayOptions {
   preprocess?: "none" | "window";
   /** For error messages. */
   source?: string;
+  /** Forward-pass engine (default: tfjs, `model.forward` with `bnMode`). */
+  engine?: ForwardEngine;
 }
 
 /**
@@ -118,19 +127,13 @@ async function predictArrayAsIs(
     x.data as ArrayLike<number>,
     opts.preprocess === "window" ? metadata.intensity : null,
   );
+  const engine = opts.engine ?? tfjsEngine(model, bnMode);
   const chunks: Float32Array[] = [];
-  let outTail: number[] = [];
+  let outTail: number[] =
+    a.head.kind === "classification" ? [a.head.nClasses] : [...spatial, a.head.nClasses];
   for (let start = 0; start < n; start += batchSize) {
     const b = Math.min(batchSize, n - start);
-    const y = tf.tidy(() =>
-      model.forward(tf.tensor(input.subarray(start * per, (start + b) * per), [b, ...shape.slice(1)]), {
-        training: false,
-        bnMode,
-      }),
-    );
-    outTail = y.shape.slice(1);
-    chunks.push((await y.data()) as Float32Array);
-    y.dispose();
+    chunks.push(await engine.forward(input.subarray(start * per, (start + b) * per), [b, ...shape.slice(1)]));
   }
   const total = chunks.reduce((s, c) => s + c.length, 0);
   const data = new Float32Array(total);
@@ -204,8 +207,13 @@ export function register(program: Command): void {
       PREDICT_VOLUME_DEFAULTS.blend,
     )
     .option(
+      "--engine <name>",
+      "onnx (ONNX Runtime, onnxruntime-node) or tfjs (TensorFlow.js); default onnx when onnxruntime-node loads, else tfjs",
+    )
+    .option("--ep <provider>", "onnx engine: execution provider cpu (default), cuda or tensorrt")
+    .option(
       "--backend <name>",
-      "tensorflow | webgpu | wasm | cpu (default: fastest available; env GENESIS_BACKEND)",
+      "tfjs engine: tensorflow | webgpu | wasm | cpu (default: fastest available; env GENESIS_BACKEND)",
     );
   irregularSlicesOption(cmd).action(
     async (volumePath: string | undefined, o: Record<string, string | boolean | undefined>) => {
@@ -227,11 +235,13 @@ export function register(program: Command): void {
       if (volumePath === undefined && o.in === undefined) {
         throw new Error("nothing to predict: give a volume path, or --in <file.npy> for an array of cubes");
       }
+      const ep = parseExecutionProvider(o.ep);
+      const choice = await chooseEngine(o.engine);
       const out = String(o.out);
       // the folder of --out is created (and checked writable) before any work, and named on failure
       assertWritableDir(dirname(resolve(out)), `--out ${out}: its folder`);
       if (volumePath !== undefined) {
-        await runVolumeMode(volumePath, out, o, batchSize);
+        await runVolumeMode(volumePath, out, o, batchSize, choice, ep);
         return;
       }
       const inFile = String(o.in);
@@ -242,8 +252,11 @@ export function register(program: Command): void {
       }
       const loaded = await loadModel(String(o.model));
       const { model } = loaded;
+      let engine: Awaited<ReturnType<typeof makeEngine>> | undefined;
       try {
         const bn = bnModeLine(loaded.metadata, o.bnMode as ModelMetadata["bnMode"] | undefined);
+        // array mode keeps stderr for errors only: its one summary line names the engine
+        engine = await makeEngine(choice.engine, model, loaded.metadata, bn.mode, ep);
         const t0 = Date.now();
         const y = await predictArray(
           model,
@@ -254,18 +267,25 @@ export function register(program: Command): void {
             bnMode: bn.mode,
             preprocess: o.preprocess,
             source: inFile,
+            engine,
           },
         );
         await writeNpy(out, y);
         process.stdout.write(
           `${inFile} (${x.shape.join("×")}) → ${out} (${y.shape.join("×")}), BN ${bn.text}, ` +
-            `batch ${batchSize}, ${((Date.now() - t0) / 1000).toFixed(1)} s on ${tf.getBackend()}\n`,
+            `batch ${batchSize}, ${((Date.now() - t0) / 1000).toFixed(1)} s on ${engineText(engine)} (${choice.note})\n`,
         );
       } finally {
+        await disposeEngine(engine);
         model.dispose();
       }
     },
   );
+}
+
+/** `onnx: onnxruntime-node 1.30.0 (cpu)` or `tfjs: wasm`. */
+function engineText(e: ForwardEngine): string {
+  return e.name === "tfjs" ? `tfjs (${tf.getBackend()})` : e.description;
 }
 
 /** The BN mode predict uses and how it reads in the summary line (`--bn-mode`, metadata or fallback). */
@@ -287,6 +307,8 @@ async function runVolumeMode(
   out: string,
   o: Record<string, string | boolean | undefined>,
   batchSize: number,
+  choice: Awaited<ReturnType<typeof chooseEngine>>,
+  ep: ReturnType<typeof parseExecutionProvider>,
 ): Promise<void> {
   const low = out.toLowerCase();
   if (!low.endsWith(".nii") && !low.endsWith(".nii.gz")) {
@@ -317,7 +339,10 @@ async function runVolumeMode(
   const model = loaded.model;
   const bn = bnModeLine(loaded.metadata, o.bnMode as ModelMetadata["bnMode"] | undefined);
   const progress = new PatchProgress(process.stderr);
+  let engine: Awaited<ReturnType<typeof makeEngine>> | undefined;
   try {
+    engine = await makeEngine(choice.engine, model, loaded.metadata, bn.mode, ep);
+    process.stderr.write(`genesis predict: engine ${engineText(engine)} (${choice.note})\n`);
     const t0 = Date.now();
     const { volume: y, info } = await predictVolume(model, loaded.metadata, vol, {
       batchSize,
@@ -328,6 +353,7 @@ async function runVolumeMode(
       bnMode: bn.mode,
       output: o.probabilities ? "probabilities" : "labels",
       source: volumePath,
+      engine,
       onProgress: (done, total) => progress.update(done, total),
     });
     progress.stop();
@@ -344,10 +370,11 @@ async function runVolumeMode(
         `(${y.kind === "label" ? "uint8 labels" : `float32 probabilities, ${y.channels} channel(s)`}${summary}); ` +
         `${info.patches} patches ${info.patchSize.join("×")} on a ${info.modelGridShape.join("×")} grid` +
         `${info.resampled ? ` at ${loaded.metadata.spacing?.join("×")} mm` : ""}, overlap ${overlap}, ` +
-        `batch ${batchSize}, BN ${bn.text}, ${seconds.toFixed(1)} s on ${tf.getBackend()}\n`,
+        `batch ${batchSize}, BN ${bn.text}, ${seconds.toFixed(1)} s on ${engineText(engine)}\n`,
     );
   } finally {
     progress.stop();
+    await disposeEngine(engine);
     model.dispose();
   }
 }

@@ -107,6 +107,33 @@ describe.skipIf(skip !== null)(`ONNX commands${skip ? ` (skipped: ${skip})` : ""
       outs.push((await npyF32(yPath)).data);
     }
     expect(maxAbsDiff(outs[0], outs[1])).toBeLessThanOrEqual(1e-4);
+
+    // The exported file alone: predict --model model.onnx (architecture and metadata from metadata_props).
+    const yOnnx = path.join(dir, "y-file.npy");
+    const f = await genesis("predict", "--model", onnx, "--in", xPath, "--out", yOnnx);
+    expect(f.err).toBe("");
+    expect(f.code).toBe(0);
+    expect(f.out).toMatch(/BN running-statistics \(fixed in the ONNX graph\)/);
+    expect(maxAbsDiff((await npyF32(yOnnx)).data, outs[1])).toBe(0);
+    const t = await genesis("predict", "--model", onnx, "--in", xPath, "--out", yOnnx, "--engine", "tfjs");
+    expect(t.code).not.toBe(0);
+    expect(t.err.trim()).toBe(
+      `genesis: --model ${onnx}: an ONNX file runs on --engine onnx; --engine tfjs needs a model directory`,
+    );
+    const b = await genesis(
+      "predict",
+      "--model",
+      onnx,
+      "--in",
+      xPath,
+      "--out",
+      yOnnx,
+      "--bn-mode",
+      "batch-statistics",
+    );
+    expect(b.err.trim()).toMatch(
+      /^genesis: --bn-mode batch-statistics: .*keras\.onnx was exported with running-statistics BatchNorm/,
+    );
   });
 
   it("predict a whole chest CT: the same mask on both engines (≤ 0.01 % voxels differ)", async () => {

@@ -7,13 +7,13 @@ import {
   tfjsEngine,
 } from "@models-genesis/inference";
 import { initBackend } from "@models-genesis/kernels";
-import { type GenesisUNet, inferenceBnModeOf, loadModel, type ModelMetadata } from "@models-genesis/models";
+import { type GenesisUNet, inferenceBnModeOf, type ModelMetadata } from "@models-genesis/models";
 import { assertWritableDir, meanOverSlices, sliceAxial, stackSlices } from "@models-genesis/train";
 import { readNpy, readVolume, type Volume, writeNifti, writeNpy } from "@models-genesis/volume-io";
 import * as tf from "@tensorflow/tfjs-core";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
-import { chooseEngine, disposeEngine, makeEngine, parseExecutionProvider } from "../lib/engine.js";
+import { chooseEngine, type EngineChoice, openPredictor, parseExecutionProvider } from "../lib/engine.js";
 import { irregularSlicesOption, volumeReadOptions } from "../lib/read-options.js";
 
 /**
@@ -60,7 +60,7 @@ export interface PredictArrayOptions {
  *   a metadata BN mode that is not batch-statistics or running-statistics.
  */
 export async function predictArray(
-  model: GenesisUNet,
+  model: GenesisUNet | Pick<GenesisUNet, "architecture">,
   metadata: ModelMetadata,
   x: { data: ArrayLike<number>; shape: number[] },
   opts: PredictArrayOptions = {},
@@ -94,7 +94,7 @@ export async function predictArray(
 
 /** {@link predictArray} for input in the model's own layout (cubes for 3-D models, slices for 2-D). */
 async function predictArrayAsIs(
-  model: GenesisUNet,
+  model: GenesisUNet | Pick<GenesisUNet, "architecture">,
   metadata: ModelMetadata,
   x: { data: ArrayLike<number>; shape: number[] },
   opts: PredictArrayOptions = {},
@@ -127,7 +127,9 @@ async function predictArrayAsIs(
     x.data as ArrayLike<number>,
     opts.preprocess === "window" ? metadata.intensity : null,
   );
-  const engine = opts.engine ?? tfjsEngine(model, bnMode);
+  if (!opts.engine && !("forward" in model))
+    throw new Error("predictArray: give a GenesisUNet, or opts.engine");
+  const engine = opts.engine ?? tfjsEngine(model as GenesisUNet, bnMode);
   const chunks: Float32Array[] = [];
   let outTail: number[] =
     a.head.kind === "classification" ? [a.head.nClasses] : [...spatial, a.head.nClasses];
@@ -163,7 +165,10 @@ export function register(program: Command): void {
       "Segment a whole volume (NIfTI/MetaImage/DICOM → NIfTI mask in the input's geometry) or run a model over a .npy array of cubes (--in)",
     )
     .argument("[volume]", "volume to segment: .nii(.gz), .mhd/.mha, a DICOM folder or file, or .npy")
-    .requiredOption("--model <dir>", "model directory written by `genesis convert` or training")
+    .requiredOption(
+      "--model <dir|file.onnx>",
+      "model directory written by `genesis convert` or training, or an .onnx file from `genesis export` (onnx engine)",
+    )
     .option(
       "--in <file>",
       "array mode: input .npy (N, rows, cols, deps) (2-D models: cubes predicted slice by slice, or slices (N, rows, cols)), intensities already in the model's range unless --preprocess window",
@@ -250,13 +255,15 @@ export function register(program: Command): void {
       if (x.data instanceof BigInt64Array || x.data instanceof BigUint64Array) {
         throw new Error(`${inFile}: 64-bit integer arrays are not supported as model input; save float32`);
       }
-      const loaded = await loadModel(String(o.model));
-      const { model } = loaded;
-      let engine: Awaited<ReturnType<typeof makeEngine>> | undefined;
+      // array mode keeps stderr for errors only: its one summary line names the engine
+      const loaded = await openPredictor(
+        String(o.model),
+        choice,
+        ep,
+        o.bnMode as ModelMetadata["bnMode"] | undefined,
+      );
+      const { model, bn, engine } = loaded;
       try {
-        const bn = bnModeLine(loaded.metadata, o.bnMode as ModelMetadata["bnMode"] | undefined);
-        // array mode keeps stderr for errors only: its one summary line names the engine
-        engine = await makeEngine(choice.engine, model, loaded.metadata, bn.mode, ep);
         const t0 = Date.now();
         const y = await predictArray(
           model,
@@ -276,8 +283,7 @@ export function register(program: Command): void {
             `batch ${batchSize}, ${((Date.now() - t0) / 1000).toFixed(1)} s on ${engineText(engine)} (${choice.note})\n`,
         );
       } finally {
-        await disposeEngine(engine);
-        model.dispose();
+        await loaded.close();
       }
     },
   );
@@ -288,26 +294,13 @@ function engineText(e: ForwardEngine): string {
   return e.name === "tfjs" ? `tfjs (${tf.getBackend()})` : e.description;
 }
 
-/** The BN mode predict uses and how it reads in the summary line (`--bn-mode`, metadata or fallback). */
-function bnModeLine(
-  metadata: ModelMetadata,
-  override: ModelMetadata["bnMode"] | undefined,
-): { mode: ModelMetadata["bnMode"]; text: string } {
-  if (override !== undefined) return { mode: override, text: `${override} (--bn-mode)` };
-  const { mode, source } = inferenceBnModeOf(metadata);
-  return {
-    mode,
-    text: source === "metadata" ? mode : `${mode} (model saved without inferenceBnMode: its bnMode)`,
-  };
-}
-
 /** `genesis predict --model <dir> <volume> --out <mask.nii.gz>`: see {@link predictVolume}. */
 async function runVolumeMode(
   volumePath: string,
   out: string,
   o: Record<string, string | boolean | undefined>,
   batchSize: number,
-  choice: Awaited<ReturnType<typeof chooseEngine>>,
+  choice: EngineChoice,
   ep: ReturnType<typeof parseExecutionProvider>,
 ): Promise<void> {
   const low = out.toLowerCase();
@@ -335,13 +328,15 @@ async function runVolumeMode(
     const msg = e instanceof Error ? e.message : String(e);
     throw new Error(msg.includes(volumePath) ? msg : `${volumePath}: ${msg}`);
   }
-  const loaded = await loadModel(String(o.model));
-  const model = loaded.model;
-  const bn = bnModeLine(loaded.metadata, o.bnMode as ModelMetadata["bnMode"] | undefined);
+  const loaded = await openPredictor(
+    String(o.model),
+    choice,
+    ep,
+    o.bnMode as ModelMetadata["bnMode"] | undefined,
+  );
+  const { model, bn, engine } = loaded;
   const progress = new PatchProgress(process.stderr);
-  let engine: Awaited<ReturnType<typeof makeEngine>> | undefined;
   try {
-    engine = await makeEngine(choice.engine, model, loaded.metadata, bn.mode, ep);
     process.stderr.write(`genesis predict: engine ${engineText(engine)} (${choice.note})\n`);
     const t0 = Date.now();
     const { volume: y, info } = await predictVolume(model, loaded.metadata, vol, {
@@ -374,8 +369,7 @@ async function runVolumeMode(
     );
   } finally {
     progress.stop();
-    await disposeEngine(engine);
-    model.dispose();
+    await loaded.close();
   }
 }
 

@@ -1,5 +1,6 @@
 // ONNX Runtime against TensorFlow.js (run after `pnpm build`; part of `pnpm bench`), one JSON
-// object per line: name, engine, seconds (median), peak memory (max RSS of a fresh process per case).
+// object per line: name, engine, seconds (median), CPU seconds of all threads (cpu_s: the work done,
+// a fairer figure than wall time on a shared machine), peak memory (max RSS of a fresh process per case).
 //  - forward: the PyTorch-variant Genesis 3-D U-Net, width 32, batch 2, 64×64×32 (issue #14;
 //    PyTorch on the project's 2-core machine: ≈ 2.8–3.3 s), running-statistics BatchNorm;
 //  - predict-volume: whole-volume prediction (`predictVolume`: sliding window 64×64×32, overlap
@@ -96,14 +97,26 @@ async function runCase(name, engineName) {
     );
     await engine.forward(x, shape); // warm-up (ORT plans its kernels on the first run)
     const times = [];
+    const cpus = [];
     for (let i = 0; i < reps; i++) {
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       await engine.forward(x, shape);
       times.push((performance.now() - t0) / 1000);
+      const c = process.cpuUsage(c0);
+      cpus.push((c.user + c.system) / 1e6);
       log(`forward ${label}: rep ${i + 1} ${times.at(-1).toFixed(2)} s`);
     }
     times.sort((a, b) => a - b);
-    out({ batch, size: size.join("x"), median_s: +times[Math.floor(times.length / 2)].toFixed(3), reps });
+    cpus.sort((a, b) => a - b);
+    out({
+      batch,
+      size: size.join("x"),
+      median_s: +times[Math.floor(times.length / 2)].toFixed(3),
+      // CPU seconds of all the process's threads: on a shared machine, the work done
+      cpu_s: +cpus[Math.floor(cpus.length / 2)].toFixed(3),
+      reps,
+    });
   } else {
     const { readVolume } = await import("@models-genesis/volume-io");
     const file = quick
@@ -117,8 +130,10 @@ async function runCase(name, engineName) {
     }
     const vol = await readVolume(file);
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     const { info } = await predictVolume(model, metadata, vol, { patchSize: size, engine, batchSize: 1 });
     const s = (performance.now() - t0) / 1000;
+    const c = process.cpuUsage(c0);
     log(`predict-volume ${label}: ${info.patches} patches, ${s.toFixed(1)} s`);
     out({
       volume: path.basename(path.dirname(file)),
@@ -126,6 +141,7 @@ async function runCase(name, engineName) {
       patch: size.join("x"),
       patches: info.patches,
       seconds: +s.toFixed(2),
+      cpu_s: +((c.user + c.system) / 1e6).toFixed(2),
     });
   }
   await engine.dispose?.();

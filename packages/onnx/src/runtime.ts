@@ -120,7 +120,7 @@ export async function createOnnxEngine(model: Uint8Array, opts: OnnxEngineOption
   const source = opts.source ?? "ONNX model";
   const install =
     `onnxruntime-node's ${ep === "cuda" ? "CUDA 12" : "TensorRT"} provider is downloaded by its install script, which pnpm does not run by default ` +
-    `(allow it: pnpm approve-builds, then pnpm rebuild onnxruntime-node, with network access), and needs the NVIDIA ${ep === "cuda" ? "CUDA 12 and cuDNN 9" : "TensorRT 10"} libraries; or use --ep cpu`;
+    `(allow it: pnpm approve-builds, then pnpm rebuild onnxruntime-node, with network access), and needs the NVIDIA ${ep === "cuda" ? "CUDA 12 and cuDNN" : "TensorRT"} libraries its release notes name; or use --ep cpu`;
   if (ep !== "cpu") {
     const names = m.listSupportedBackends?.().map((b) => b.name) ?? [];
     if (!names.includes(ep)) {

@@ -86,6 +86,9 @@ describe("genesis predict with 2-D models on 3-D cubes", () => {
       // trained here is running statistics (metadata inferenceBnMode)
       "--bn-mode",
       "batch-statistics",
+      // bit-for-bit equality with train's tfjs forward pass: the same engine
+      "--engine",
+      "tfjs",
     );
     expect(r.out).toMatch(/BN batch-statistics \(--bn-mode\)/);
     expect(r.err).toBe("");

@@ -18,7 +18,7 @@ import {
   validateRecord,
   windowIntensity,
 } from "@models-genesis/volume-io";
-import * as tf from "@tensorflow/tfjs-core";
+import { type ForwardEngine, tfjsEngine } from "./engine.js";
 
 /** BatchNorm mode of a forward pass: `batch-statistics` or `running-statistics`. */
 export type BatchNormMode = ModelMetadata["bnMode"];
@@ -51,6 +51,11 @@ export interface PredictVolumeOptions {
   onProgress?: (done: number, total: number) => void;
   /** Name of the input for error messages (default `vol.meta.file` or "volume"). */
   source?: string;
+  /**
+   * Forward-pass engine (default: {@link tfjsEngine} of `model` with the BatchNorm mode above).
+   * An engine with a fixed `bnMode` (an ONNX graph) must match the mode prediction resolves.
+   */
+  engine?: ForwardEngine;
 }
 
 /** What {@link predictVolume} did besides its output. */
@@ -107,7 +112,8 @@ function sameSpacing(a: readonly number[], b: readonly number[]): boolean {
  * (`windowIntensity`); (3) cover the grid with overlapping patches of `patchSize``
  * ({@link gridPatchCorners}; a volume smaller than a patch is padded with the range minimum, i.e.
  * air for CT); (4) predict them in batches of NDHWC tensors `(B, rows, cols, deps, C)` (NHWC
- * slices for 2-D models) with `model.forward(x, {training: false, bnMode})`, the BatchNorm mode
+ * slices for 2-D models) with `opts.engine` (default {@link tfjsEngine}: `model.forward(x,
+ * {training: false, bnMode})`; with an engine `model` needs only its `architecture`), the BatchNorm mode
  * being `opts.bnMode`, else the model's documented default ({@link inferenceBnModeOf}); (5) blend with Gaussian
  * importance weights ({@link PatchStitcher}); (6) map the probabilities back to the input's exact
  * geometry: trilinearly onto the reoriented input grid by the inverse mapping of (1b)
@@ -124,7 +130,7 @@ function sameSpacing(a: readonly number[], b: readonly number[]): boolean {
  *   ModelFileError for a metadata BN mode that is not batch-statistics or running-statistics.
  */
 export async function predictVolume(
-  model: GenesisUNet,
+  model: Pick<GenesisUNet, "architecture"> | GenesisUNet,
   metadata: ModelMetadata,
   volume: Volume,
   opts: PredictVolumeOptions = {},
@@ -166,6 +172,15 @@ export async function predictVolume(
       ? { mode: opts.bnMode, source: "option" as const }
       : inferenceBnModeOf(metadata);
   const record = validateRecord(metadata.preprocessing, "model metadata");
+  if (!opts.engine && !("forward" in model)) {
+    throw new Error("predictVolume: give a GenesisUNet, or an architecture with opts.engine");
+  }
+  const engine = opts.engine ?? tfjsEngine(model as GenesisUNet, bn.mode);
+  if (engine.bnMode !== undefined && engine.bnMode !== bn.mode) {
+    throw new Error(
+      `${source}: the ${engine.name} engine's network uses ${engine.bnMode} BatchNorm, prediction asked for ${bn.mode} (${bn.source})`,
+    );
+  }
   const nd = a.spatialDims;
   const requested = opts.patchSize ?? record.patchSize;
   const patch: Shape3 = [requested[0], requested[1], nd === 3 ? requested[2] : 1];
@@ -234,15 +249,7 @@ export async function predictVolume(
         else for (let i = 0; i < per; i++) buf[(b * per + i) * C + c] = p[i];
       }
     });
-    const y = tf.tidy(() =>
-      model.forward(tf.tensor(buf, [batch.length, ...tensorTail]), { training: false, bnMode: bn.mode }),
-    );
-    let out: Float32Array;
-    try {
-      out = (await y.data()) as Float32Array;
-    } finally {
-      y.dispose();
-    }
+    const out = await engine.forward(buf, [batch.length, ...tensorTail]);
     batch.forEach((corner, b) => {
       const sample = out.subarray(b * per * K, (b + 1) * per * K);
       if (K === 1 || !channelOut) stitchers[0].add(corner, sample);

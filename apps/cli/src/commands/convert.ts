@@ -4,6 +4,7 @@ import { initBackend } from "@models-genesis/kernels";
 import {
   countParams,
   defaultInferenceBnMode,
+  defaultMetadata,
   type ImportedModel,
   type ImportOptions,
   importKerasH5,
@@ -11,6 +12,7 @@ import {
   saveModel,
 } from "@models-genesis/models";
 import type { Command } from "commander";
+import { writeModelOnnx } from "./export.js";
 
 /** What kind of weights file a path holds, from its first bytes (extension as a fallback). */
 export async function sniffWeightsFile(file: string): Promise<"torch" | "keras-h5"> {
@@ -64,7 +66,11 @@ export function register(program: Command): void {
     .command("convert")
     .description("Convert official Models Genesis weights (.pt PyTorch, .h5 Keras) into a model directory")
     .argument("<weights>", "PyTorch checkpoint (.pt, zip or legacy serialisation) or Keras HDF5 (.h5)")
-    .requiredOption("--out <dir>", "output model directory (model.json + weight shards)")
+    .option("--out <dir>", "output model directory (model.json + weight shards)")
+    .option(
+      "--onnx <file>",
+      "also (or, without --out, only) write the model as ONNX (opset 17, the inference BatchNorm mode; see genesis export)",
+    )
     .option(
       "--bn-mode <mode>",
       "BatchNorm statistics at inference: batch-statistics (default for .pt, the reference behaviour) or running-statistics (default for .h5)",
@@ -83,6 +89,9 @@ export function register(program: Command): void {
       "tfjs backend: wasm, cpu or tensorflow (default: GENESIS_BACKEND or the fastest available)",
     )
     .action(async (weights: string, o: Record<string, string | undefined>) => {
+      if (o.out === undefined && o.onnx === undefined) {
+        throw new Error("convert: give --out <dir> (model directory), --onnx <file.onnx>, or both");
+      }
       const bnMode = parseBnMode(o.bnMode);
       const spacing = parseSpacing(o.spacing);
       let head: ImportOptions["head"];
@@ -116,11 +125,17 @@ export function register(program: Command): void {
         const inferenceBnMode = bnMode ?? defaultInferenceBnMode(provenance);
         // the official weights' record (CT [-1000, 1000] → [0, 1], 64×64×32), with --spacing when given
         const preprocessing = spacing ? { ...imported.preprocessing, spacing } : imported.preprocessing;
-        await saveModel(o.out!, model, { id, preprocessing, provenance, inferenceBnMode });
+        const target = o.out ?? o.onnx;
+        if (o.out !== undefined)
+          await saveModel(o.out, model, { id, preprocessing, provenance, inferenceBnMode });
         process.stdout.write(
-          `${weights} (${provenance.format}) → ${o.out}: ${id}, width ${a.width}, ${a.head.kind} head (${a.head.nClasses} ${a.head.activation}), ` +
+          `${weights} (${provenance.format}) → ${target}: ${id}, width ${a.width}, ${a.head.kind} head (${a.head.nClasses} ${a.head.activation}), ` +
             `BN ${a.bnMode} (inference ${inferenceBnMode}), ${countParams(model).toLocaleString("en-US")} parameters\n`,
         );
+        if (o.onnx !== undefined) {
+          const metadata = defaultMetadata(model, { id, preprocessing, provenance, inferenceBnMode });
+          process.stdout.write(`${await writeModelOnnx(model, metadata, o.onnx)}\n`);
+        }
       } finally {
         model.dispose();
       }

@@ -256,7 +256,7 @@ export function register(program: Command): void {
       if (wholeVolume) {
         log(
           `test (whole volumes, as genesis predict: BN ${wholeVolume.bnMode}, batch ${wholeVolume.batchSize}, ` +
-            `overlap ${wholeVolume.overlap}, threshold ${wholeVolume.threshold}; Dice/IoU pooled over ` +
+            `overlap ${wholeVolume.overlap}, threshold ${wholeVolume.threshold}, on ${wholeVolume.engine}; Dice/IoU pooled over ` +
             `${wholeVolume.volumes.length} volume${wholeVolume.volumes.length === 1 ? "" : "s"}): dice ${wholeVolume.dice.toFixed(4)}, iou ${wholeVolume.iou.toFixed(4)}`,
         );
         log(`test (label-centred patches, batch statistics): ${fmt(summary.test)}`);

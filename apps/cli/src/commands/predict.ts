@@ -1,7 +1,7 @@
 import { dirname, resolve } from "node:path";
-import { parsePatchSize, predictVolume } from "@models-genesis/inference";
+import { type ForwardEngine, parsePatchSize, predictVolume, tfjsEngine } from "@models-genesis/inference";
 import { initBackend } from "@models-genesis/kernels";
-import { type GenesisUNet, inferenceBnModeOf, loadModel, type ModelMetadata } from "@models-genesis/models";
+import { type GenesisUNet, inferenceBnModeOf, type ModelMetadata } from "@models-genesis/models";
 import { assertWritableDir, meanOverSlices, sliceAxial, stackSlices } from "@models-genesis/train";
 import {
   collectOneVolume,
@@ -15,6 +15,7 @@ import {
 import * as tf from "@tensorflow/tfjs-core";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
+import { chooseEngine, type EngineChoice, openPredictor, parseExecutionProvider } from "../lib/engine.js";
 import { irregularSlicesOption, volumeReadOptions } from "../lib/read-options.js";
 
 /**
@@ -40,6 +41,8 @@ export interface PredictArrayOptions {
   preprocess?: "none" | "window";
   /** For error messages. */
   source?: string;
+  /** Forward-pass engine (default: tfjs, `model.forward` with `bnMode`). */
+  engine?: ForwardEngine;
 }
 
 /**
@@ -59,7 +62,7 @@ export interface PredictArrayOptions {
  *   a metadata BN mode that is not batch-statistics or running-statistics.
  */
 export async function predictArray(
-  model: GenesisUNet,
+  model: GenesisUNet | Pick<GenesisUNet, "architecture">,
   metadata: ModelMetadata,
   x: { data: ArrayLike<number>; shape: number[] },
   opts: PredictArrayOptions = {},
@@ -93,7 +96,7 @@ export async function predictArray(
 
 /** {@link predictArray} for input in the model's own layout (cubes for 3-D models, slices for 2-D). */
 async function predictArrayAsIs(
-  model: GenesisUNet,
+  model: GenesisUNet | Pick<GenesisUNet, "architecture">,
   metadata: ModelMetadata,
   x: { data: ArrayLike<number>; shape: number[] },
   opts: PredictArrayOptions = {},
@@ -125,19 +128,15 @@ async function predictArrayAsIs(
     opts.preprocess === "window"
       ? windowIntensity(x.data as ArrayLike<number>, p.window, { range: p.range, source })
       : Float32Array.from(x.data as ArrayLike<number>);
+  if (!opts.engine && !("forward" in model))
+    throw new Error("predictArray: give a GenesisUNet, or opts.engine");
+  const engine = opts.engine ?? tfjsEngine(model as GenesisUNet, bnMode);
   const chunks: Float32Array[] = [];
-  let outTail: number[] = [];
+  let outTail: number[] =
+    a.head.kind === "classification" ? [a.head.nClasses] : [...spatial, a.head.nClasses];
   for (let start = 0; start < n; start += batchSize) {
     const b = Math.min(batchSize, n - start);
-    const y = tf.tidy(() =>
-      model.forward(tf.tensor(input.subarray(start * per, (start + b) * per), [b, ...shape.slice(1)]), {
-        training: false,
-        bnMode,
-      }),
-    );
-    outTail = y.shape.slice(1);
-    chunks.push((await y.data()) as Float32Array);
-    y.dispose();
+    chunks.push(await engine.forward(input.subarray(start * per, (start + b) * per), [b, ...shape.slice(1)]));
   }
   const total = chunks.reduce((s, c) => s + c.length, 0);
   const data = new Float32Array(total);
@@ -167,7 +166,10 @@ export function register(program: Command): void {
       "Segment a whole volume (NIfTI/MetaImage/DICOM → NIfTI mask in the input's geometry) or run a model over a .npy array of cubes (--in)",
     )
     .argument("[volume]", "volume to segment: .nii(.gz), .mhd/.mha, a DICOM folder or file, or .npy")
-    .requiredOption("--model <dir>", "model directory written by `genesis convert` or training")
+    .requiredOption(
+      "--model <dir|file.onnx>",
+      "model directory written by `genesis convert` or training, or an .onnx file from `genesis export` (onnx engine)",
+    )
     .option(
       "--in <file>",
       "array mode: input .npy (N, rows, cols, deps) (2-D models: cubes predicted slice by slice, or slices (N, rows, cols)), intensities already in the model's range unless --preprocess window",
@@ -212,8 +214,13 @@ export function register(program: Command): void {
       PREDICT_VOLUME_DEFAULTS.blend,
     )
     .option(
+      "--engine <name>",
+      "onnx (ONNX Runtime, onnxruntime-node) or tfjs (TensorFlow.js); default onnx when onnxruntime-node loads, else tfjs",
+    )
+    .option("--ep <provider>", "onnx engine: execution provider cpu (default), cuda or tensorrt")
+    .option(
       "--backend <name>",
-      "tensorflow | webgpu | wasm | cpu (default: fastest available; env GENESIS_BACKEND)",
+      "tfjs engine: tensorflow | webgpu | wasm | cpu (default: fastest available; env GENESIS_BACKEND)",
     );
   irregularSlicesOption(cmd).action(
     async (volumePath: string | undefined, o: Record<string, string | boolean | undefined>) => {
@@ -235,11 +242,13 @@ export function register(program: Command): void {
       if (volumePath === undefined && o.in === undefined) {
         throw new Error("nothing to predict: give a volume path, or --in <file.npy> for an array of cubes");
       }
+      const ep = parseExecutionProvider(o.ep);
+      const choice = await chooseEngine(o.engine);
       const out = String(o.out);
       // the folder of --out is created (and checked writable) before any work, and named on failure
       assertWritableDir(dirname(resolve(out)), `--out ${out}: its folder`);
       if (volumePath !== undefined) {
-        await runVolumeMode(volumePath, out, o, batchSize);
+        await runVolumeMode(volumePath, out, o, batchSize, choice, ep);
         return;
       }
       const inFile = String(o.in);
@@ -248,10 +257,15 @@ export function register(program: Command): void {
       if (x.data instanceof BigInt64Array || x.data instanceof BigUint64Array) {
         throw new Error(`${inFile}: 64-bit integer arrays are not supported as model input; save float32`);
       }
-      const loaded = await loadModel(String(o.model));
-      const { model } = loaded;
+      // array mode keeps stderr for errors only: its one summary line names the engine
+      const loaded = await openPredictor(
+        String(o.model),
+        choice,
+        ep,
+        o.bnMode as ModelMetadata["bnMode"] | undefined,
+      );
+      const { model, bn, engine } = loaded;
       try {
-        const bn = bnModeLine(loaded.metadata, o.bnMode as ModelMetadata["bnMode"] | undefined);
         const t0 = Date.now();
         const y = await predictArray(
           model,
@@ -262,31 +276,24 @@ export function register(program: Command): void {
             bnMode: bn.mode,
             preprocess: o.preprocess,
             source: inFile,
+            engine,
           },
         );
         await writeNpy(out, y);
         process.stdout.write(
           `${inFile} (${x.shape.join("×")}) → ${out} (${y.shape.join("×")}), BN ${bn.text}, ` +
-            `batch ${batchSize}, ${((Date.now() - t0) / 1000).toFixed(1)} s on ${tf.getBackend()}\n`,
+            `batch ${batchSize}, ${((Date.now() - t0) / 1000).toFixed(1)} s on ${engineText(engine)} (${choice.note})\n`,
         );
       } finally {
-        model.dispose();
+        await loaded.close();
       }
     },
   );
 }
 
-/** The BN mode predict uses and how it reads in the summary line (`--bn-mode`, metadata or fallback). */
-function bnModeLine(
-  metadata: ModelMetadata,
-  override: ModelMetadata["bnMode"] | undefined,
-): { mode: ModelMetadata["bnMode"]; text: string } {
-  if (override !== undefined) return { mode: override, text: `${override} (--bn-mode)` };
-  const { mode, source } = inferenceBnModeOf(metadata);
-  return {
-    mode,
-    text: source === "metadata" ? mode : `${mode} (model saved without inferenceBnMode: its bnMode)`,
-  };
+/** `onnx: onnxruntime-node 1.30.0 (cpu)` or `tfjs: wasm`. */
+function engineText(e: ForwardEngine): string {
+  return e.name === "tfjs" ? `tfjs (${tf.getBackend()})` : e.description;
 }
 
 /** `genesis predict --model <dir> <volume> --out <mask.nii.gz>`: see {@link predictVolume}. */
@@ -295,6 +302,8 @@ async function runVolumeMode(
   out: string,
   o: Record<string, string | boolean | undefined>,
   batchSize: number,
+  choice: EngineChoice,
+  ep: ReturnType<typeof parseExecutionProvider>,
 ): Promise<void> {
   const low = out.toLowerCase();
   if (!low.endsWith(".nii") && !low.endsWith(".nii.gz")) {
@@ -331,11 +340,16 @@ async function runVolumeMode(
     const msg = e instanceof Error ? e.message : String(e);
     throw new Error(msg.includes(volumePath) ? msg : `${volumePath}: ${msg}`);
   }
-  const loaded = await loadModel(String(o.model));
-  const model = loaded.model;
-  const bn = bnModeLine(loaded.metadata, o.bnMode as ModelMetadata["bnMode"] | undefined);
+  const loaded = await openPredictor(
+    String(o.model),
+    choice,
+    ep,
+    o.bnMode as ModelMetadata["bnMode"] | undefined,
+  );
+  const { model, bn, engine } = loaded;
   const progress = new PatchProgress(process.stderr);
   try {
+    process.stderr.write(`genesis predict: engine ${engineText(engine)} (${choice.note})\n`);
     const t0 = Date.now();
     const { volume: y, info } = await predictVolume(model, loaded.metadata, vol, {
       batchSize,
@@ -346,6 +360,7 @@ async function runVolumeMode(
       bnMode: bn.mode,
       output: o.probabilities ? "probabilities" : "labels",
       source: volumePath,
+      engine,
       onProgress: (done, total) => progress.update(done, total),
     });
     progress.stop();
@@ -365,11 +380,11 @@ async function runVolumeMode(
         `${info.preprocessing.spacing && info.resampled ? ` at ${info.preprocessing.spacing.join("×")} mm` : ""}` +
         `${info.preprocessing.resize && info.resampled ? ` scaled by ${info.preprocessing.resize.join("×")}` : ""}, ` +
         `${info.preprocessing.modality} window [${info.preprocessing.window.join(", ")}] → [${info.preprocessing.range.join(", ")}], overlap ${overlap}, ` +
-        `batch ${batchSize}, BN ${bn.text}, ${seconds.toFixed(1)} s on ${tf.getBackend()}\n`,
+        `batch ${batchSize}, BN ${bn.text}, ${seconds.toFixed(1)} s on ${engineText(engine)}\n`,
     );
   } finally {
     progress.stop();
-    model.dispose();
+    await loaded.close();
   }
 }
 

@@ -3,6 +3,7 @@ import { register as backend } from "./backend.js";
 import { register as convert } from "./convert.js";
 import { register as cubes } from "./cubes.js";
 import { register as demo } from "./demo.js";
+import { register as exportCommand } from "./export.js";
 import { register as finetune } from "./finetune.js";
 import { register as grid } from "./grid.js";
 import { register as info } from "./info.js";
@@ -22,6 +23,7 @@ export const commands: RegisterCommand[] = [
   pairs,
   models,
   convert,
+  exportCommand,
   predict,
   pretrain,
   finetune,

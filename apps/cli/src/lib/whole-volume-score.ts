@@ -1,8 +1,9 @@
 import { predictVolume } from "@models-genesis/inference";
 import { binaryConfusion, diceFromConfusion, iouFromConfusion } from "@models-genesis/metrics";
-import { inferenceBnModeOf, loadModel, type ModelMetadata } from "@models-genesis/models";
+import { inferenceBnModeOf, type ModelMetadata } from "@models-genesis/models";
 import { readVolume } from "@models-genesis/volume-io";
 import { PREDICT_VOLUME_DEFAULTS } from "../commands/predict.js";
+import { chooseEngine, openPredictor } from "./engine.js";
 import { volumeReadOptions } from "./read-options.js";
 import type { VolumePair } from "./segmentation-data.js";
 
@@ -30,6 +31,8 @@ export interface WholeVolumeScore {
   /** BatchNorm mode of the forward passes and where it came from (metadata or the old-model fallback). */
   bnMode: ModelMetadata["bnMode"];
   bnModeSource: "metadata" | "fallback";
+  /** Engine of the forward passes, predict's default (e.g. `onnxruntime-node 1.30.0 (cpu)` or `tfjs`). */
+  engine: string;
   /** `genesis predict`'s defaults used: patches per forward pass, overlap, threshold, blending. */
   batchSize: number;
   overlap: number;
@@ -43,7 +46,8 @@ export interface WholeVolumeScore {
 /**
  * The test score exactly as `genesis predict` would give it: every test volume is read as predict
  * reads it, segmented whole by `predictVolume` with predict's defaults ({@link PREDICT_VOLUME_DEFAULTS};
- * BN mode and patch size from the saved model's metadata) into a uint8 label map in the image's
+ * BN mode and patch size from the saved model's metadata; predict's default engine, ONNX Runtime
+ * when onnxruntime-node loads, else tfjs) into a uint8 label map in the image's
  * geometry, and compared with its label volume binarised at > 0. Dice and IoU are pooled over the
  * volumes (sums of intersections over sums of sizes), not averaged per volume.
  *
@@ -60,7 +64,8 @@ export async function scoreWholeVolumes(
   log: (line: string) => void = () => {},
 ): Promise<WholeVolumeScore> {
   const byId = new Map(pairs.map((p) => [p.id, p]));
-  const { model, metadata } = await loadModel(modelDir);
+  const predictor = await openPredictor(modelDir, await chooseEngine(undefined), "cpu", undefined);
+  const { model, metadata, engine } = predictor;
   const bn = inferenceBnModeOf(metadata);
   const d = PREDICT_VOLUME_DEFAULTS;
   const volumes: VolumeOverlap[] = [];
@@ -84,6 +89,7 @@ export async function scoreWholeVolumes(
         bnMode: bn.mode,
         output: "labels",
         source: p.image,
+        engine,
       });
       patchSize = [...info.patchSize];
       // label map (0/1) against label > 0: the metrics package's counts with threshold 0
@@ -93,7 +99,7 @@ export async function scoreWholeVolumes(
       log(`whole-volume test [${k + 1}/${ids.length}] ${id}: Dice ${dice.toFixed(4)}`);
     }
   } finally {
-    model.dispose();
+    await predictor.close();
   }
   const sum = (f: (v: VolumeOverlap) => number) => volumes.reduce((s, v) => s + f(v), 0);
   const tp = sum((v) => v.intersection);
@@ -106,6 +112,7 @@ export async function scoreWholeVolumes(
       "label > 0 as truth; Dice = 2·Σ|P∩G| / (Σ|P| + Σ|G|), IoU = Σ|P∩G| / Σ|P∪G|, pooled over the volumes",
     bnMode: bn.mode,
     bnModeSource: bn.source,
+    engine: engine.name === "tfjs" ? "tfjs" : engine.description,
     batchSize: d.batchSize,
     overlap: d.overlap,
     threshold: d.threshold,

@@ -1,0 +1,3 @@
+import { buildConfig } from "../../tsup.shared";
+
+export default buildConfig({ external: ["onnxruntime-node"] });

@@ -263,8 +263,7 @@ describe("predictVolume", () => {
       modality: "MRI",
       window: [-5, 5],
       patchSize: [16, 16, 8],
-      crop: [25, 25, 12],
-      source: "bms-like test",
+      source: "bms-like test", // window only: the crop → patch scale has its own test in @models-genesis/tasks
     });
     const meta = { ...defaultMetadata(model), preprocessing: record };
     const vol = ctVolume([16, 16, 8], 5);

@@ -102,6 +102,7 @@ describe("fine-tuning at another patch shape than the pretraining one", () => {
       window: [-5, 5],
       patchSize: [16, 16, 8],
       crop: [25, 25, 12],
+      resize: [0.64, 0.64, 2 / 3],
       source: "bms-like test",
     });
     await runFinetuning({ ...base, modelDir: join(dir, "bms", "model"), preprocessing: bms });
@@ -119,7 +120,7 @@ describe("fine-tuning at another patch shape than the pretraining one", () => {
       runFinetuning({
         ...base,
         modelDir: join(dir, "never", "model"),
-        preprocessing: { ...bms, patchSize: [64, 64, 32] },
+        preprocessing: { ...bms, patchSize: [64, 64, 32], crop: null, resize: null },
       }),
     ).rejects.toThrow(
       "fine-tuning options: preprocessing.patchSize 64×64×32 differs from the training patches 16×16×8",

@@ -1,7 +1,7 @@
 // Example of a contributed target task (README "Adding a target task"): lung nodule segmentation
 // in 32×32×16 cubes. In the package it is one folder, `src/nodule32/`, and one test; outside it,
 // import from `@models-genesis/tasks` and `@models-genesis/datasets`, and run it with
-// `runTaskApp(NODULE32_TASK, process.argv)`.
+// `runTaskApp(NODULE32_TASK, process.argv, import.meta.url)`.
 import {
   discoverLidcPairs,
   groupSplit,
@@ -16,6 +16,7 @@ import {
 import {
   defineTask,
   PARTS,
+  quickData,
   splitsOf,
   TASK_PLATEAU,
   type TaskConfig,
@@ -51,7 +52,13 @@ export const NODULE32_TASK = defineTask({
   prepare: async (o, _sampleData, log) => {
     if (!o.data) throw new Error("nodule32 has no sample layout: pass --data DIR");
     const config = NODULE32_CONFIG;
-    const pairs = await discoverLidcPairs(o.data);
+    // --quick keeps a seeded subset of whole patients (the config's quickLimit VOIs)
+    const pairs = quickData({ ...o, log }, await discoverLidcPairs(o.data), {
+      limit: config.quickLimit,
+      unit: "VOIs",
+      groupOf: (p) => lidcPatientOf(p.id),
+      groupUnit: "patients",
+    });
     const ids = pairs.map((p) => p.id);
     const { file, splits } = await splitsOf(
       { ...o, log },

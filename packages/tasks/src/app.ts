@@ -84,10 +84,12 @@ export const BUNDLED_LIDC_SAMPLE = "apps/cli/sample/lidc-voi";
  * `<repository root>/../shared/data`, the repository root being the first folder above `from`
  * (and then above the working directory) that holds `pnpm-workspace.yaml`.
  *
- * @throws DatasetError when none exists (then `--data` must be given); its message names the
- *   bundled LIDC sample ({@link BUNDLED_LIDC_SAMPLE}, absolute when a repository root was found).
+ * @param task the task asking; for NCS the message names the bundled LIDC sample, which is NCS data.
+ * @throws DatasetError when none exists (then `--data` must be given); for NCS (or no task given)
+ *   its message names the bundled LIDC sample ({@link BUNDLED_LIDC_SAMPLE}, absolute when a
+ *   repository root was found).
  */
-export function locateSampleData(from: string): string {
+export function locateSampleData(from: string, task?: string): string {
   const tried: string[] = [];
   const roots: string[] = [];
   if (process.env.GENESIS_SHARED_DIR) {
@@ -114,7 +116,9 @@ export function locateSampleData(from: string): string {
   throw new DatasetError(
     tried[0] ?? "../shared/data",
     `no sample data found (tried ${[...new Set(tried)].join(", ") || "nothing"}); pass --data DIR with the dataset in its own layout, or set GENESIS_SHARED_DIR` +
-      `. The repository bundles a small LIDC sample usable as --data for ncs: ${bundled ?? BUNDLED_LIDC_SAMPLE} (nodule VOIs, image/ + mask/)`,
+      (task === undefined || task === "ncs"
+        ? `. The repository bundles a small LIDC sample usable as --data for ncs: ${bundled ?? BUNDLED_LIDC_SAMPLE} (nodule VOIs, image/ + mask/)`
+        : ""),
   );
 }
 

@@ -1,5 +1,6 @@
 import type { AppOptions, PreparedTask } from "./app.js";
 import type { TaskConfig } from "./config.js";
+import type { SampleDataSource } from "./prepare.js";
 
 /** One task-specific command-line option beyond the shared ones (a commander option with a value). */
 export interface TaskMainOption {
@@ -30,12 +31,13 @@ export interface TaskDefinition {
   /** `--help` text of `--data` (the dataset's native layout). */
   readonly dataHelp: string;
   /**
-   * Prepare the task's arrays and their preprocessing record; `sampleData` (the shared data folder)
-   * is set only when `--data` is absent.
+   * Prepare the task's arrays and their preprocessing record; `sampleData` (the shared data folder,
+   * or a function that locates it — resolve it with `needSample`, only when a sample layout is
+   * built) is set only when `--data` is absent.
    */
   readonly prepare: (
     opts: TaskMainOptions,
-    sampleData: string | undefined,
+    sampleData: SampleDataSource | undefined,
     log: (line: string) => void,
   ) => Promise<PreparedTask>;
   /** Task-specific options added after the shared ones (BMS: `--folds <dir>`). */

@@ -134,9 +134,10 @@ export async function runTaskMain(argv: readonly string[], spec: TaskMainSpec): 
     };
     checkAppOptions(opts);
     const appUrl = spec.appUrl ?? (argv[1] ? pathToFileURL(resolve(argv[1])).href : undefined);
+    // located only if the preparation builds a sample layout (a task given its own data never looks)
     const sampleData = opts.data
       ? undefined
-      : locateSampleData(appUrl ? dirname(fileURLToPath(appUrl)) : process.cwd());
+      : () => locateSampleData(appUrl ? dirname(fileURLToPath(appUrl)) : process.cwd(), spec.config.task);
     const prepared = await spec.prepare(opts, sampleData, log);
     const a = prepared.folds;
     a.forEach((f, i) => {

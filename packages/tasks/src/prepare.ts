@@ -15,8 +15,12 @@ import {
 export interface PrepareOptions {
   /** Dataset root in its native layout; absent = build the sample layout under `out/sample-layout`. */
   data?: string;
-  /** The shared data folder (`…/shared/data`) the sample layout is built from (needed without `data`). */
-  sampleData?: string;
+  /**
+   * The shared data folder (`…/shared/data`) the sample layout is built from (needed without
+   * `data`), or a function that locates it: called only when a sample layout is built, so a
+   * preparation that never needs it never looks (and never fails for want of it).
+   */
+  sampleData?: SampleDataSource;
   out: string;
   quick: boolean;
   seed: number;
@@ -38,10 +42,18 @@ export async function freshSampleDir(out: string): Promise<string> {
   return dir;
 }
 
-/** The shared data folder of a sample-layout run. @throws DatasetError when none was located. */
-export function needSample(o: PrepareOptions): string {
-  if (!o.sampleData) throw new DatasetError(o.out, "no --data given and no sample data folder located");
-  return o.sampleData;
+/** A shared data folder, or a function that locates it (`locateSampleData`), called only when needed. */
+export type SampleDataSource = string | (() => string);
+
+/**
+ * The shared data folder of a sample-layout run.
+ * @throws DatasetError when none was given, or the locating function's error (which says what it tried).
+ */
+export function needSample(o: Pick<PrepareOptions, "sampleData" | "out">): string {
+  const s = o.sampleData;
+  if (typeof s === "function") return s();
+  if (!s) throw new DatasetError(o.out, "no --data given and no sample data folder located");
+  return s;
 }
 
 /**

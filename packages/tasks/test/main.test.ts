@@ -8,6 +8,7 @@ import type { FinetuneRequest, PreparedTask } from "../src/app.js";
 import { taskPreprocessing } from "../src/config.js";
 import type { TaskMainOptions } from "../src/define.js";
 import { runTaskMain, type TaskMainSpec } from "../src/main.js";
+import { needSample } from "../src/prepare.js";
 import { TASK_CONFIGS } from "../src/registry.js";
 
 /** Classification arrays of `n` samples of 2×2×2 voxels, the first `pos` labelled 1. */
@@ -38,7 +39,7 @@ describe("runTaskMain", () => {
     rmSync(out, { recursive: true, force: true });
   });
 
-  function spec(seen: { opts?: TaskMainOptions; sample?: string; reqs: FinetuneRequest[] }): TaskMainSpec {
+  function spec(seen: { opts?: TaskMainOptions; sample?: unknown; reqs: FinetuneRequest[] }): TaskMainSpec {
     return {
       config: TASK_CONFIGS.ncc,
       description: "test task",
@@ -67,7 +68,7 @@ describe("runTaskMain", () => {
   }
 
   it("parses the shared and extra options (after a leading --), logs the arrays and writes results", async () => {
-    const seen: { opts?: TaskMainOptions; sample?: string; reqs: FinetuneRequest[] } = { reqs: [] };
+    const seen: { opts?: TaskMainOptions; sample?: unknown; reqs: FinetuneRequest[] } = { reqs: [] };
     const argv = ["node", "main.js", "--", "--data", "/d", "--out", out, "--runs", "2", "--seed", "7"];
     const code = await runTaskMain([...argv, "--folds", "/f"], spec(seen));
     expect(code).toBe(0);
@@ -85,7 +86,7 @@ describe("runTaskMain", () => {
   });
 
   it("segmentation: the log line, results.md and results.json name Dice and IoU beside the paper's IoU", async () => {
-    const seen: { opts?: TaskMainOptions; sample?: string; reqs: FinetuneRequest[] } = { reqs: [] };
+    const seen: { opts?: TaskMainOptions; sample?: unknown; reqs: FinetuneRequest[] } = { reqs: [] };
     const base = spec(seen);
     const s: TaskMainSpec = {
       ...base,
@@ -121,7 +122,7 @@ describe("runTaskMain", () => {
   });
 
   it("passes --weights-2d and the 2-D initialisations through to every request", async () => {
-    const seen: { opts?: TaskMainOptions; sample?: string; reqs: FinetuneRequest[] } = { reqs: [] };
+    const seen: { opts?: TaskMainOptions; sample?: unknown; reqs: FinetuneRequest[] } = { reqs: [] };
     const argv = ["node", "main.js", "--data", "/d", "--out", out, "--init", "scratch-2d,genesis-2d"];
     expect(await runTaskMain([...argv, "--weights-2d", "/m2d"], spec(seen))).toBe(0);
     expect(seen.opts).toMatchObject({ weights2d: "/m2d", init: ["scratch-2d", "genesis-2d"] });
@@ -204,12 +205,31 @@ describe("runTaskMain", () => {
     const saved = process.env.GENESIS_SHARED_DIR;
     delete process.env.GENESIS_SHARED_DIR;
     try {
-      const seen = { reqs: [] as FinetuneRequest[] };
-      const s = { ...spec(seen), appUrl: pathToFileURL(join(clone, "apps/ncs/dist/main.js")).href };
+      const seen: { sample?: unknown; reqs: FinetuneRequest[] } = { reqs: [] };
+      const base = { ...spec(seen), appUrl: pathToFileURL(join(clone, "apps/ncs/dist/main.js")).href };
+      // a preparation that never builds a sample layout runs without the shared data (nothing located)
+      expect(await runTaskMain(["node", "main.js", "--out", join(out, "p"), "--quick"], base)).toBe(0);
+      expect(typeof seen.sample).toBe("function");
+      stderr.length = 0;
+      // one that needs it gets the locating function's error, naming the bundled sample
+      const s: TaskMainSpec = {
+        ...base,
+        prepare: async (o, sampleData, log) => {
+          needSample({ sampleData, out: o.out });
+          return base.prepare(o, sampleData, log);
+        },
+      };
       expect(await runTaskMain(["node", "main.js", "--out", join(out, "o"), "--quick"], s)).toBe(1);
       const shared = join(out, "shared/data");
       expect(stderr).toEqual([
-        `ncc: ${shared}: no sample data found (tried ${shared}); pass --data DIR with the dataset in its own layout, or set GENESIS_SHARED_DIR. The repository bundles a small LIDC sample usable as --data for ncs: ${clone}/apps/cli/sample/lidc-voi (nodule VOIs, image/ + mask/)\n`,
+        `ncc: ${shared}: no sample data found (tried ${shared}); pass --data DIR with the dataset in its own layout, or set GENESIS_SHARED_DIR\n`,
+      ]);
+      // NCS, whose data the bundled LIDC sample is, is pointed to it
+      stderr.length = 0;
+      const ncs: TaskMainSpec = { ...s, config: TASK_CONFIGS.ncs };
+      expect(await runTaskMain(["node", "main.js", "--out", join(out, "o"), "--quick"], ncs)).toBe(1);
+      expect(stderr).toEqual([
+        `ncs: ${shared}: no sample data found (tried ${shared}); pass --data DIR with the dataset in its own layout, or set GENESIS_SHARED_DIR. The repository bundles a small LIDC sample usable as --data for ncs: ${clone}/apps/cli/sample/lidc-voi (nodule VOIs, image/ + mask/)\n`,
       ]);
     } finally {
       if (saved !== undefined) process.env.GENESIS_SHARED_DIR = saved;

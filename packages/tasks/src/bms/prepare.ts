@@ -104,7 +104,9 @@ export async function prepareBms(
     preprocessing: taskPreprocessing(config, {
       window: [window[0], window[1]],
       ...(sample
-        ? { source: `BMS sample layout: z-scored FLAIR windowed [${window.join(", ")}] (${config.source})` }
+        ? {
+            source: `BMS sample layout: z-scored FLAIR windowed [${window.join(", ")}] in place of the reference's raw-FLAIR [${config.window.join(", ")}]; crop 100x100x50 -> 64x64x32 (bms_config)`,
+          }
         : {}),
     }),
     folds: [arrays as unknown as TaskArrays],

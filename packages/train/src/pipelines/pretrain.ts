@@ -410,7 +410,11 @@ export async function runPretraining(o: PretrainOptions): Promise<PretrainSummar
     };
     await saveModel(modelDir, model, {
       id: modelId,
-      preprocessing: { ...copyRecord(REFERENCE_CT_RECORD), patchSize: [shape[0], shape[1], shape[2]] },
+      preprocessing: {
+        ...copyRecord(REFERENCE_CT_RECORD),
+        patchSize: [shape[0], shape[1], shape[2]],
+        source: `genesis pretrain cubes: HU [-1000, 1000] -> [0, 1] (infinite_generator_3D.py), ${shape.join("x")} voxels`,
+      },
       extra: { pretraining: { ...summary, model_dir: undefined } },
     });
     await writeFileAtomic(join(o.out, "pretrain.json"), [`${JSON.stringify(summary, null, 2)}\n`]);

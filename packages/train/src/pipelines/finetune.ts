@@ -50,6 +50,32 @@ export type FinetuneInit =
   /** Official weights (`Genesis_Chest_CT.pt` → `genesis-unet3d`, `.h5` → `genesis-unet3d-keras`). */
   | { kind: "official"; weights: string };
 
+/**
+ * A forward-pass engine for the test predictions (structurally `@models-genesis/inference`'s
+ * `ForwardEngine` plus `dispose`): `forward(batch, shape)` takes float32 C-order batches NDHWC
+ * (N, X, Y, Z, C) — NHWC for 2-D networks — and returns the network's float32 output in the same
+ * order ((N, …spatial, K) for segmentation, (N, K) for classification).
+ */
+export interface TestEngine {
+  /** `tfjs` or `onnx`. */
+  readonly name: string;
+  /** One line for logs, e.g. `onnxruntime-node 1.30.0 (cpu)`. */
+  readonly description: string;
+  forward(batch: Float32Array, shape: readonly number[]): Promise<Float32Array>;
+  /** Frees the engine (not the model); awaited once the test set is predicted. */
+  dispose?(): void | Promise<void>;
+}
+
+/**
+ * Opens the engine that predicts the test set from the fine-tuned model (best weights loaded):
+ * `bnMode` is the BatchNorm mode the tfjs evaluation uses (`forward({training: false})` = the
+ * model's `architecture.bnMode`), `preprocessing` the record the model is saved with.
+ */
+export type TestEngineFactory = (
+  model: GenesisUNet,
+  ctx: { bnMode: GenesisUNet["architecture"]["bnMode"]; preprocessing: PreprocessingRecord },
+) => Promise<TestEngine>;
+
 /** Options of {@link runFinetuning}. Defaults follow `keras/downstream_tasks/config.py` (NCS). */
 export interface FinetuneOptions {
   task: "segmentation" | "classification";
@@ -92,6 +118,11 @@ export interface FinetuneOptions {
   augment?: AugmentSpec;
   /** Extra facts stored in the saved model's metadata (task name, data). */
   extra?: Record<string, unknown>;
+  /**
+   * Engine of the test predictions (3-D and slice-wise 2-D alike), e.g. ONNX Runtime on the
+   * exported model; disposed after use. Default: the model's tfjs `forward` ({@link predictArrays}).
+   */
+  testEngine?: TestEngineFactory;
   plainProgress?: boolean;
   callbacks?: Callback[];
   log?: (line: string) => void;
@@ -119,6 +150,8 @@ export interface FinetuneSummary {
   modelDir: string;
   /** True when a 2-D network was trained and tested slice-wise on 3-D patches. */
   slicewise: boolean;
+  /** The engine that predicted the test set: its `description`, or `tfjs <backend>` by default. */
+  testEngine: string;
 }
 
 /**
@@ -151,6 +184,7 @@ export function sliceSplit(s: SplitArrays, task: FinetuneOptions["task"]): Split
  *
  * @param x float32 (N, X, Y, Z, C) NDHWC patches.
  * @param batchSize slices per forward pass.
+ * @param engine runs the slices instead of the model's tfjs `forward` (see {@link predictArrays}).
  * @throws TrainError when the model is not 2-D or `x` is not rank 5.
  */
 export async function predictSlicewise(
@@ -158,6 +192,7 @@ export async function predictSlicewise(
   x: Float32Array,
   xShape: readonly number[],
   batchSize: number,
+  engine?: Pick<TestEngine, "forward">,
 ): Promise<Float32Array> {
   if (model.architecture.spatialDims !== 2 || xShape.length !== 5) {
     throw new TrainError(
@@ -166,7 +201,7 @@ export async function predictSlicewise(
   }
   const [n, X, Y, Z, C] = xShape;
   const shape: [number, number, number] = [X, Y, Z];
-  const out = await predictArrays(model, sliceAxial(x, n, shape, C), [n * Z, X, Y, C], batchSize);
+  const out = await predictArrays(model, sliceAxial(x, n, shape, C), [n * Z, X, Y, C], batchSize, engine);
   const head = model.architecture.head;
   if (head.kind === "classification") return meanOverSlices(out, n, Z, head.nClasses);
   return stackSlices(out, n, shape, head.nClasses);
@@ -243,18 +278,28 @@ async function initialModel(
   }
 }
 
-/** Predict `x` in batches (evaluation mode); returns the outputs concatenated in sample order. */
+/**
+ * Predict `x` (N, …spatial, C) channels-last in batches of `batchSize` (evaluation mode:
+ * `forward({training: false})`, the model's own BatchNorm mode); returns the outputs concatenated
+ * in sample order. With `engine`, each batch runs through `engine.forward` instead (same batches,
+ * so batch-statistics BatchNorm sees the same samples).
+ */
 export async function predictArrays(
   model: GenesisUNet,
   x: Float32Array,
   xShape: readonly number[],
   batchSize: number,
+  engine?: Pick<TestEngine, "forward">,
 ): Promise<Float32Array> {
   const n = xShape[0];
   const per = x.length / n;
   const parts: Float32Array[] = [];
   for (let i = 0; i < n; i += batchSize) {
     const m = Math.min(batchSize, n - i);
+    if (engine) {
+      parts.push(await engine.forward(x.subarray(i * per, (i + m) * per), [m, ...xShape.slice(1)]));
+      continue;
+    }
     const out = tf.tidy(() =>
       model.forward(tf.tensor(x.subarray(i * per, (i + m) * per), [m, ...xShape.slice(1)], "float32"), {
         training: false,
@@ -438,9 +483,19 @@ export async function runFinetuning(o: FinetuneOptions): Promise<FinetuneSummary
     const result = await trainer.run();
     const best = result.checkpoints?.best;
     if (best) loadModelWeights(model, await readCheckpoint(best), best);
-    const pred = slicewise
-      ? await predictSlicewise(model, o.data.test.x, o.data.test.xShape, batchSize)
-      : await predictArrays(model, o.data.test.x, o.data.test.xShape, batchSize);
+    const engine = o.testEngine
+      ? await o.testEngine(model, { bnMode: model.architecture.bnMode, preprocessing })
+      : undefined;
+    const testEngine = engine?.description ?? `tfjs ${tf.getBackend()}`;
+    o.log?.(`fine-tuning: test set evaluated on ${testEngine}`);
+    let pred: Float32Array;
+    try {
+      pred = slicewise
+        ? await predictSlicewise(model, o.data.test.x, o.data.test.xShape, batchSize, engine)
+        : await predictArrays(model, o.data.test.x, o.data.test.xShape, batchSize, engine);
+    } finally {
+      await engine?.dispose?.();
+    }
     const test = evaluatePredictions(o.task, pred, o.data.test.y, o.data.test.yShape, o.log);
     await saveModel(o.modelDir, model, {
       preprocessing,
@@ -451,12 +506,20 @@ export async function runFinetuning(o: FinetuneOptions): Promise<FinetuneSummary
           test,
           epochs: result.epochsCompleted,
           ...(slicewise ? { slicewise: true } : {}),
+          testEngine,
           ...o.extra,
         },
       },
     });
     if (!o.keepCheckpoints) await rm(ckptDir, { recursive: true, force: true });
-    return { test, result, seconds: (performance.now() - t0) / 1000, modelDir: o.modelDir, slicewise };
+    return {
+      test,
+      result,
+      seconds: (performance.now() - t0) / 1000,
+      modelDir: o.modelDir,
+      slicewise,
+      testEngine,
+    };
   } finally {
     recipe?.optimizer.dispose();
     model.dispose();

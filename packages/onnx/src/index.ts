@@ -1,3 +1,4 @@
+export * from "./engine-choice.js";
 export * from "./export.js";
 export * from "./metadata.js";
 export { decodeModel, encodeModel, type ModelObj } from "./proto.js";

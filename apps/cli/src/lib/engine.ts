@@ -1,4 +1,4 @@
-import { type ForwardEngine, tfjsEngine } from "@models-genesis/inference";
+import type { ForwardEngine } from "@models-genesis/inference";
 import {
   type GenesisUNet,
   inferenceBnModeOf,
@@ -8,15 +8,15 @@ import {
 } from "@models-genesis/models";
 import {
   createOnnxEngine,
+  type EngineChoice,
   EXECUTION_PROVIDERS,
   type ExecutionProvider,
-  exportOnnx,
-  probeOnnxRuntime,
+  openModelEngine,
   readOnnxFile,
 } from "@models-genesis/onnx";
 
-/** The prediction engines of `genesis predict --engine`. */
-export type EngineName = "onnx" | "tfjs";
+/** The engine choice lives in `@models-genesis/onnx` (shared with the task apps' test evaluation). */
+export { chooseEngine, type EngineChoice, type EngineName } from "@models-genesis/onnx";
 
 /** Parse `--ep` (undefined → cpu). */
 export function parseExecutionProvider(v: unknown): ExecutionProvider {
@@ -25,30 +25,6 @@ export function parseExecutionProvider(v: unknown): ExecutionProvider {
     throw new Error(`--ep must be one of ${EXECUTION_PROVIDERS.join(", ")}, got ${JSON.stringify(v)}`);
   }
   return v as ExecutionProvider;
-}
-
-/** What {@link chooseEngine} picked and why; `unavailable` is why onnx was not (when it was not). */
-export interface EngineChoice {
-  engine: EngineName;
-  note: string;
-  unavailable?: string;
-}
-
-/**
- * The engine `genesis predict` runs: `--engine onnx|tfjs`, by default onnx when onnxruntime-node
- * loads, else tfjs (`note` says why).
- * @throws Error (one line) for an unknown name, or `--engine onnx` without onnxruntime-node.
- */
-export async function chooseEngine(requested: unknown): Promise<EngineChoice> {
-  if (requested !== undefined && requested !== "onnx" && requested !== "tfjs") {
-    throw new Error(`--engine must be onnx or tfjs, got ${JSON.stringify(requested)}`);
-  }
-  if (requested === "tfjs") return { engine: "tfjs", note: "--engine tfjs" };
-  const probe = await probeOnnxRuntime();
-  if (probe.ok)
-    return { engine: "onnx", note: requested ? "--engine onnx" : "default: onnxruntime-node loads" };
-  if (requested === "onnx") throw new Error(`--engine onnx: ${probe.reason}`);
-  return { engine: "tfjs", note: `default: ${probe.reason.split(";")[0]}`, unavailable: probe.reason };
 }
 
 /** The BN mode predict uses and how it reads in the summary line (`--bn-mode`, metadata or fallback). */
@@ -129,21 +105,14 @@ export async function openPredictor(
   const { model, metadata } = await loadModel(modelPath);
   try {
     const bn = bnModeLine(metadata, bnOverride);
-    const engine =
-      choice.engine === "tfjs"
-        ? tfjsEngine(model, bn.mode)
-        : await createOnnxEngine(await exportOnnx(model, metadata, { bnMode: bn.mode }), {
-            ep,
-            bnMode: bn.mode,
-            source: modelPath,
-          });
+    const engine = await openModelEngine(model, metadata, choice, { bnMode: bn.mode, ep, source: modelPath });
     return {
       model,
       metadata,
       engine,
       bn,
       close: async () => {
-        await (engine as { dispose?: () => Promise<void> }).dispose?.();
+        await engine.dispose();
         model.dispose();
       },
     };

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { DatasetError, type TaskArrays } from "@models-genesis/datasets";
+import type { EngineChoice } from "@models-genesis/onnx";
 import type { PreprocessingRecord } from "@models-genesis/volume-io";
 import type { TaskConfig } from "./config.js";
 import { describeSegmentationResult, type ResultsFile, writeResults } from "./results.js";
@@ -41,6 +42,11 @@ export interface AppOptions {
   threads?: number | "auto";
   /** The tfjs backend named by `--backend` (default: `GENESIS_BACKEND`, else the fastest available). */
   backend?: string;
+  /**
+   * The engine that predicts the test sets (`--engine onnx|tfjs`; `chooseEngine` of
+   * `@models-genesis/onnx`: default onnx when onnxruntime-node loads). Absent: each run chooses the default.
+   */
+  engine?: EngineChoice;
 }
 
 /**
@@ -162,6 +168,8 @@ export interface FinetuneRequest {
   readonly threads?: number | "auto";
   /** The backend `--backend` named; the runner's fine-tuning step starts it (see `runFinetune`). */
   readonly backend?: string;
+  /** The test-set engine (`--engine`); absent = the default (onnx when onnxruntime-node loads, else tfjs). */
+  readonly engine?: EngineChoice;
   /** Where to save the fine-tuned model (a directory `genesis predict` accepts). */
   readonly modelDir: string;
   readonly log: (line: string) => void;
@@ -171,6 +179,8 @@ export interface FinetuneRequest {
 export interface FinetuneResult {
   readonly value: number;
   readonly metrics?: Readonly<Record<string, number>>;
+  /** The engine that predicted the test set and why, e.g. `onnxruntime-node 1.30.0 (cpu) (default: onnxruntime-node loads)`. */
+  readonly testEngine?: string;
 }
 
 /**
@@ -186,6 +196,7 @@ export async function runTaskRuns(
 ): Promise<ResultsFile> {
   const runs: Record<string, number[]> = {};
   const extra: Record<string, Record<string, number[]>> = {};
+  const engines = new Set<string>();
   const write = () =>
     writeResults(opts.out, {
       task: prepared.task,
@@ -200,6 +211,7 @@ export async function runTaskRuns(
         data: prepared.dataRoot,
         sample: prepared.sample,
         folds: prepared.folds.length,
+        ...(engines.size > 0 ? { testEngine: [...engines].join("; ") } : {}),
       },
     });
   for (const init of opts.init) {
@@ -224,10 +236,12 @@ export async function runTaskRuns(
           quick: opts.quick,
           ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
           ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
+          ...(opts.engine !== undefined ? { engine: opts.engine } : {}),
           modelDir: join(opts.out, "model", `${init}-run${r}${suffix}`),
           log,
         });
         values.push(res.value);
+        if (res.testEngine) engines.add(res.testEngine);
         for (const [k, v] of Object.entries(res.metrics ?? {})) others[k] = [...(others[k] ?? []), v];
         const m = res.metrics ?? {};
         const shown =

@@ -1,12 +1,14 @@
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { loadModel } from "@models-genesis/models";
+import { defaultMetadata, loadModel } from "@models-genesis/models";
+import { chooseEngine, type EngineChoice, openModelEngine } from "@models-genesis/onnx";
 import {
   type FinetuneInit,
   type FinetuneMetrics,
   type FinetuneOptions,
   resolveThreads,
   runFinetuning,
+  type TestEngineFactory,
   TrainError,
 } from "@models-genesis/train";
 import type { FinetuneRequest, FinetuneResult } from "./app.js";
@@ -70,6 +72,11 @@ async function pretrainedDir(
  * stacked back, so the 3-D metrics are computed exactly as for 3-D; a classification patch scores
  * the mean of its slices' probabilities (see `runFinetuning`). The batch size counts slices.
  *
+ * Test engine: the test set is predicted on the engine `genesis predict` runs — `req.engine`
+ * (`--engine onnx|tfjs`), by default ONNX Runtime when onnxruntime-node loads, else tfjs
+ * ({@link chooseEngine}); the onnx engine runs the fine-tuned model exported in memory with its
+ * metadata ({@link testEngineFactory}). The BatchNorm mode is the tfjs evaluation's (the model's own).
+ *
  * Preprocessing: the model is saved with `req.preprocessing`, the record the task's preparation
  * returned (window, modality, resize/crop, patch size; never guessed from the window), as
  * `FinetuneOptions.preprocessing`, so whole-volume prediction applies it.
@@ -81,6 +88,7 @@ async function pretrainedDir(
  */
 export async function finetuneTask(req: FinetuneRequest, budget: TaskBudget = {}): Promise<FinetuneResult> {
   const quick = req.quick;
+  const choice = req.engine ?? (await chooseEngine(undefined));
   let init: FinetuneInit;
   if (req.init === "genesis") {
     init = { kind: "model", dir: await pretrainedDir(req.weights, 3, "genesis", "--weights") };
@@ -114,14 +122,32 @@ export async function finetuneTask(req: FinetuneRequest, budget: TaskBudget = {}
     modelDir: req.modelDir,
     preprocessing: p, // what preparation recorded (never guessed from the window's sign)
     extra: { task: req.task, init: req.init },
+    testEngine: testEngineFactory(choice, req.modelDir),
     plainProgress: true,
     log: req.log,
   };
   const summary = await runFinetuning(options);
   const t: FinetuneMetrics = summary.test;
-  if (req.config.metric === "auc") return { value: t.auc ?? Number.NaN, metrics: {} };
+  const testEngine = `${summary.testEngine} (${choice.note})`;
+  if (req.config.metric === "auc") return { value: t.auc ?? Number.NaN, metrics: {}, testEngine };
   return {
     value: t.paperIoU ?? Number.NaN,
     metrics: { dice: t.dice ?? Number.NaN, iou: t.iou ?? Number.NaN },
+    testEngine,
   };
+}
+
+/**
+ * The test-set engine of {@link finetuneTask} for `runFinetuning`'s `testEngine`: `tfjs` →
+ * the model's tfjs `forward`; `onnx` → the fine-tuned model exported in memory
+ * (`defaultMetadata` with the run's preprocessing record, the given BatchNorm mode) on an
+ * ONNX Runtime cpu session (`openModelEngine`, the engine `genesis predict` opens for a model
+ * directory). `source` names the model in ONNX Runtime's errors.
+ */
+export function testEngineFactory(choice: Pick<EngineChoice, "engine">, source: string): TestEngineFactory {
+  return (model, { bnMode, preprocessing }) =>
+    openModelEngine(model, defaultMetadata(model, { preprocessing, inferenceBnMode: bnMode }), choice, {
+      bnMode,
+      source,
+    });
 }

@@ -2,6 +2,7 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { describeArrays, parseThreads } from "@models-genesis/datasets";
 import { initBackend } from "@models-genesis/kernels";
+import { chooseEngine } from "@models-genesis/onnx";
 import { Command, CommanderError } from "commander";
 import {
   checkAppOptions,
@@ -63,7 +64,8 @@ const userPath = (p: unknown) => (typeof p === "string" && p !== "" ? resolveUse
 
 /**
  * The whole `main` of a target-task app: parse
- * `[--data DIR] --out DIR [--quick] [--runs N] [--weights FILE] [--weights-2d DIR] [--init …] [--seed N]` (+ the
+ * `[--data DIR] --out DIR [--quick] [--runs N] [--weights FILE] [--weights-2d DIR] [--init …] [--seed N]
+ * [--threads N|auto] [--backend NAME] [--engine onnx|tfjs]` (+ the
  * task's extra options; a leading `--` from `pnpm start -- …` is dropped), check them, locate the
  * sample data when `--data` is absent, prepare the arrays (logging each split with
  * {@link describeArrays}), fine-tune every initialisation × run through {@link runTaskApp} and
@@ -102,6 +104,10 @@ export async function runTaskMain(argv: readonly string[], spec: TaskMainSpec): 
     .option(
       "--backend <name>",
       "tensorflow | webgpu | wasm | cpu (default: fastest available; env GENESIS_BACKEND)",
+    )
+    .option(
+      "--engine <name>",
+      "engine of the test-set predictions, as genesis predict: onnx (ONNX Runtime) | tfjs (default: onnx when onnxruntime-node loads, else tfjs)",
     );
   for (const x of spec.extraOptions ?? []) program.option(x.flags, x.description, x.defaultValue);
   program.showHelpAfterError().exitOverride();
@@ -114,6 +120,9 @@ export async function runTaskMain(argv: readonly string[], spec: TaskMainSpec): 
     // refused here, before any data is prepared
     if (typeof o.backend === "string" && !BACKEND_NAMES.includes(o.backend))
       throw new Error(`--backend ${o.backend}: unknown backend; choose one of ${BACKEND_NAMES.join(", ")}`);
+    // like --backend, a bad --engine (or --engine onnx without onnxruntime-node) stops here
+    // (each run logs the engine when it evaluates its test set; results.json notes record it)
+    const engine = await chooseEngine(o.engine);
     const opts: TaskMainOptions = {
       data: userPath(o.data),
       out: resolveUserPath(o.out as string),
@@ -125,6 +134,7 @@ export async function runTaskMain(argv: readonly string[], spec: TaskMainSpec): 
       seed: Number(o.seed),
       threads: parseThreads(o.threads as string),
       ...(typeof o.backend === "string" ? { backend: o.backend } : {}),
+      engine,
       extra: Object.fromEntries(
         (spec.extraOptions ?? []).map((x) => {
           const key = program.options.find((opt) => opt.flags === x.flags)?.attributeName() ?? x.flags;

@@ -164,6 +164,35 @@ describe("runTaskMain", () => {
     }
   });
 
+  it("refuses an unknown --engine before preparing any data; --engine tfjs reaches every request and results.json notes the engine", async () => {
+    const seen: { opts?: TaskMainOptions; reqs: FinetuneRequest[] } = { reqs: [] };
+    expect(await runTaskMain(["node", "main.js", "--out", out, "--engine", "torch"], spec(seen))).toBe(1);
+    expect(stderr).toEqual(['ncc: --engine must be onnx or tfjs, got "torch"\n']);
+    expect(seen.opts).toBeUndefined();
+    const s = spec(seen);
+    const withEngine: TaskMainSpec = {
+      ...s,
+      finetune: async (req) => ({ value: 0.5, testEngine: `tfjs wasm (${req.engine?.note})` }),
+    };
+    const ok = [
+      "node",
+      "main.js",
+      "--data",
+      "/d",
+      "--out",
+      out,
+      "--folds",
+      "/f",
+      "--engine",
+      "tfjs",
+      "--runs",
+      "2",
+    ];
+    expect(await runTaskMain(ok, withEngine)).toBe(0);
+    const results = JSON.parse(readFileSync(join(out, "results.json"), "utf8"));
+    expect(results.notes.testEngine).toBe("tfjs wasm (--engine tfjs)");
+  });
+
   it("a --backend that cannot start is reported as coming from --backend, not GENESIS_BACKEND", async () => {
     // tfjs-node is not a dependency of this repository, so "tensorflow" cannot start (as in kernels' test)
     const seen = { reqs: [] as FinetuneRequest[] };

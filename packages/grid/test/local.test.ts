@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PNG } from "pngjs";
@@ -97,10 +97,18 @@ describe("local runner (worker processes, no Redis)", () => {
     // work/<id>/result.json is not reused) and their results become done
     mkdirSync(join(out, "no-such-dataset"));
     const lines: string[] = [];
+    // a preload that prints straight to stderr, as a library of a real cell may
+    const preload = join(out, "preload.mjs");
+    writeFileSync(preload, 'process.stderr.write("raw line from a worker process\\n");\n');
     const again = await runLocal(out, await pending(out, plan.cells, true), {
       workers: 2,
       log: (l) => lines.push(l),
+      env: { NODE_OPTIONS: `--import=${preload}` },
     });
+    expect(lines.filter((l) => l.endsWith("raw line from a worker process")).sort()).toEqual([
+      "[w0] raw line from a worker process",
+      "[w1] raw line from a worker process",
+    ]);
     expect(again.map((r) => r.status)).toEqual(["done", "done"]);
     expect(buildReport(plan, await readResults(out)).cells).toEqual({
       planned: 4,

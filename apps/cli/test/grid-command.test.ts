@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -77,6 +77,67 @@ describe("genesis grid plan | run | report (synthetic cells)", () => {
     expect(s.err).toBe("genesis: --shard 2/2: expected i/N with 0 ≤ i < N\n");
     const w = await genesis("worker", "--queue", "redis://127.0.0.1:1", "--work", dir, "--concurrency", "0");
     expect(w.err).toMatch(/--concurrency: "0" is not a positive integer/);
+    // a worker without a data root, or with one that does not exist, would reject every job: refused at start
+    const none = await genesis("worker", "--queue", "redis://127.0.0.1:1", "--work", dir);
+    expect(none.code).toBe(1);
+    expect(none.err).toMatch(/^genesis: a data root is needed: pass --data-root DIR/);
+    const gone = join(dir, "no-such-root");
+    const missing = await genesis(
+      "worker",
+      "--queue",
+      "redis://127.0.0.1:1",
+      "--work",
+      dir,
+      "--data-root",
+      gone,
+    );
+    expect(missing.code).toBe(1);
+    expect(missing.err).toBe(`genesis: --data-root ${gone}: no such folder\n`);
+  });
+
+  it("exits 1 when cells failed and says how many; a rerun names them; --retry-failed reruns them; nothing to run needs no queue", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cli-grid-failed-"));
+    const data = join(dir, "lidc");
+    const p = await genesis(
+      "grid",
+      "plan",
+      "--out",
+      dir,
+      "--tasks",
+      "ncs",
+      "--init",
+      "scratch",
+      "--runs",
+      "2",
+      "--synthetic",
+      "--steps",
+      "1",
+      "--sleep-ms",
+      "0",
+      "--data",
+      data,
+    );
+    expect(p.code).toBe(0);
+    const first = await genesis("grid", "run", dir);
+    expect(first.code).toBe(1);
+    expect(first.err).toContain("ran 2 cells: 0 done, 2 failed");
+    expect(first.err).toContain(
+      "genesis: 2 of 2 cells failed (errors: report.md, results/; rerun them with --retry-failed)\n",
+    );
+    const again = await genesis("grid", "run", dir, "--no-report");
+    expect(again.code).toBe(1);
+    expect(again.err).toContain(
+      "2 of 2 cells already have results, 2 failed (rerun them with --retry-failed); 0 to run",
+    );
+    mkdirSync(data);
+    const retry = await genesis("grid", "run", dir, "--retry-failed");
+    expect(retry.code).toBe(0);
+    expect(retry.err).toContain("0 of 2 cells already have results; 2 to run");
+    expect(retry.err).toContain("ran 2 cells: 2 done, 0 failed");
+    // every cell has a result: --queue is not connected to (nothing listens on port 1)
+    const q = await genesis("grid", "run", dir, "--queue", "redis://127.0.0.1:1");
+    expect(q.err).toContain("2 of 2 cells already have results; 0 to run");
+    expect(q.code).toBe(0);
   });
 });
 
@@ -157,6 +218,8 @@ describe.skipIf(skip !== undefined)(
           join(dir, "work"),
           "--concurrency",
           "2",
+          "--data-root",
+          dir,
           "--lock-ms",
           "2000",
         ],

@@ -72,7 +72,7 @@ function startWorkers(redis, n, queueName, workRoot) {
     url: redis.url,
     queueName,
     workRoot,
-    dataRoots: [],
+    dataRoots: [tmpdir()], // synthetic cells read nothing; a worker needs an existing root
     lockDuration: 5000,
     stalledInterval: 5000,
   });

@@ -3,7 +3,9 @@
  * preparation and the runner's `finetuneTask`) and the cube extraction: everything else in the grid
  * imports from here.
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { DatasetError } from "@models-genesis/datasets";
 import {
   INITS,
   type Init,
@@ -20,7 +22,28 @@ import {
 } from "@models-genesis/tasks";
 import { collectVolumeInputs } from "@models-genesis/volume-io";
 
-export { DatasetError } from "@models-genesis/datasets";
+export { DatasetError };
+
+/**
+ * The shared sample data of cells planned without `--data`: `locateSampleData` searched from this
+ * package's own location (then the working directory), as the apps do from theirs, so a grid runs
+ * from any folder. `GENESIS_SHARED_DIR` still wins.
+ * @throws DatasetError listing what was tried when no sample data is found.
+ */
+export function sampleDataRoot(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  try {
+    return locateSampleData(here);
+  } catch (e) {
+    if (!(e instanceof DatasetError) || !e.message.includes("(tried nothing)")) throw e;
+    // no repository root above either start: say where it looked instead of "tried nothing"
+    const tried = `GENESIS_SHARED_DIR (${process.env.GENESIS_SHARED_DIR ? "no data/ folder in it" : "unset"}), ../shared/data beside a repository root (pnpm-workspace.yaml) above ${here} or ${process.cwd()} (none found)`;
+    throw new DatasetError(
+      e.file,
+      e.message.slice(e.file.length + 2).replace("(tried nothing)", `(tried ${tried})`),
+    );
+  }
+}
 
 /** The five target tasks, in the paper's order. */
 export const TASK_NAMES: readonly TaskName[] = Object.keys(TASK_CONFIGS) as TaskName[];
@@ -91,7 +114,7 @@ export async function runTaskCell(
   if (!prep) {
     const o = {
       data: cell.data,
-      sampleData: cell.data ? undefined : locateSampleData(process.cwd()),
+      sampleData: cell.data ? undefined : sampleDataRoot(),
       out: join(workDir, "prep"),
       quick: cell.quick,
       seed: cell.splitSeed,

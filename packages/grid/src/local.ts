@@ -1,6 +1,7 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { type AnyCell, type CellResult, cellLabel, writeResult } from "./results.js";
 
@@ -39,7 +40,8 @@ export interface LocalRunOptions {
 }
 
 /**
- * Run `cells` on `workers` concurrent worker processes on this machine (no Redis): each process
+ * Run `cells` on `workers` concurrent worker processes on this machine (no Redis): every line a
+ * worker process logs or prints goes to `log` (else stderr) prefixed `[w0]`, `[w1]`, …; each process
  * takes the next cell when it is free, runs it in `OUT/work/<id>/` and the result is written
  * atomically to `OUT/results/<id>.json` (see `executeCell`). A process that dies mid-cell (killed,
  * out of memory) is replaced and its cell started again — resuming from the cell's checkpoint —
@@ -77,12 +79,18 @@ export async function runLocal(
           ...o.env,
           ...(gpu !== undefined ? { CUDA_VISIBLE_DEVICES: gpu, GENESIS_GPU_INDEX: gpu } : {}),
         },
-        stdio: ["ignore", "inherit", "inherit", "ipc"],
+        // the process's own output (libraries, warnings) is piped and prefixed [wN] like its log lines
+        stdio: ["ignore", "pipe", "pipe", "ipc"],
         // not the parent's flags (a test runner's loader conditions would point it at sources)
         execArgv: [],
         serialization: "json",
       });
       live++;
+      for (const stream of [child.stdout, child.stderr])
+        if (stream)
+          createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on("line", (line) =>
+            o.log ? o.log(`[w${index}] ${line}`) : process.stderr.write(`[w${index}] ${line}\n`),
+          );
       o.onSpawn?.(child, index);
       let current: AnyCell | undefined;
       let ready = false;

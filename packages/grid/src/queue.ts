@@ -41,7 +41,9 @@ export interface QueueRunOptions extends QueueOptions {
  * The producer side of a queued grid: add one BullMQ job per cell (job id = cell id, so a cell
  * already in the queue — waiting, running or completed — is not added twice), then wait for every
  * job, writing each completed job's result (its return value) atomically to
- * `OUT/results/<id>.json`. A job that failed for good (rejected by a worker, or an internal error
+ * `OUT/results/<id>.json`. A failed job (or a completed job with a `failed` result) left in Redis
+ * by an earlier run of one of `cells` is removed first, so the cell really runs again
+ * (`--retry-failed`). A job that failed for good (rejected by a worker, or an internal error
  * past its 3 attempts) is returned in `failures` and written as a `failed` result.
  *
  * Workers (`runQueueWorker`, `genesis worker --queue …`) may run anywhere that reaches Redis.
@@ -56,6 +58,21 @@ export async function runQueue(
   const results: CellResult[] = [];
   const failures: QueueFailure[] = [];
   try {
+    // A cell asked to run again (`--retry-failed`) may still have its old job in Redis under the
+    // same id (= cell id): a failed job (rejected, or failed past its attempts) or a completed one
+    // whose result is `failed`. BullMQ would not add it again, so the stale failure would come
+    // straight back: remove those jobs first. Waiting, running and done jobs are kept.
+    let removed = 0;
+    for (const c of cells) {
+      const old = (await queue.getJob(c.id)) as Job<AnyCell, CellResult> | undefined;
+      if (!old) continue;
+      const state = await old.getState();
+      if (state === "failed" || (state === "completed" && old.returnvalue?.status === "failed")) {
+        await old.remove();
+        removed++;
+      }
+    }
+    if (removed > 0) log(`removed ${removed} failed jobs of earlier runs from the queue to run them again`);
     await queue.addBulk(
       cells.map((c) => ({
         name: c.kind === "cubes" ? "cubes" : "cell",

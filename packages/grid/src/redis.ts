@@ -9,20 +9,31 @@ import { Redis, type RedisOptions } from "ioredis";
  * and for `rediss://` a private CA from `GENESIS_REDIS_CA_FILE` (PEM; the system CAs otherwise).
  *
  * @returns ioredis options (`maxRetriesPerRequest: null`, as BullMQ workers need).
- * @throws Error when the URL is not redis:// or rediss://, carries a user or password (refused:
- *   it would show in the process list and logs), or a named file cannot be read.
+ * @throws Error (one line echoing the URL without any credentials) when the URL is not redis:// or
+ *   rediss://, has a port outside 1…65535, carries a user or password (refused: it would show in
+ *   the process list and logs), or a named file cannot be read. An empty `GENESIS_REDIS_PASSWORD`
+ *   counts as unset (the password file is then read).
  */
 export function connectionOptions(url: string, env: NodeJS.ProcessEnv = process.env): RedisOptions {
+  const expected = "expected redis://HOST:PORT or rediss://HOST:PORT (TLS)";
+  const shown = stripCredentials(url);
+  if (!/^rediss?:\/\//i.test(url.trim()))
+    throw new Error(`--queue ${shown}: not a redis:// or rediss:// URL (${expected})`);
+  const port = /^rediss?:\/\/(?:[^@/]*@)?(?:\[[^\]]*\]|[^:/]*)(?::([^/]*))?/i.exec(url.trim())?.[1];
+  if (
+    port !== undefined &&
+    port !== "" &&
+    !(/^\d+$/.test(port) && Number(port) >= 1 && Number(port) <= 65535)
+  )
+    throw new Error(`--queue ${shown}: port "${port}" is not a number in 1…65535`);
   let u: URL;
   try {
-    u = new URL(url);
+    u = new URL(url.trim());
   } catch {
-    throw new Error(
-      `--queue "${redactUrl(url)}": not a URL (expected redis://HOST:PORT or rediss://HOST:PORT)`,
-    );
+    throw new Error(`--queue ${shown}: not a valid URL (${expected})`);
   }
   if (u.protocol !== "redis:" && u.protocol !== "rediss:")
-    throw new Error(`--queue ${redactUrl(url)}: expected redis://HOST:PORT or rediss://HOST:PORT (TLS)`);
+    throw new Error(`--queue ${shown}: not a redis:// or rediss:// URL (${expected})`);
   if (u.username || u.password)
     throw new Error(
       `--queue ${redactUrl(url)}: credentials in the URL are refused (they would show in the process list and logs); put the password in GENESIS_REDIS_PASSWORD or a file named by GENESIS_REDIS_PASSWORD_FILE, the ACL user in GENESIS_REDIS_USERNAME`,
@@ -30,7 +41,8 @@ export function connectionOptions(url: string, env: NodeJS.ProcessEnv = process.
   const db = u.pathname && u.pathname !== "/" ? Number(u.pathname.slice(1)) : 0;
   if (!Number.isInteger(db) || db < 0)
     throw new Error(`--queue ${redactUrl(url)}: "${u.pathname}" is not a database number`);
-  let password = env.GENESIS_REDIS_PASSWORD;
+  // an empty variable (`GENESIS_REDIS_PASSWORD=`) is unset: it does not hide the password file
+  let password = env.GENESIS_REDIS_PASSWORD || undefined;
   if (password === undefined && env.GENESIS_REDIS_PASSWORD_FILE) {
     try {
       password = readFileSync(env.GENESIS_REDIS_PASSWORD_FILE, "utf8").replace(/\r?\n$/, "");
@@ -60,6 +72,11 @@ export function connectionOptions(url: string, env: NodeJS.ProcessEnv = process.
     ...(u.protocol === "rediss:" ? { tls: { servername: host, ...(ca ? { ca } : {}) } } : {}),
     maxRetriesPerRequest: null,
   };
+}
+
+/** `url` as typed, less any `user:password@` part: for messages about a URL that does not parse. */
+function stripCredentials(url: string): string {
+  return url.trim().replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/@]*@/i, "$1");
 }
 
 /** The URL as it may be logged: scheme, host, port and database; any user or password removed. */

@@ -44,6 +44,12 @@ export interface GridReport {
   readonly seed: number;
   /** True when the plan's cells are synthetic (a machinery test: the values are not results). */
   readonly synthetic: boolean;
+  /** True when a task cell runs the apps' short `--quick` schedule (a pipeline check). */
+  readonly quick: boolean;
+  /** True when a task cell was planned without `--data` (the sample layout, not the task's dataset). */
+  readonly sampleData: boolean;
+  /** False when the values cannot be set beside the paper's: synthetic, quick or sample-data cells. */
+  readonly comparable: boolean;
   readonly cells: { planned: number; done: number; failed: number; notRun: number };
   readonly tasks: Array<{
     task: string;
@@ -125,10 +131,16 @@ export function buildReport(plan: GridPlan, results: ReadonlyMap<string, CellRes
       comparisons,
     };
   });
+  const synthetic = plan.cells.some((c) => c.kind === "synthetic");
+  const quick = plan.cells.some((c) => c.kind === "task" && c.budget.quick);
+  const sampleData = plan.cells.some((c) => c.kind === "task" && !c.data);
   return {
     format: REPORT_FORMAT,
     seed: plan.seed,
-    synthetic: plan.cells.some((c) => c.kind === "synthetic"),
+    synthetic,
+    quick,
+    sampleData,
+    comparable: !synthetic && !quick && !sampleData,
     cells: { planned: plan.cells.length, done, failed, notRun: plan.cells.length - done - failed },
     tasks,
     failures,
@@ -152,6 +164,16 @@ export function reportMarkdown(r: GridReport): string {
       "",
       "**Synthetic cells**: a test of the grid's machinery; these numbers are not fine-tuning results.",
     );
+  // as the apps' results.md: a quick run or the sample layout is a pipeline check
+  if (r.quick || r.sampleData) {
+    const what =
+      r.quick && r.sampleData
+        ? "Quick run on sample data"
+        : r.quick
+          ? "Quick run (`--quick`: a small subset and a short schedule)"
+          : "Sample data (the sample layout built from the shared/bundled data, not the tasks' datasets)";
+    lines.push("", `**${what} — not comparable with the paper.**`);
+  }
   for (const t of r.tasks) {
     const extraKeys = [...new Set(t.inits.flatMap((c) => Object.keys(c.extra)))].sort();
     lines.push(

@@ -91,8 +91,8 @@ export async function pending<C extends { readonly id: string }>(
 
 /**
  * Run one cell in `workRoot/<id>/` and return its result; the result is also written atomically
- * to `workRoot/<id>/result.json`, and a start that finds that file returns it without running
- * again (a job whose completion was lost is not computed twice). An error thrown by the cell
+ * to `workRoot/<id>/result.json`, and a start that finds a `done` result there returns it without
+ * running again (a job whose completion was lost is not computed twice; a `failed` one is rerun). An error thrown by the cell
  * (missing data, bad weights) becomes a `failed` result carrying its message; only a crash of the
  * process leaves no result (the runner or the queue then retries the cell).
  */
@@ -106,7 +106,9 @@ export async function executeCell(
   const done = join(workDir, "result.json");
   if (existsSync(done)) {
     try {
-      return JSON.parse(await readFile(done, "utf8")) as CellResult;
+      const prev = JSON.parse(await readFile(done, "utf8")) as CellResult;
+      // a failed result is not reused: running a failed cell again (`--retry-failed`) must run it
+      if (prev.status === "done") return prev;
     } catch {
       // a torn file cannot exist (atomic writes); anything unreadable is recomputed
     }

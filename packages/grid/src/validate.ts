@@ -1,4 +1,4 @@
-import { existsSync, realpathSync } from "node:fs";
+import { existsSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, relative, resolve, sep } from "node:path";
 import { TASK_INITS, TASK_NAMES } from "./cell-runner.js";
 import { CELL_ID_PATTERN, contentId } from "./ids.js";
@@ -93,4 +93,20 @@ export function validateCell(payload: unknown, dataRoots: readonly string[]): Gr
   const { id, ...content } = c;
   if (contentId(content) !== id) bad(`id ${id} does not match the cell's content`);
   return c as unknown as GridCell & { budget: CellBudget };
+}
+
+/**
+ * Check a queue worker's data roots before it takes any job: at least one, and each an existing
+ * folder (a worker without them would reject every job that names a path).
+ * @throws Error with one line: no root given, or the root that does not exist / is not a folder.
+ */
+export function checkDataRoots(roots: readonly string[]): void {
+  if (roots.length === 0)
+    throw new Error(
+      "a data root is needed: pass --data-root DIR (repeatable), the folder(s) holding the datasets and weights the jobs read",
+    );
+  for (const r of roots) {
+    if (!existsSync(r)) throw new Error(`--data-root ${r}: no such folder`);
+    if (!statSync(r).isDirectory()) throw new Error(`--data-root ${r}: not a folder`);
+  }
 }

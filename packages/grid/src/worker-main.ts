@@ -4,10 +4,12 @@
  * `{ url, queueName?, workRoot, dataRoots, lockDuration?, stalledInterval?, maxStalledCount? }`.
  * No secret is in the config: the password comes from the environment (see `connectionOptions`).
  * Logs go to stderr as `worker <pid>: …`; SIGTERM / SIGINT close the worker gracefully (the
- * running cell finishes first). Exit code 1 with one line when the connection is refused.
+ * running cell finishes first). Exit code 1 with one line when the connection is refused or a data root is missing (none given,
+ * or not an existing folder).
  */
 import { runQueueWorker } from "./queue.js";
 import { checkConnection, connectionOptions, redactUrl } from "./redis.js";
+import { checkDataRoots } from "./validate.js";
 
 interface WorkerConfig {
   url: string;
@@ -23,6 +25,7 @@ const log = (line: string) => process.stderr.write(`worker ${process.pid}: ${lin
 
 async function main(): Promise<void> {
   const cfg = JSON.parse(process.argv[2] ?? "{}") as WorkerConfig;
+  checkDataRoots(cfg.dataRoots ?? []);
   const connection = connectionOptions(cfg.url);
   await checkConnection(connection);
   const worker = runQueueWorker({ ...cfg, connection, log });

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PNG } from "pngjs";
@@ -93,5 +93,31 @@ describe("local runner (worker processes, no Redis)", () => {
     expect(await pending(out, plan.cells)).toEqual([]);
     expect((await pending(out, plan.cells, true)).map((c) => c.task)).toEqual(["lcs", "lcs"]);
     expect(existsSync(join(out, "results", `${failed[0].id}.json`))).toBe(true);
+    // with the data in place, running the failed cells again really runs them (the failed
+    // work/<id>/result.json is not reused) and their results become done
+    mkdirSync(join(out, "no-such-dataset"));
+    const lines: string[] = [];
+    // a preload that prints straight to stderr, as a library of a real cell may
+    const preload = join(out, "preload.mjs");
+    writeFileSync(preload, 'process.stderr.write("raw line from a worker process\\n");\n');
+    const again = await runLocal(out, await pending(out, plan.cells, true), {
+      workers: 2,
+      log: (l) => lines.push(l),
+      env: { NODE_OPTIONS: `--import=${preload}` },
+    });
+    expect(lines.filter((l) => l.endsWith("raw line from a worker process")).sort()).toEqual([
+      "[w0] raw line from a worker process",
+      "[w1] raw line from a worker process",
+    ]);
+    expect(again.map((r) => r.status)).toEqual(["done", "done"]);
+    expect(buildReport(plan, await readResults(out)).cells).toEqual({
+      planned: 4,
+      done: 4,
+      failed: 0,
+      notRun: 0,
+    });
+    // every line of a worker process carries its worker's prefix
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.every((l) => /^\[w[01]\] /.test(l))).toBe(true);
   });
 });

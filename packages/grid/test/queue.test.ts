@@ -175,6 +175,44 @@ describe.skipIf(skip !== undefined)(
       await q.close();
     });
 
+    it("--retry-failed really reruns: a cell rejected once (wrong data root) is done after the worker restarts with the right root", async () => {
+      const out = join(root, "out-retry");
+      const workRoot = join(root, "work-retry");
+      const rightRoot = join(root, "data-right");
+      mkdirSync(join(rightRoot, "lidc"), { recursive: true });
+      const plan = makePlan({
+        kind: "synthetic",
+        tasks: ["ncs"],
+        inits: ["scratch"],
+        runs: 1,
+        data: { ncs: join(rightRoot, "lidc") },
+        budget: { quick: true, steps: 1, sleepMs: 0 },
+      });
+      const o = {
+        connection: connectionOptions(redis.url, env()),
+        queueName: "q-retry",
+        pollMs: 100,
+        timeoutMs: 30_000,
+      };
+      const wrong = startWorker("q-retry", workRoot); // data root: dataRoot only
+      const first = await runQueue(out, plan.cells, o);
+      expect(first.failures).toHaveLength(1);
+      expect(first.failures[0].reason).toMatch(
+        /^rejected: data ".*data-right\/lidc" is outside the data roots/,
+      );
+      const gone = new Promise((r) => wrong.proc.once("exit", r));
+      wrong.proc.kill("SIGTERM");
+      expect(await gone).toBe(0);
+      startWorker("q-retry", workRoot, {}, [rightRoot]);
+      expect(await pending(out, plan.cells)).toHaveLength(0);
+      const todo = await pending(out, plan.cells, true);
+      expect(todo).toHaveLength(1);
+      const again = await runQueue(out, todo, o);
+      expect(again.failures).toEqual([]);
+      expect(again.results.map((r) => r.status)).toEqual(["done"]);
+      expect([...(await readResults(out)).values()].map((r) => r.status)).toEqual(["done"]);
+    });
+
     it("cubes jobs run on the queue too: the same shards as local mode", async () => {
       const chest = resolve(import.meta.dirname, "../../../apps/cli/sample/chest-ct");
       const options = {

@@ -44,7 +44,7 @@ describe.skipIf(skip !== undefined)(
         GENESIS_REDIS_CA_FILE: redis.caFile,
       };
       const root = mkdtempSync(join(tmpdir(), "grid-tls-"));
-      const cfg = { url: redis.url, queueName: "q-tls", workRoot: join(root, "work"), dataRoots: [] };
+      const cfg = { url: redis.url, queueName: "q-tls", workRoot: join(root, "work"), dataRoots: [root] };
       const worker = spawn(process.execPath, [gridProgram("worker-main"), JSON.stringify(cfg)], {
         env,
         stdio: "ignore",

@@ -116,4 +116,41 @@ describe("queue connection options", () => {
       /GENESIS_REDIS_PASSWORD_FILE .*cannot read \(ENOENT\)/,
     );
   });
+
+  it("an empty GENESIS_REDIS_PASSWORD is unset: the password file is read; no password when both are empty", () => {
+    const f = join(root, "pw2");
+    writeFileSync(f, "from-file\n");
+    const env = { GENESIS_REDIS_PASSWORD: "", GENESIS_REDIS_PASSWORD_FILE: f };
+    expect(connectionOptions("redis://h", env).password).toBe("from-file");
+    expect("password" in connectionOptions("redis://h", { GENESIS_REDIS_PASSWORD: "" })).toBe(false);
+  });
+
+  it("a bad URL is echoed without credentials, with what is wrong", () => {
+    const err = (url: string) => {
+      try {
+        connectionOptions(url, {});
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return "accepted";
+    };
+    expect(err("127.0.0.1:6379")).toBe(
+      "--queue 127.0.0.1:6379: not a redis:// or rediss:// URL (expected redis://HOST:PORT or rediss://HOST:PORT (TLS))",
+    );
+    expect(err("localhost:6379")).toMatch(/^--queue localhost:6379: not a redis:\/\/ or rediss:\/\/ URL/);
+    expect(err("http://h:1")).toMatch(/^--queue http:\/\/h:1: not a redis:\/\/ or rediss:\/\/ URL/);
+    expect(err("redis://127.0.0.1:99999")).toBe(
+      '--queue redis://127.0.0.1:99999: port "99999" is not a number in 1…65535',
+    );
+    expect(err("redis://127.0.0.1:0")).toBe(
+      '--queue redis://127.0.0.1:0: port "0" is not a number in 1…65535',
+    );
+    expect(err("redis://u:hunter2@127.0.0.1:63x9")).toBe(
+      '--queue redis://127.0.0.1:63x9: port "63x9" is not a number in 1…65535',
+    );
+    expect(err("http://u:hunter2@h")).toBe(
+      "--queue http://h: not a redis:// or rediss:// URL (expected redis://HOST:PORT or rediss://HOST:PORT (TLS))",
+    );
+    expect(err("redis://127.0.0.1:6379/1")).toBe("accepted");
+  });
 });

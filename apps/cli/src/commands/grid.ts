@@ -24,6 +24,7 @@ import {
 } from "@models-genesis/grid";
 import { writeFileAtomic } from "@models-genesis/volume-io";
 import type { Command } from "commander";
+import { ExitCodeError } from "../lib/exit.js";
 
 const log = (line: string) => process.stderr.write(`genesis grid: ${line}\n`);
 
@@ -77,7 +78,11 @@ interface RunFlags {
  * Run `cells` (those without a result in `out`) in the mode the flags choose: static shard
  * filter, then the queue (`--queue`) or local worker processes (`--workers`).
  */
-async function runCells(out: string, all: readonly AnyCell[], o: RunFlags): Promise<CellResult[]> {
+async function runCells(
+  out: string,
+  all: readonly AnyCell[],
+  o: RunFlags,
+): Promise<{ results: CellResult[]; cells: number; failed: number }> {
   // options first: a bad --queue URL or --shard is refused before anything runs
   const connection = o.queue ? connectionOptions(o.queue) : undefined;
   const shard = o.shard ? parseShard(o.shard) : undefined;
@@ -88,9 +93,17 @@ async function runCells(out: string, all: readonly AnyCell[], o: RunFlags): Prom
     log(`shard ${shard.index}/${shard.count}: ${cells.length} of ${all.length} cells`);
   }
   const todo = await pending(out, cells, o.retryFailed ?? false);
-  log(`${cells.length - todo.length} of ${cells.length} cells already have results; ${todo.length} to run`);
+  const before = await readResults(out);
+  const todoIds = new Set(todo.map((c) => c.id));
+  const oldFailed = cells.filter((c) => !todoIds.has(c.id) && before.get(c.id)?.status === "failed").length;
+  log(
+    `${cells.length - todo.length} of ${cells.length} cells already have results${oldFailed ? `, ${oldFailed} failed (rerun them with --retry-failed)` : ""}; ${todo.length} to run`,
+  );
   let results: CellResult[];
-  if (connection) {
+  if (todo.length === 0) {
+    // nothing to run: no queue connection, no worker processes
+    results = [];
+  } else if (connection) {
     await checkConnection(connection);
     log(
       `queue mode: ${redactUrl(o.queue as string)} queue ${o.queueName}; start workers with genesis worker --queue …`,
@@ -101,7 +114,9 @@ async function runCells(out: string, all: readonly AnyCell[], o: RunFlags): Prom
   }
   const failed = results.filter((r) => r.status === "failed").length;
   log(`ran ${results.length} cells: ${results.length - failed} done, ${failed} failed`);
-  return results;
+  const after = await readResults(out);
+  const failedNow = cells.filter((c) => after.get(c.id)?.status === "failed").length;
+  return { results, cells: cells.length, failed: failedNow };
 }
 
 /** Add the shared run-mode options to a command. */
@@ -121,7 +136,11 @@ function runOptions(cmd: Command): Command {
       "queue mode: redis://HOST:PORT or rediss://HOST:PORT (password: GENESIS_REDIS_PASSWORD or GENESIS_REDIS_PASSWORD_FILE)",
     )
     .option("--queue-name <name>", "BullMQ queue name", DEFAULT_QUEUE)
-    .option("--retry-failed", "run failed cells again", false);
+    .option(
+      "--retry-failed",
+      "run failed cells again (their old results and, in queue mode, their failed jobs are replaced)",
+      false,
+    );
 }
 
 /**
@@ -215,11 +234,17 @@ export function register(program: Command): void {
     .action(async (dir: string, o: RunFlags & { report?: boolean }) => {
       const out = resolve(dir);
       const plan = await readPlan(out);
-      await runCells(out, plan.cells, o);
+      const ran = await runCells(out, plan.cells, o);
       if (o.report !== false) {
         const files = await writeReport(out, buildReport(plan, await readResults(out)));
         log(`wrote ${files.md}, ${files.json}, ${files.png}`);
       }
+      // a grid with failed cells is not a success: exit code 1 (after the report is written)
+      if (ran.failed > 0)
+        throw new ExitCodeError(
+          `${ran.failed} of ${ran.cells} cells failed (errors: report.md, results/; rerun them with --retry-failed)`,
+          1,
+        );
     });
 
   grid

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { resolve } from "node:path";
 import {
   checkConnection,
+  checkDataRoots,
   connectionOptions,
   DEFAULT_QUEUE,
   gridProgram,
@@ -34,7 +35,7 @@ export function register(program: Command): void {
     )
     .option(
       "--data-root <dir>",
-      "a folder jobs may read (repeatable); a job with a path outside every root is rejected",
+      "a folder jobs may read (repeatable, at least one, must exist); a job with a path outside every root is rejected",
       collect,
       [],
     )
@@ -55,17 +56,20 @@ export function register(program: Command): void {
       const lock = Number(o.lockMs);
       if (!Number.isInteger(lock) || lock < 1000)
         throw new Error(`--lock-ms: "${o.lockMs}" is not an integer ≥ 1000`);
+      const dataRoots = (o.dataRoot as string[]).map((d) => resolve(d));
+      // refused at start: a worker without its data roots would reject every job that names a path
+      checkDataRoots(dataRoots);
       await checkConnection(connectionOptions(o.queue as string));
       const cfg = {
         url: o.queue,
         queueName: o.queueName,
         workRoot: resolve(o.work as string),
-        dataRoots: (o.dataRoot as string[]).map((d) => resolve(d)),
+        dataRoots,
         lockDuration: lock,
         stalledInterval: lock,
       };
       process.stderr.write(
-        `genesis worker: ${n} process(es) on ${redactUrl(o.queue as string)} queue ${o.queueName}; data roots ${cfg.dataRoots.join(", ") || "(none)"}\n`,
+        `genesis worker: ${n} process(es) on ${redactUrl(o.queue as string)} queue ${o.queueName}; data roots ${cfg.dataRoots.join(", ")}\n`,
       );
       const gpus = typeof o.gpus === "string" ? o.gpus.split(",") : [];
       const children: ChildProcess[] = [];

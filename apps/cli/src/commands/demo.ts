@@ -176,6 +176,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     train,
     val,
     out: join(out, "pretrain"),
+    // the demo has no --resume: a rerun starts its pretraining over (the earlier run's files removed)
+    overwrite: true,
     width: o.width,
     batchSize: o.pretrainBatch,
     epochs: o.pretrainEpochs,

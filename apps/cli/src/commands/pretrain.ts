@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import { parseThreads } from "@models-genesis/datasets";
 import { initBackend } from "@models-genesis/kernels";
 import {
+  assertNoPretrainRun,
   assertWritableDir,
   collectCubes,
   FAILED_PRETRAIN_VERDICTS,
@@ -132,6 +133,7 @@ interface PretrainCliOptions extends CubeCliOptions {
   inpaintRate?: number;
   rate: [string, number][];
   resume?: boolean;
+  overwrite?: boolean;
   backend?: string;
   threads: number | "auto";
   plain?: boolean;
@@ -163,7 +165,16 @@ export function reportVerdict(
 }
 
 /** Options that describe how the run runs, not what it computes: not recorded for `--resume` to compare. */
-const RUNTIME_OPTIONS = new Set(["out", "resume", "backend", "threads", "plain", "strict", "cubeShape"]);
+const RUNTIME_OPTIONS = new Set([
+  "out",
+  "resume",
+  "overwrite",
+  "backend",
+  "threads",
+  "plain",
+  "strict",
+  "cubeShape",
+]);
 
 /** Options a resumed run may change (the maximum number of epochs, to train a finished run further). */
 const RESUME_MAY_CHANGE = new Set(["epochs"]);
@@ -312,6 +323,10 @@ export function register(program: Command): void {
       "continue from OUT/checkpoints/last.ckpt with OUT/plan.json's inputs, options and split (a flag that contradicts the plan is refused; --epochs may change)",
     )
     .option(
+      "--overwrite",
+      "start over in an --out that holds an earlier run: its plan.json, checkpoints/ (last.prev.ckpt too), log.jsonl, model/, samples/, loss.svg and pretrain.json are removed first (without it, such an --out is refused)",
+    )
+    .option(
       "--backend <name>",
       "tensorflow | webgpu | wasm | cpu (default: fastest available; env GENESIS_BACKEND)",
     )
@@ -326,6 +341,11 @@ export function register(program: Command): void {
       const prev = join(out, "checkpoints", "last.prev.ckpt");
       if (given.resume && !existsSync(last) && !existsSync(prev))
         throw new Error(`--resume: ${last}: no checkpoint to resume from`);
+      if (given.resume && given.overwrite)
+        throw new Error("--resume continues the run in --out, --overwrite starts it over: give one of them");
+      // a new run never silently replaces an earlier one: refused before any work (runPretraining
+      // removes the earlier run's files under --overwrite)
+      if (!given.resume && !given.overwrite) assertNoPretrainRun(out);
       const planFile = join(out, PRETRAIN_PLAN_FILE);
       const plan = given.resume ? readPretrainPlan(out) : null;
       const cliInputs = inputArgs.map((p) => resolve(p));
@@ -401,6 +421,7 @@ export function register(program: Command): void {
         genesis,
         seed: o.seed,
         resume: o.resume,
+        overwrite: given.overwrite,
         plan: {
           inputs,
           backend,

@@ -85,6 +85,40 @@ describe("genesis cubes and info collect inputs with collectVolumeInputs", () =>
     expect(p.err).toContain(`genesis: ${txt}: unrecognised format`);
   });
 
+  it("a junk folder after a good volume fails before any cube is cut; a broken NIfTI is named, not its folder", async () => {
+    const junk = join(dir, "junkfolder");
+    mkdirSync(junk, { recursive: true });
+    writeFileSync(join(junk, "x.dcm"), "not a DICOM file\n");
+    const out = join(dir, "junk.npy");
+    const r = await genesis("cubes", CT64, junk, "--out", out, "--patch-size", "16x16x16", ...CUBE_FLAGS);
+    expect(r.code).toBe(1);
+    // no extraction happened: no progress line for the good volume
+    expect(r.err).not.toContain("[1/");
+    expect(r.err).toMatch(
+      new RegExp(
+        `^genesis: ${junk}: no volume found \\(.*1 DICOM file in ${junk} but no DICOM image \\(${join(junk, "x.dcm")}: not a DICOM file`,
+      ),
+    );
+    expect(existsSync(out)).toBe(false);
+    const p = await genesis("pretrain", CT64, junk, "--out", join(dir, "junk-run"), "--threads", "1");
+    expect(p.code).toBe(1);
+    expect(p.err).not.toContain("[1/");
+    expect(p.err).not.toContain("backend");
+    expect(p.err).toContain(`genesis: ${junk}: no volume found`);
+
+    // a folder with a good NIfTI, a broken .nii.gz and a non-image .dcm: the broken NIfTI is named
+    const mixedBad = join(dir, "mixed-bad");
+    mkdirSync(mixedBad, { recursive: true });
+    copyFileSync(CT64, join(mixedBad, "a.nii.gz"));
+    writeFileSync(join(mixedBad, "b.nii.gz"), "this is not gzip");
+    writeFileSync(join(mixedBad, "rt.dcm"), "not an image either");
+    const m = await genesis("cubes", mixedBad, "--out", out, ...CUBE_FLAGS);
+    expect(m.code).toBe(1);
+    expect(m.err).toBe(
+      `genesis: ${join(mixedBad, "b.nii.gz")}: is named .gz but is not gzip-compressed (no 1f 8b magic)\n`,
+    );
+  });
+
   it("--cube-shape still works, warns once, and gives the same cubes as --patch-size", async () => {
     const a = join(dir, "a.npy");
     const b = join(dir, "b.npy");

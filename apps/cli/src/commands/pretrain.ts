@@ -26,6 +26,7 @@ import {
   genesisStageNames,
   withGenesisRate,
 } from "@models-genesis/transforms";
+import { collectVolumeInputs } from "@models-genesis/volume-io";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { addCubeOptions, type CubeCliOptions, cubeExtractionFrom } from "../lib/cube-options.js";
 import { ExitCodeError, INTERRUPTED_EXIT, STRICT_FAILURE_EXIT } from "../lib/exit.js";
@@ -374,11 +375,17 @@ export function register(program: Command): void {
         throw new Error(
           "give the inputs: volumes, folders, a LUNA16 root or cube .npy files (or --resume a planned run)",
         );
+      // every volume input checked (headers, a DICOM image per series) before the backend starts or
+      // any cube is cut: a junk input fails first, named (collectCubes collects them again)
+      const ex = cubeExtractionFrom(o, () => {});
+      await collectVolumeInputs(
+        inputs.filter((p) => !p.toLowerCase().endsWith(".npy")),
+        { folds: ex.folds, check: true },
+      );
       // a resumed run trains on the plan's backend unless --backend says otherwise (runtime: noted, not refused)
       const backend = await initBackend({ backend: o.backend ?? plan?.backend, log });
       const threads = resolveThreads(o.threads, backend);
       log(threadsLine(threads));
-      const ex = cubeExtractionFrom(o, log);
       const cubes = await collectCubes(inputs, { ...ex, log });
       if (plan && cubes.count !== plan.cubes.count)
         throw new Error(

@@ -127,7 +127,9 @@ describe("genesis cubes and info collect inputs with collectVolumeInputs", () =>
     expect(ra.code).toBe(0);
     expect(rb.code).toBe(0);
     expect(ra.err).not.toContain("deprecated");
-    expect(rb.err.match(/--cube-shape is deprecated/g)).toHaveLength(1);
+    expect(rb.err.split("\n").filter((l) => l.includes("deprecated"))).toEqual([
+      "genesis cubes: warning: --cube-shape is deprecated, use --patch-size",
+    ]);
     expect(readFileSync(b)).toEqual(readFileSync(a));
     const both = await genesis(
       "cubes",
@@ -146,8 +148,23 @@ describe("genesis cubes and info collect inputs with collectVolumeInputs", () =>
     const bad = await genesis("cubes", CT64, "--out", b, "--patch-size", "20x16x16");
     expect(bad.code).toBe(1);
     expect(bad.err).toContain(
-      'a patch size is XxYxZ voxels, each a positive multiple of 8 (e.g. 64x64x32), got "20x16x16"',
+      "--patch-size: each size must be a positive multiple of 8, got 20x16x16 (e.g. 64x64x32)",
     );
+    // one message for every command's patch flags (finetune used to say "a cube shape is rows,cols,deps")
+    for (const [cmd, flag] of [
+      ["finetune", "--patch-size"],
+      ["finetune", "--patch"],
+      ["pretrain", "--patch-size"],
+      ["pretrain", "--cube-shape"],
+      ["demo", "--cube"],
+    ]) {
+      const r = await genesis(cmd, flag, "30x30x16", "--out", join(dir, "never"));
+      expect(r.code, `${cmd} ${flag}`).toBe(1);
+      expect(r.err, `${cmd} ${flag}`).toContain(
+        `${flag}: each size must be a positive multiple of 8, got 30x30x16 (e.g. 64x64x32)`,
+      );
+      expect(r.err).not.toContain("rows,cols,deps");
+    }
   });
 
   it("info: a DICOM folder is its series; a folder of two volumes is an error listing them", async () => {

@@ -21,13 +21,13 @@ import {
   writeFileAtomic,
 } from "@models-genesis/train";
 import type { Command } from "commander";
+import { patchSizeArgFor } from "../lib/cube-options.js";
 import { foregroundPatches, pairVolumes } from "../lib/segmentation-data.js";
 import {
   checkOutDir,
   intArg,
   reportVerdict,
   STRICT_HELP,
-  shapeArg,
   THREADS_HELP,
   threadsArg,
   threadsLine,
@@ -292,7 +292,7 @@ export function register(program: Command): void {
       "pretrain on the bundled real CT sample, then fine-tune a nodule segmenter from Genesis and from scratch",
     )
     .option("--out <dir>", "output folder", "genesis-demo-out")
-    .option("--cube <r,c,d>", "cube size", shapeArg, [32, 32, 16])
+    .option("--cube <XxYxZ>", "cube size", patchSizeArgFor("--cube"), [32, 32, 16])
     .option(
       "--width <n>",
       "U-Net base width (default: 8 on a CPU backend, 32 on a GPU)",

@@ -11,9 +11,10 @@ import {
 } from "@models-genesis/train";
 import { type PreprocessingRecord, readNpy, recordFor } from "@models-genesis/volume-io";
 import { type Command, Option } from "commander";
+import { deprecationWarning, patchSizeArgFor } from "../lib/cube-options.js";
 import { foregroundPatches, pairVolumes, splitPairs, type VolumePair } from "../lib/segmentation-data.js";
 import { scoreWholeVolumes, type WholeVolumeScore } from "../lib/whole-volume-score.js";
-import { checkOutDir, intArg, numArg, shapeArg, THREADS_HELP, threadsArg, threadsLine } from "./pretrain.js";
+import { checkOutDir, intArg, numArg, THREADS_HELP, threadsArg, threadsLine } from "./pretrain.js";
 
 interface FinetuneCliOptions {
   task: "segmentation" | "classification";
@@ -116,9 +117,9 @@ export function register(program: Command): void {
     .option(
       "--patch-size <XxYxZ>",
       "patch size (x, y, z voxels, multiples of 8) around the label's centre (volumes); default 64x64x32",
-      shapeArg,
+      patchSizeArgFor("--patch-size"),
     )
-    .option("--patch <XxYxZ>", "deprecated alias of --patch-size", shapeArg)
+    .option("--patch <XxYxZ>", "deprecated alias of --patch-size", patchSizeArgFor("--patch"))
     .option(
       "--split <train,val>",
       "patient-level fractions for train and validation; the rest tests",
@@ -145,7 +146,7 @@ export function register(program: Command): void {
       if (o.model && o.weights) throw new Error("give --model or --weights, not both");
       if (o.patch && o.patchSize)
         throw new Error("--patch is a deprecated alias of --patch-size; give only --patch-size");
-      if (o.patch) log("genesis finetune: warning: --patch is deprecated; use --patch-size XxYxZ");
+      if (o.patch) log(deprecationWarning("finetune", "--patch", "--patch-size"));
       const patchSize: [number, number, number] = o.patchSize ?? o.patch ?? [64, 64, 32];
       let preprocessing: PreprocessingRecord | undefined;
       const [ft, fv] = o.split.split(",").map(Number);

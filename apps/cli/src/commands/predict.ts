@@ -15,6 +15,7 @@ import {
 import * as tf from "@tensorflow/tfjs-core";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
+import { deprecationWarning } from "../lib/cube-options.js";
 import { chooseEngine, type EngineChoice, openPredictor, parseExecutionProvider } from "../lib/engine.js";
 import { irregularSlicesOption, volumeReadOptions } from "../lib/read-options.js";
 
@@ -343,7 +344,7 @@ async function runVolumeMode(
   if (typeof o.patch === "string") {
     if (typeof o.patchSize === "string")
       throw new Error("--patch is a deprecated alias of --patch-size; give only --patch-size");
-    process.stderr.write("genesis predict: warning: --patch is deprecated; use --patch-size XxYxZ\n");
+    process.stderr.write(`${deprecationWarning("predict", "--patch", "--patch-size")}\n`);
   }
   const patchText = typeof o.patchSize === "string" ? o.patchSize : o.patch;
   const patchSize =

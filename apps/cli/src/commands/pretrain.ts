@@ -28,7 +28,12 @@ import {
 } from "@models-genesis/transforms";
 import { collectVolumeInputs } from "@models-genesis/volume-io";
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { addCubeOptions, type CubeCliOptions, cubeExtractionFrom } from "../lib/cube-options.js";
+import {
+  addCubeOptions,
+  type CubeCliOptions,
+  cubeExtractionFrom,
+  patchSizeArgFor,
+} from "../lib/cube-options.js";
 import { ExitCodeError, INTERRUPTED_EXIT, STRICT_FAILURE_EXIT } from "../lib/exit.js";
 
 /** commander parser for an integer ≥ min. */
@@ -79,16 +84,11 @@ export function threadsLine(threads: number): string {
 export const THREADS_HELP =
   "training threads: batches are split across model replicas on worker threads (data-parallel); auto = one per core, at most 4, on wasm/cpu, 1 on tensorflow";
 
-/** commander parser for a cube shape `rows,cols,deps` (each a multiple of 8). */
-export function shapeArg(v: string): [number, number, number] {
-  const s = v.split(/[,x×]/).map((t) => Number(t.trim()));
-  if (s.length !== 3 || s.some((d) => !Number.isInteger(d) || d <= 0 || d % 8 !== 0)) {
-    throw new InvalidArgumentError(
-      "a cube shape is rows,cols,deps, each a positive multiple of 8 (e.g. 64,64,32)",
-    );
-  }
-  return [s[0], s[1], s[2]];
-}
+/**
+ * commander parser for a cube/patch shape `XxYxZ` (`,` also separates), each a multiple of 8: the
+ * `--patch-size` parser ({@link patchSizeArgFor}); flags with other names use `patchSizeArgFor(flag)`.
+ */
+export const shapeArg = patchSizeArgFor("--patch-size");
 
 /**
  * commander parser for a repeatable `--rate stage=p`: appends `[stage, p]` to the list.
@@ -351,7 +351,7 @@ export function register(program: Command): void {
       const plan = given.resume ? readPretrainPlan(out) : null;
       const cliInputs = inputArgs.map((p) => resolve(p));
       // --patch-size resolved once (the deprecated --cube-shape warns here), then compared as patchSize
-      const ex0 = cubeExtractionFrom(given, log);
+      const ex0 = cubeExtractionFrom(given, log, "pretrain");
       const fromCli = (key: string) =>
         command.getOptionValueSource(key) === "cli" ||
         (key === "patchSize" && command.getOptionValueSource("cubeShape") === "cli");
@@ -377,7 +377,7 @@ export function register(program: Command): void {
         );
       // every volume input checked (headers, a DICOM image per series) before the backend starts or
       // any cube is cut: a junk input fails first, named (collectCubes collects them again)
-      const ex = cubeExtractionFrom(o, () => {});
+      const ex = cubeExtractionFrom(o, () => {}, "pretrain");
       await collectVolumeInputs(
         inputs.filter((p) => !p.toLowerCase().endsWith(".npy")),
         { folds: ex.folds, check: true },

@@ -65,6 +65,27 @@ describe("training commands refuse a bad --out or --resume before doing any work
     expect(both.err).toContain("--resume continues the run in --out, --overwrite starts it over");
   });
 
+  it("finetune checks its input folders and files before starting the backend", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "genesis-ft-inputs-"));
+    dirs.push(dir);
+    const images = join(dir, "images");
+    await mkdir(images);
+    await writeFile(join(images, "notes.txt"), "no volume here\n");
+    const out = join(dir, "out");
+    const r = await genesis("finetune", "--images", images, "--labels", join(dir, "labels"), "--out", out);
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(
+      `genesis: ${images}: no volume found (no .nii, .nii.gz, .hdr, .mhd, .mha file and no DICOM series in it or below)\n`,
+    );
+    const x = await genesis("finetune", "--x", join(dir, "x.npy"), "--y", join(dir, "y.npy"), "--out", out);
+    expect(x.code).toBe(1);
+    expect(x.err).toBe(`genesis: --x ${join(dir, "x.npy")}: no such file\n`);
+    const none = await genesis("finetune", "--out", out);
+    expect(none.err).toBe(
+      "genesis: give the data: --images DIR --labels DIR (segmentation volumes) or --x X.npy --y Y.npy (arrays)\n",
+    );
+  });
+
   it("names an --out folder that is not writable, in one line, before any work", async () => {
     // root writes through permission bits: there /sys (read-only to everyone) stands in for a read-only folder
     let ro = "/sys";

@@ -201,14 +201,21 @@ describe("finetune --images/--labels pairs with the same collection", () => {
   });
 });
 
-/** Run the CLI in-process and emit SIGINT (Ctrl-C) once, when the first epoch's log line is written. */
+/**
+ * Run the CLI in-process and emit SIGINT (Ctrl-C) once, when a stderr line starting with `at` is
+ * written (default: the first epoch's log line).
+ */
 async function genesisInterrupted(...args: string[]): Promise<{ code: number; err: string }> {
+  return genesisInterruptedAt("epoch 1/", ...args);
+}
+
+async function genesisInterruptedAt(at: string, ...args: string[]): Promise<{ code: number; err: string }> {
   let err = "";
   let sent = false;
   const o = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
   const e = vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => {
     err += String(s);
-    if (!sent && String(s).startsWith("epoch 1/")) {
+    if (!sent && String(s).startsWith(at)) {
       sent = true;
       process.emit("SIGINT", "SIGINT");
     }
@@ -241,6 +248,23 @@ describe("genesis pretrain: plan.json before training, --resume reads it, Ctrl-C
     ],
   ];
   const sample = join(repoRoot, "apps/cli/sample/chest-ct");
+
+  it("Ctrl-C during cube extraction exits 130 saying nothing was trained, and leaves no plan.json", async () => {
+    const out = join(dir, "cut-early");
+    const listeners = process.listenerCount("SIGINT");
+    const r = await genesisInterruptedAt("[1/2]", "pretrain", sample, "--out", out, ...flags);
+    expect(r.code, r.err).toBe(130);
+    // the second volume is not read, no training starts
+    expect(r.err).not.toContain("[2/2]");
+    expect(r.err).not.toContain("pretraining (");
+    expect(r.err.trimEnd().split("\n").at(-1)).toBe(
+      `genesis: interrupted during cube extraction: nothing was trained, nothing written to ${out}; run the command again to start`,
+    );
+    expect(existsSync(join(out, "plan.json"))).toBe(false);
+    expect(existsSync(join(out, "checkpoints"))).toBe(false);
+    // the SIGINT handler is gone: a later run is not affected
+    expect(process.listenerCount("SIGINT")).toBe(listeners);
+  });
 
   it("an interrupted run resumed from its plan equals the plan and the uninterrupted run", async () => {
     const full = join(dir, "full");

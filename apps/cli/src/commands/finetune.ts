@@ -1,3 +1,4 @@
+import { existsSync, statSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { initBackend } from "@models-genesis/kernels";
@@ -152,19 +153,34 @@ export function register(program: Command): void {
       const [ft, fv] = o.split.split(",").map(Number);
       if (!(ft > 0 && fv > 0 && ft + fv < 1))
         throw new Error(`--split ${o.split}: need train,val fractions with train + val < 1`);
+      const out = resolve(o.out);
+      checkOutDir(out);
+      // the inputs are checked before the backend starts: folders paired (listed, formats detected),
+      // array files present; a bad one is one line naming it, with no backend line before it
+      let pairs: VolumePair[] | undefined;
+      if (o.images && o.labels) {
+        if (o.task !== "segmentation")
+          throw new Error("--images/--labels are for segmentation; use --x/--y for classification");
+        pairs = await pairVolumes(o.images, o.labels);
+      } else if (o.x && o.y) {
+        for (const [flag, f] of [
+          ["--x", o.x],
+          ["--y", o.y],
+        ])
+          if (!existsSync(f) || !statSync(f).isFile()) throw new Error(`${flag} ${f}: no such file`);
+      } else {
+        throw new Error(
+          "give the data: --images DIR --labels DIR (segmentation volumes) or --x X.npy --y Y.npy (arrays)",
+        );
+      }
       const backend = await initBackend({ backend: o.backend, log });
       const threads = resolveThreads(o.threads, backend);
       log(threadsLine(threads));
-      const out = resolve(o.out);
-      checkOutDir(out);
       await mkdir(out, { recursive: true });
       let data: { train: SplitArrays; val: SplitArrays; test: SplitArrays };
       let splitInfo: unknown;
       let wholeVolumeTest: { pairs: VolumePair[]; ids: string[] } | undefined;
-      if (o.images && o.labels) {
-        if (o.task !== "segmentation")
-          throw new Error("--images/--labels are for segmentation; use --x/--y for classification");
-        const pairs = await pairVolumes(o.images, o.labels);
+      if (pairs) {
         const split = splitPairs(pairs, { train: ft, val: fv }, o.seed);
         data = {
           train: await foregroundPatches(pairs, split.train, patchSize),
@@ -179,7 +195,7 @@ export function register(program: Command): void {
         });
         splitInfo = split;
         wholeVolumeTest = { pairs, ids: split.test };
-      } else if (o.x && o.y) {
+      } else {
         const all = await arraysFromNpy(o);
         const n = all.xShape[0];
         const nTrain = Math.round(ft * n);
@@ -196,10 +212,6 @@ export function register(program: Command): void {
           test: takeRows(all, split.test),
         };
         splitInfo = { rule: "array order: first train, then validation, then test", ...split };
-      } else {
-        throw new Error(
-          "give the data: --images DIR --labels DIR (segmentation volumes) or --x X.npy --y Y.npy (arrays)",
-        );
       }
       await writeFileAtomic(join(out, "splits.json"), [`${JSON.stringify(splitInfo, null, 2)}\n`]);
       const init: FinetuneInit = o.model

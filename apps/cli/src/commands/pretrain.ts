@@ -165,6 +165,9 @@ export function reportVerdict(
   if (failed) log("(--strict makes this a non-zero exit)");
 }
 
+/** Thrown inside cube extraction after Ctrl-C; the action turns it into exit 130. */
+class CubeExtractionInterrupted extends Error {}
+
 /** Options that describe how the run runs, not what it computes: not recorded for `--resume` to compare. */
 const RUNTIME_OPTIONS = new Set([
   "out",
@@ -386,7 +389,35 @@ export function register(program: Command): void {
       const backend = await initBackend({ backend: o.backend ?? plan?.backend, log });
       const threads = resolveThreads(o.threads, backend);
       log(threadsLine(threads));
-      const cubes = await collectCubes(inputs, { ...ex, log });
+      // Ctrl-C during cube extraction (before training): stop after the current volume, exit 130
+      // saying nothing was trained; runPretraining (plan.json, checkpoints) has not started
+      let stopExtraction = false;
+      const cubeLog = (line: string) => {
+        if (stopExtraction) throw new CubeExtractionInterrupted();
+        log(line);
+      };
+      const extractInterruptibly = async <T>(dir: string, run: () => Promise<T>): Promise<T> => {
+        const onSigint = () => {
+          if (stopExtraction) process.exit(INTERRUPTED_EXIT); // a second Ctrl-C: at once
+          stopExtraction = true;
+        };
+        process.on("SIGINT", onSigint);
+        try {
+          const r = await run();
+          if (stopExtraction) throw new CubeExtractionInterrupted();
+          return r;
+        } catch (e) {
+          if (e instanceof CubeExtractionInterrupted)
+            throw new ExitCodeError(
+              `interrupted during cube extraction: nothing was trained, nothing written to ${dir}; run the command again to start`,
+              INTERRUPTED_EXIT,
+            );
+          throw e;
+        } finally {
+          process.off("SIGINT", onSigint);
+        }
+      };
+      const cubes = await extractInterruptibly(out, () => collectCubes(inputs, { ...ex, log: cubeLog }));
       if (plan && cubes.count !== plan.cubes.count)
         throw new Error(
           `--resume: the inputs now give ${cubes.count} cubes, the plan ${plan.cubes.count} (${planFile}): the data changed since the run began; start a new --out`,

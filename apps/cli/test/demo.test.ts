@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { chmod, mkdtemp, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeNpy } from "@models-genesis/volume-io";
@@ -38,6 +38,52 @@ describe("training commands refuse a bad --out or --resume before doing any work
     );
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/--resume: .*last\.ckpt: no checkpoint to resume from/);
+  });
+
+  it("refuses a new pretraining into an --out holding an earlier run, unless --resume or --overwrite", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "genesis-earlier-"));
+    dirs.push(dir);
+    const out = join(dir, "run");
+    await mkdir(join(out, "checkpoints"), { recursive: true });
+    await writeFile(join(out, "checkpoints", "last.prev.ckpt"), "old");
+    await writeFile(join(out, "log.jsonl"), `${JSON.stringify({ epoch: 4 })}\n`);
+    const r = await genesis("pretrain", "nowhere.nii.gz", "--out", out, "--threads", "1");
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(
+      `genesis: ${out} holds a pretraining run (checkpoints/last.prev.ckpt, epoch 4): continue it with --resume, or pass --overwrite to start over\n`,
+    );
+    await writeFile(join(out, "plan.json"), "{}");
+    const p = await genesis("pretrain", "nowhere.nii.gz", "--out", out, "--threads", "1");
+    expect(p.err).toContain(`${out} holds a pretraining run (plan.json, epoch 4)`);
+    // --overwrite gets past the check (and fails later, on the missing input); the old run is untouched
+    const o = await genesis("pretrain", "nowhere.nii.gz", "--out", out, "--overwrite", "--threads", "1");
+    expect(o.code).toBe(1);
+    expect(o.err).not.toContain("holds a pretraining run");
+    expect(o.err).toContain("nowhere.nii.gz");
+    expect(existsSync(join(out, "checkpoints", "last.prev.ckpt"))).toBe(true);
+    const both = await genesis("pretrain", "--out", out, "--overwrite", "--resume", "--threads", "1");
+    expect(both.err).toContain("--resume continues the run in --out, --overwrite starts it over");
+  });
+
+  it("finetune checks its input folders and files before starting the backend", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "genesis-ft-inputs-"));
+    dirs.push(dir);
+    const images = join(dir, "images");
+    await mkdir(images);
+    await writeFile(join(images, "notes.txt"), "no volume here\n");
+    const out = join(dir, "out");
+    const r = await genesis("finetune", "--images", images, "--labels", join(dir, "labels"), "--out", out);
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(
+      `genesis: ${images}: no volume found (no .nii, .nii.gz, .hdr, .mhd, .mha file and no DICOM series in it or below)\n`,
+    );
+    const x = await genesis("finetune", "--x", join(dir, "x.npy"), "--y", join(dir, "y.npy"), "--out", out);
+    expect(x.code).toBe(1);
+    expect(x.err).toBe(`genesis: --x ${join(dir, "x.npy")}: no such file\n`);
+    const none = await genesis("finetune", "--out", out);
+    expect(none.err).toBe(
+      "genesis: give the data: --images DIR --labels DIR (segmentation volumes) or --x X.npy --y Y.npy (arrays)\n",
+    );
   });
 
   it("names an --out folder that is not writable, in one line, before any work", async () => {

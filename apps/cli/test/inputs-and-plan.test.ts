@@ -85,6 +85,40 @@ describe("genesis cubes and info collect inputs with collectVolumeInputs", () =>
     expect(p.err).toContain(`genesis: ${txt}: unrecognised format`);
   });
 
+  it("a junk folder after a good volume fails before any cube is cut; a broken NIfTI is named, not its folder", async () => {
+    const junk = join(dir, "junkfolder");
+    mkdirSync(junk, { recursive: true });
+    writeFileSync(join(junk, "x.dcm"), "not a DICOM file\n");
+    const out = join(dir, "junk.npy");
+    const r = await genesis("cubes", CT64, junk, "--out", out, "--patch-size", "16x16x16", ...CUBE_FLAGS);
+    expect(r.code).toBe(1);
+    // no extraction happened: no progress line for the good volume
+    expect(r.err).not.toContain("[1/");
+    expect(r.err).toMatch(
+      new RegExp(
+        `^genesis: ${junk}: no volume found \\(.*1 DICOM file in ${junk} but no DICOM image \\(${join(junk, "x.dcm")}: not a DICOM file`,
+      ),
+    );
+    expect(existsSync(out)).toBe(false);
+    const p = await genesis("pretrain", CT64, junk, "--out", join(dir, "junk-run"), "--threads", "1");
+    expect(p.code).toBe(1);
+    expect(p.err).not.toContain("[1/");
+    expect(p.err).not.toContain("backend");
+    expect(p.err).toContain(`genesis: ${junk}: no volume found`);
+
+    // a folder with a good NIfTI, a broken .nii.gz and a non-image .dcm: the broken NIfTI is named
+    const mixedBad = join(dir, "mixed-bad");
+    mkdirSync(mixedBad, { recursive: true });
+    copyFileSync(CT64, join(mixedBad, "a.nii.gz"));
+    writeFileSync(join(mixedBad, "b.nii.gz"), "this is not gzip");
+    writeFileSync(join(mixedBad, "rt.dcm"), "not an image either");
+    const m = await genesis("cubes", mixedBad, "--out", out, ...CUBE_FLAGS);
+    expect(m.code).toBe(1);
+    expect(m.err).toBe(
+      `genesis: ${join(mixedBad, "b.nii.gz")}: is named .gz but is not gzip-compressed (no 1f 8b magic)\n`,
+    );
+  });
+
   it("--cube-shape still works, warns once, and gives the same cubes as --patch-size", async () => {
     const a = join(dir, "a.npy");
     const b = join(dir, "b.npy");
@@ -93,7 +127,9 @@ describe("genesis cubes and info collect inputs with collectVolumeInputs", () =>
     expect(ra.code).toBe(0);
     expect(rb.code).toBe(0);
     expect(ra.err).not.toContain("deprecated");
-    expect(rb.err.match(/--cube-shape is deprecated/g)).toHaveLength(1);
+    expect(rb.err.split("\n").filter((l) => l.includes("deprecated"))).toEqual([
+      "genesis cubes: warning: --cube-shape is deprecated, use --patch-size",
+    ]);
     expect(readFileSync(b)).toEqual(readFileSync(a));
     const both = await genesis(
       "cubes",
@@ -112,8 +148,23 @@ describe("genesis cubes and info collect inputs with collectVolumeInputs", () =>
     const bad = await genesis("cubes", CT64, "--out", b, "--patch-size", "20x16x16");
     expect(bad.code).toBe(1);
     expect(bad.err).toContain(
-      'a patch size is XxYxZ voxels, each a positive multiple of 8 (e.g. 64x64x32), got "20x16x16"',
+      "--patch-size: each size must be a positive multiple of 8, got 20x16x16 (e.g. 64x64x32)",
     );
+    // one message for every command's patch flags (finetune used to say "a cube shape is rows,cols,deps")
+    for (const [cmd, flag] of [
+      ["finetune", "--patch-size"],
+      ["finetune", "--patch"],
+      ["pretrain", "--patch-size"],
+      ["pretrain", "--cube-shape"],
+      ["demo", "--cube"],
+    ]) {
+      const r = await genesis(cmd, flag, "30x30x16", "--out", join(dir, "never"));
+      expect(r.code, `${cmd} ${flag}`).toBe(1);
+      expect(r.err, `${cmd} ${flag}`).toContain(
+        `${flag}: each size must be a positive multiple of 8, got 30x30x16 (e.g. 64x64x32)`,
+      );
+      expect(r.err).not.toContain("rows,cols,deps");
+    }
   });
 
   it("info: a DICOM folder is its series; a folder of two volumes is an error listing them", async () => {
@@ -150,14 +201,21 @@ describe("finetune --images/--labels pairs with the same collection", () => {
   });
 });
 
-/** Run the CLI in-process and emit SIGINT (Ctrl-C) once, when the first epoch's log line is written. */
+/**
+ * Run the CLI in-process and emit SIGINT (Ctrl-C) once, when a stderr line starting with `at` is
+ * written (default: the first epoch's log line).
+ */
 async function genesisInterrupted(...args: string[]): Promise<{ code: number; err: string }> {
+  return genesisInterruptedAt("epoch 1/", ...args);
+}
+
+async function genesisInterruptedAt(at: string, ...args: string[]): Promise<{ code: number; err: string }> {
   let err = "";
   let sent = false;
   const o = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
   const e = vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => {
     err += String(s);
-    if (!sent && String(s).startsWith("epoch 1/")) {
+    if (!sent && String(s).startsWith(at)) {
       sent = true;
       process.emit("SIGINT", "SIGINT");
     }
@@ -190,6 +248,23 @@ describe("genesis pretrain: plan.json before training, --resume reads it, Ctrl-C
     ],
   ];
   const sample = join(repoRoot, "apps/cli/sample/chest-ct");
+
+  it("Ctrl-C during cube extraction exits 130 saying nothing was trained, and leaves no plan.json", async () => {
+    const out = join(dir, "cut-early");
+    const listeners = process.listenerCount("SIGINT");
+    const r = await genesisInterruptedAt("[1/2]", "pretrain", sample, "--out", out, ...flags);
+    expect(r.code, r.err).toBe(130);
+    // the second volume is not read, no training starts
+    expect(r.err).not.toContain("[2/2]");
+    expect(r.err).not.toContain("pretraining (");
+    expect(r.err.trimEnd().split("\n").at(-1)).toBe(
+      `genesis: interrupted during cube extraction: nothing was trained, nothing written to ${out}; run the command again to start`,
+    );
+    expect(existsSync(join(out, "plan.json"))).toBe(false);
+    expect(existsSync(join(out, "checkpoints"))).toBe(false);
+    // the SIGINT handler is gone: a later run is not affected
+    expect(process.listenerCount("SIGINT")).toBe(listeners);
+  });
 
   it("an interrupted run resumed from its plan equals the plan and the uninterrupted run", async () => {
     const full = join(dir, "full");

@@ -474,7 +474,7 @@ describe("whole-volume predict on real CT", () => {
     );
     expect(rv.code).toBe(0);
     expect(rv.err.split("\n").filter((l) => l.includes("deprecated"))).toEqual([
-      "genesis predict: warning: --patch is deprecated; use --patch-size XxYxZ",
+      "genesis predict: warning: --patch is deprecated, use --patch-size",
     ]);
     const prob = await readNifti(probFile);
     expect(maxAbsDiff(prob.data as Float32Array, y.data as Float32Array)).toBeLessThan(1e-5);

@@ -102,7 +102,7 @@ export async function activeBackendIsGpu(): Promise<boolean> {
 async function tryWebgpu(explicit: boolean, log: (l: string) => void): Promise<boolean> {
   const probe = await probeWebgpu();
   if ("reason" in probe) {
-    if (explicit) throw new BackendError(`initBackend: webgpu: ${probe.reason}`);
+    if (explicit) throw new BackendError(`backend "webgpu" is not available: ${probe.reason}`);
     return false;
   }
   if (probe.software && !explicit) {
@@ -116,7 +116,7 @@ async function tryWebgpu(explicit: boolean, log: (l: string) => void): Promise<b
   if (!(await start("webgpu"))) {
     if (explicit)
       throw new BackendError(
-        "initBackend: webgpu: the adapter was found but the tfjs backend failed to start",
+        'backend "webgpu" is not available: the adapter was found but the tfjs backend failed to start',
       );
     return false;
   }
@@ -177,12 +177,12 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<string
     const known = ["tensorflow", "webgpu", "wasm", "cpu"];
     if (!known.includes(requested) && !tf.findBackendFactory(requested)) {
       throw new BackendError(
-        `initBackend: unknown backend "${requested}" (from ${source}); choose one of ${known.join(", ")} (lower case)`,
+        `unknown backend "${requested}" (from ${source}); choose one of ${known.join(", ")} (lower case)`,
       );
     }
     if (!(await tryBackend(requested, log, true))) {
       throw new BackendError(
-        `initBackend: backend "${requested}" (from ${source}) is not available; ` +
+        `backend "${requested}" (from ${source}) is not available; ` +
           `choose one of tensorflow (needs @tensorflow/tfjs-node or -gpu), webgpu (needs a Vulkan/Metal/D3D12 driver), wasm, cpu`,
       );
     }
@@ -197,9 +197,7 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<string
       return tf.getBackend();
     }
   }
-  throw new BackendError(
-    "initBackend: no tfjs backend could be started (tried tensorflow, webgpu, wasm, cpu)",
-  );
+  throw new BackendError("no tfjs backend could be started (tried tensorflow, webgpu, wasm, cpu)");
 }
 
 /**

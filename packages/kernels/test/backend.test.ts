@@ -37,11 +37,11 @@ describe("initBackend", () => {
       expect(await initBackend({ log: () => {} })).toBe("cpu");
       process.env.GENESIS_BACKEND = "no-such-backend";
       await expect(initBackend({ log: () => {} })).rejects.toThrow(
-        /^initBackend: unknown backend "no-such-backend" \(from GENESIS_BACKEND\); choose one of tensorflow, webgpu, wasm, cpu/,
+        /^unknown backend "no-such-backend" \(from GENESIS_BACKEND\); choose one of tensorflow, webgpu, wasm, cpu/,
       );
       // a known backend whose package is missing is "not available", with what it needs
       await expect(initBackend({ backend: "tensorflow", log: () => {} })).rejects.toThrow(
-        /backend "tensorflow" \(from option\) is not available; .*needs @tensorflow\/tfjs-node/,
+        /^backend "tensorflow" \(from option\) is not available; .*needs @tensorflow\/tfjs-node/,
       );
       // a command-line caller names its flag as the source
       await expect(
@@ -125,7 +125,7 @@ describe("initBackend webgpu", async () => {
     );
     expect(r.stdout.trim().split("\n")).toHaveLength(1);
     expect(r.stdout).toMatch(
-      /^BackendError: initBackend: webgpu: no Vulkan driver manifest at \/nonexistent\/icd.json: install a GPU driver with Vulkan support/,
+      /^BackendError: backend "webgpu" is not available: no Vulkan driver manifest at \/nonexistent\/icd.json: install a GPU driver with Vulkan support/,
     );
   });
 });

@@ -200,7 +200,7 @@ describe("runTaskMain", () => {
     const argv = ["node", "main.js", "--data", "/d", "--out", out, "--backend", "tensorflow"];
     expect(await runTaskMain(argv, noFinetune)).toBe(1);
     expect(stderr.at(-1)).toMatch(
-      /^ncc: initBackend: backend "tensorflow" \(from --backend\) is not available; .*needs @tensorflow\/tfjs-node/,
+      /^ncc: backend "tensorflow" \(from --backend\) is not available; .*needs @tensorflow\/tfjs-node/,
     );
   });
 

@@ -2,8 +2,8 @@
  * The pretraining run plan: `OUT/plan.json` written before the first step, kept by `--resume`, and a
  * resumed run refused when it differs. Real CT from apps/cli/sample (shipped), width-2 U-Nets on wasm.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { initBackend } from "@models-genesis/kernels";
@@ -12,6 +12,7 @@ import {
   type Callback,
   type CubeSet,
   collectCubes,
+  findPretrainRun,
   type PretrainOptions,
   type PretrainPlan,
   planDifferences,
@@ -97,9 +98,17 @@ describe("runPretraining writes its plan before training; --resume keeps it and 
         if (info.epoch === 1 && info.step === 1) process.emit("SIGINT", "SIGINT");
       },
     };
-    const cut = await runPretraining(base(out, { handleSigint: true, callbacks: [probe] }));
+    const cutLog: string[] = [];
+    const cut = await runPretraining(
+      base(out, { handleSigint: true, callbacks: [probe], log: (l) => cutLog.push(l) }),
+    );
     expect(cut.stop_reason).toBe("interrupted");
     expect(cut.epochs).toBe(1);
+    // an interrupted run is not judged: no "pretraining failed" warning, a line saying it was interrupted
+    expect(cutLog.filter((l) => l.includes("pretraining failed"))).toEqual([]);
+    expect(cutLog).toContain(
+      "pretraining interrupted after 1 epoch: no verdict until the run ends (continue it with --resume)",
+    );
     // written before the first step, with every resolved option, the split and the backend
     const plan = planAtStart as PretrainPlan | null;
     expect(plan).not.toBeNull();
@@ -187,6 +196,54 @@ describe("runPretraining writes its plan before training; --resume keeps it and 
     expect(plan?.training.optimizer).toBe("sgd");
     expect(plan?.training.lr).toBe(1);
     expect(existsSync(join(out, "pretrain.json"))).toBe(true);
+  }, 60_000);
+
+  it("a new run into an --out holding an earlier run is refused; with overwrite the old run's files go first", async () => {
+    const out = join(dir, "earlier");
+    await mkdir(join(out, "checkpoints"), { recursive: true });
+    await mkdir(join(out, "model"), { recursive: true });
+    expect(findPretrainRun(out)).toBeNull();
+    await writeFile(join(out, "checkpoints", "last.prev.ckpt"), "old");
+    await writeFile(join(out, "model", "old-weights.bin"), "old");
+    await writeFile(join(out, "notes.txt"), "mine");
+    const oldLog = `${JSON.stringify({ epoch: 1 })}\n${JSON.stringify({ epoch: 7 })}\n`;
+    await writeFile(join(out, "log.jsonl"), oldLog);
+    // a checkpoint alone marks a run
+    expect(findPretrainRun(out)).toEqual({ marker: "checkpoints/last.prev.ckpt", epoch: 7 });
+    await writeFile(join(out, "plan.json"), "{}");
+    expect(findPretrainRun(out)).toEqual({ marker: "plan.json", epoch: 7 });
+    const { train, val } = splitCubesBySource(cubes, 0.3, 1);
+    const o: PretrainOptions = {
+      train,
+      val,
+      out,
+      width: 2,
+      batchSize: 2,
+      epochs: 1,
+      stepsPerEpoch: 1,
+      sampleEvery: 0,
+      plainProgress: true,
+    };
+    await expect(runPretraining(o)).rejects.toThrow(
+      `${out} holds a pretraining run (plan.json, epoch 7): continue it with --resume, or pass --overwrite to start over`,
+    );
+    // nothing touched by the refusal
+    expect(readFileSync(join(out, "log.jsonl"), "utf8")).toBe(oldLog);
+    expect(readFileSync(join(out, "plan.json"), "utf8")).toBe("{}");
+
+    const said: string[] = [];
+    await runPretraining({ ...o, overwrite: true, log: (l) => said.push(l) });
+    expect(said[0]).toBe(
+      `--overwrite: removed the earlier run's plan.json, checkpoints, log.jsonl, model from ${out}`,
+    );
+    // the new run's files only: one epoch logged, no stale last.prev.ckpt, no old model file
+    const log = readFileSync(join(out, "log.jsonl"), "utf8").trim().split("\n");
+    expect(log.map((l) => JSON.parse(l).epoch)).toEqual([1]);
+    expect(readdirSync(join(out, "checkpoints")).sort()).toEqual(["best.ckpt", "last.ckpt"]);
+    expect(existsSync(join(out, "model", "old-weights.bin"))).toBe(false);
+    expect(existsSync(join(out, "model", "model.json"))).toBe(true);
+    expect(readPretrainPlan(out)?.training.epochs).toBe(1);
+    expect(readFileSync(join(out, "notes.txt"), "utf8")).toBe("mine");
   }, 60_000);
 
   it("planDifferences lists each differing leaf", () => {

@@ -553,6 +553,31 @@ export async function looksLikeDicom(file: string): Promise<boolean> {
   }
 }
 
+/**
+ * Is `file` a DICOM image (a data set with PixelData and Rows × Columns > 0)? A cheap check for
+ * input collection: the file is parsed (no pixel decoding).
+ * @returns null for an image, else why not (e.g. `not a DICOM image: no PixelData (modality
+ *   RTSTRUCT, SOP class …)`, `unreadable DICOM (…)`, `is empty`)
+ */
+export async function dicomImageProblem(file: string): Promise<string | null> {
+  const bytes = await readFile(file).catch((err) => {
+    throw new VolumeReadError(file, `cannot be read (${errorReason(err)})`, { cause: err });
+  });
+  if (bytes.length === 0) return "is empty";
+  const ds = parseFile(file, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), false);
+  if (ds === null) return "not a DICOM file (no DICM marker at byte 128 and no data set at byte 0)";
+  if (typeof ds === "string") return `unreadable DICOM (${ds})`;
+  if (!ds.elements.x7fe00010) {
+    const sop = ds.string("x00080016") ?? "?";
+    const mod = ds.string("x00080060") ?? "?";
+    return `not a DICOM image: no PixelData (modality ${mod}, SOP class ${sop})`;
+  }
+  const rows = ds.uint16("x00280010") ?? 0;
+  const cols = ds.uint16("x00280011") ?? 0;
+  if (!(rows > 0 && cols > 0)) return `not a DICOM image: Rows ${rows} × Columns ${cols}`;
+  return null;
+}
+
 async function listFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
   const walk = async (d: string, depth: number) => {

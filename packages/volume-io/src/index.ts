@@ -1,5 +1,5 @@
 export { type WriteAtomicOptions, writeFileAtomic } from "./atomic.js";
-export { readDicom, SLICE_GAP_TOLERANCE, TRANSFER_SYNTAXES } from "./dicom.js";
+export { dicomImageProblem, readDicom, SLICE_GAP_TOLERANCE, TRANSFER_SYNTAXES } from "./dicom.js";
 export { errorReason, VolumeReadError, VolumeValueError } from "./errors.js";
 export {
   affineOf,
@@ -17,6 +17,7 @@ export {
 } from "./geometry.js";
 export {
   type CollectVolumeInputsOptions,
+  checkVolumeInput,
   collectOneVolume,
   collectVolumeInputs,
   VOLUME_FILE_EXTENSIONS,
@@ -24,6 +25,7 @@ export {
 } from "./inputs.js";
 export { MET_TYPES, readMetaImage } from "./metaimage.js";
 export {
+  checkNiftiHeader,
   encodeNifti,
   NIFTI_DATATYPES,
   NIFTI_EXTENSION_CODES,

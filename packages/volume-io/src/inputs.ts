@@ -6,8 +6,9 @@
  */
 import { readdir, stat } from "node:fs/promises";
 import { extname, join } from "node:path";
-import { looksLikeDicom } from "./dicom.js";
+import { dicomImageProblem, looksLikeDicom } from "./dicom.js";
 import { VolumeReadError } from "./errors.js";
+import { checkNiftiHeader } from "./nifti.js";
 import { detectFormat, type VolumeFormat } from "./read.js";
 
 /** One volume found by {@link collectVolumeInputs}; `readVolume(path)` reads it. */
@@ -33,6 +34,14 @@ export interface CollectVolumeInputsOptions {
   folds?: readonly number[];
   /** Take `.npy` files found inside folders (default false: a folder's `.npy` files are often cube sets, not volumes). */
   npyInFolders?: boolean;
+  /**
+   * Check every input up front, cheaply, so a command fails before any work instead of midway
+   * (default false): a folder's DICOM files count as a series only when one of them is a DICOM
+   * image (PixelData, Rows × Columns; an RTSTRUCT, SEG-less report or junk `.dcm` alone is passed
+   * over like other non-volume files, and named when the folder then holds no volume); a NIfTI's
+   * header is read (`checkNiftiHeader`), a single DICOM file must be an image. Voxels are not read.
+   */
+  check?: boolean;
 }
 
 /** Extensions of volume files found by name inside folders (the `.img`/`.raw` of pairs are data files, not volumes). */
@@ -52,10 +61,14 @@ async function isDicomSlice(file: string, name: string): Promise<boolean> {
   return looksLikeDicom(file).catch(() => false);
 }
 
+/** What {@link scanFolder} passed over that a user may have meant as a volume (DICOM files without an image). */
+type PassedOver = string[];
+
 async function scanFolder(
   dir: string,
-  o: Required<Pick<CollectVolumeInputsOptions, "recursive" | "npyInFolders">>,
+  o: Required<Pick<CollectVolumeInputsOptions, "recursive" | "npyInFolders" | "check">>,
   out: VolumeInput[],
+  passed: PassedOver,
 ): Promise<void> {
   const entries = await readdir(dir, { withFileTypes: true }).catch((err) => {
     throw new VolumeReadError(dir, `cannot list the folder (${(err as Error).message})`, { cause: err });
@@ -63,6 +76,7 @@ async function scanFolder(
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const files: VolumeInput[] = [];
   let dicom = false;
+  const dicomFiles: string[] = [];
   const subdirs: string[] = [];
   for (const e of entries) {
     if (e.name.startsWith(".")) continue;
@@ -74,13 +88,30 @@ async function scanFolder(
     else if (target.isFile()) {
       if (isVolumeName(e.name, o.npyInFolders))
         files.push({ path: p, kind: "file", format: await detectFormat(p) });
-      else if (!dicom && (await isDicomSlice(p, e.name))) dicom = true;
+      else if (o.check ? await isDicomSlice(p, e.name) : !dicom && (await isDicomSlice(p, e.name))) {
+        dicom = true;
+        if (o.check) dicomFiles.push(p);
+      }
+    }
+  }
+  if (dicom && o.check) {
+    // a series must hold at least one DICOM image; stop at the first (one file read for a CT series)
+    let why: string | null = null;
+    for (const f of dicomFiles) {
+      why = await dicomImageProblem(f);
+      if (why === null) break;
+    }
+    if (why !== null) {
+      dicom = false;
+      passed.push(
+        `${dicomFiles.length} DICOM file${dicomFiles.length === 1 ? "" : "s"} in ${dir} but no DICOM image (${dicomFiles[0]}: ${why})`,
+      );
     }
   }
   // the series first: it is this folder, its files come after it in name order
   if (dicom) out.push({ path: dir, kind: "dicom-series", format: "dicom" });
   out.push(...files);
-  if (o.recursive) for (const d of subdirs) await scanFolder(d, o, out);
+  if (o.recursive) for (const d of subdirs) await scanFolder(d, o, out, passed);
 }
 
 /**
@@ -95,18 +126,26 @@ async function scanFolder(
  *   folders (`.raw`, `.img` data files, notes) are not volumes and are passed over.
  *
  * Nothing a caller names is dropped: a path that does not exist, a file of no recognised format,
- * and a folder in which no volume is found are errors.
+ * and a folder in which no volume is found are errors. With `check` every input found is checked
+ * cheaply (see {@link CollectVolumeInputsOptions.check}), so an unusable one fails here, named,
+ * before the caller reads any volume.
  *
  * @throws VolumeReadError naming the path: missing, unrecognised format, unreadable folder, a
- *   folder without any volume, or a LUNA16 fold folder that is missing or cannot be listed.
+ *   folder without any volume, or a LUNA16 fold folder that is missing or cannot be listed; with
+ *   `check`, also the file whose header is unreadable (NIfTI) or that is no DICOM image.
  */
 export async function collectVolumeInputs(
   paths: readonly string[],
   opts: CollectVolumeInputsOptions = {},
 ): Promise<VolumeInput[]> {
-  const o = { recursive: opts.recursive ?? true, npyInFolders: opts.npyInFolders ?? false };
+  const o = {
+    recursive: opts.recursive ?? true,
+    npyInFolders: opts.npyInFolders ?? false,
+    check: opts.check ?? false,
+  };
   const out: VolumeInput[] = [];
   for (const input of paths) {
+    const passed: PassedOver = [];
     let st: Awaited<ReturnType<typeof stat>>;
     try {
       st = await stat(input);
@@ -136,15 +175,31 @@ export async function collectVolumeInputs(
           ...mhd.map((n) => ({ path: join(dir, n), kind: "file" as const, format: "metaimage" as const })),
         );
       }
-    } else await scanFolder(input, o, found);
+    } else await scanFolder(input, o, found, passed);
     if (found.length === 0)
       throw new VolumeReadError(
         input,
-        `no volume found (no ${VOLUME_FILE_EXTENSIONS.join(", ")} file${o.npyInFolders ? " or .npy" : ""} and no DICOM series${o.recursive ? " in it or below" : " in it"})`,
+        `no volume found (no ${VOLUME_FILE_EXTENSIONS.join(", ")} file${o.npyInFolders ? " or .npy" : ""} and no DICOM series${o.recursive ? " in it or below" : " in it"}${passed.length > 0 ? `; ${passed[0]}` : ""})`,
       );
     out.push(...found);
   }
+  if (o.check) for (const v of out) await checkVolumeInput(v);
   return out;
+}
+
+/**
+ * The cheap up-front check of one collected input (`collectVolumeInputs({ check: true })`): a NIfTI
+ * file's header (`checkNiftiHeader`), a single DICOM file must be a DICOM image. DICOM series are
+ * checked while their folder is scanned; MetaImage and `.npy` files are left to their readers.
+ * @throws VolumeReadError naming the file and the problem.
+ */
+export async function checkVolumeInput(v: VolumeInput): Promise<void> {
+  if (v.kind !== "file") return;
+  if (v.format === "nifti") await checkNiftiHeader(v.path);
+  else if (v.format === "dicom") {
+    const why = await dicomImageProblem(v.path);
+    if (why !== null) throw new VolumeReadError(v.path, why);
+  }
 }
 
 /**

@@ -289,6 +289,31 @@ function niftiAffine(h: NiftiFacts, shape: Vec3): { affine: Matrix4; source: "sf
 }
 
 /**
+ * A cheap check that `path` (`.nii`, `.nii.gz`, or the `.hdr` of a pair) starts with a NIfTI/Analyze
+ * header `readNifti` accepts: only the first 540 (decompressed) bytes are read; the voxels are not.
+ * @throws VolumeReadError naming the file: empty, named `.gz` but not gzip, corrupt gzip at the
+ *   start, too short for a header, wrong sizeof_hdr or magic (the same messages as `readNifti`).
+ */
+export async function checkNiftiHeader(path: string): Promise<void> {
+  const pair = await pairPaths(path);
+  const hdrPath = pair?.hdr ?? path;
+  const hdrSize = await fileSize(hdrPath);
+  if (hdrSize === 0) throw new VolumeReadError(hdrPath, "is empty");
+  const { reader } = await openMaybeGzip(hdrPath, hdrSize);
+  try {
+    const first = await reader.peek(540);
+    if (first.length < 348)
+      throw new VolumeReadError(
+        hdrPath,
+        `too short for a NIfTI header (${first.length} bytes, needs at least 348)`,
+      );
+    parseHeader(hdrPath, first, pair !== null);
+  } finally {
+    await reader.close();
+  }
+}
+
+/**
  * Read a NIfTI-1 / NIfTI-2 / Analyze 7.5 file (`.nii`, `.nii.gz`, `.hdr`/`.img` pair, gzipped or not).
  *
  * - Voxels: every plain datatype (uint8 … float64, int8, uint16, uint32, int64/uint64 → float64),

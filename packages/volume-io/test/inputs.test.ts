@@ -2,8 +2,10 @@
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collectOneVolume, collectVolumeInputs, readVolume, VolumeReadError } from "../src/index.js";
+import { dicomFile } from "./dicom-writer.js";
 import { FIXTURES } from "./helpers.js";
 
 const CT_DCM = resolve(FIXTURES, "formats/dicom/pydicom/CT_small.dcm");
@@ -98,5 +100,70 @@ describe("collectVolumeInputs (fixtures/volume-io: pydicom CT_small.dcm, CIP NIf
     await expect(collectOneVolume(join(dir, "data"))).rejects.toThrow(
       `${join(dir, "data")}: holds 2 volumes (${join(dir, "data", "ct.nii.gz")}, ${series}); name one of them`,
     );
+  });
+});
+
+describe("collectVolumeInputs({ check: true }): unusable inputs fail up front, the actual file named", () => {
+  const dir = mkdtempSync(join(tmpdir(), "vio-check-"));
+  // an RTSTRUCT: a DICOM data set without PixelData
+  const rtstruct = dicomFile({
+    elements: [
+      [0x00080016, "UI", "1.2.840.10008.5.1.4.1.1.481.3"],
+      [0x00080060, "CS", "RTSTRUCT"],
+    ],
+  });
+  beforeAll(() => {
+    // mixed/: a good NIfTI, a broken .nii.gz (gzip of no NIfTI header) and an RTSTRUCT .dcm
+    mkdirSync(join(dir, "mixed"));
+    copyFileSync(NII, join(dir, "mixed", "a-good.nii.gz"));
+    writeFileSync(join(dir, "mixed", "b-broken.nii.gz"), gzipSync(new Uint8Array(400).fill(7)));
+    writeFileSync(join(dir, "mixed", "rt.dcm"), rtstruct);
+    // junk/: .dcm files that are not DICOM images at all
+    mkdirSync(join(dir, "junk"));
+    writeFileSync(join(dir, "junk", "x.dcm"), "not dicom at all, just text");
+    // rtonly/: an RTSTRUCT alone
+    mkdirSync(join(dir, "rtonly"));
+    writeFileSync(join(dir, "rtonly", "rt.dcm"), rtstruct);
+    // series/: a real CT slice beside an RTSTRUCT: a series (one image is enough)
+    mkdirSync(join(dir, "series"));
+    copyFileSync(CT_DCM, join(dir, "series", "ct.dcm"));
+    writeFileSync(join(dir, "series", "rt.dcm"), rtstruct);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("names the broken NIfTI in a folder with an RTSTRUCT, not the folder", async () => {
+    // without check the folder is a "series" (from rt.dcm) and the broken file is not looked at
+    expect((await collectVolumeInputs([join(dir, "mixed")])).map((f) => f.kind)).toEqual([
+      "dicom-series",
+      "file",
+      "file",
+    ]);
+    const err = await collectVolumeInputs([join(dir, "mixed")], { check: true }).catch((e) => e);
+    expect(err).toBeInstanceOf(VolumeReadError);
+    expect(err.message).toMatch(new RegExp(`^${join(dir, "mixed", "b-broken.nii.gz")}: `));
+  });
+
+  it("a good input before a junk folder: the junk folder fails, naming why, before any read", async () => {
+    await expect(collectVolumeInputs([NII, join(dir, "junk")], { check: true })).rejects.toThrow(
+      `${join(dir, "junk")}: no volume found (no .nii, .nii.gz, .hdr, .mhd, .mha file and no DICOM series in it or below; 1 DICOM file in ${join(dir, "junk")} but no DICOM image (${join(dir, "junk", "x.dcm")}: not a DICOM file`,
+    );
+    await expect(collectVolumeInputs([join(dir, "rtonly")], { check: true })).rejects.toThrow(
+      "but no DICOM image (" +
+        `${join(dir, "rtonly", "rt.dcm")}: not a DICOM image: no PixelData (modality RTSTRUCT, SOP class 1.2.840.10008.5.1.4.1.1.481.3))`,
+    );
+    // a single RTSTRUCT file named on the command line
+    await expect(collectVolumeInputs([join(dir, "rtonly", "rt.dcm")], { check: true })).rejects.toThrow(
+      `${join(dir, "rtonly", "rt.dcm")}: not a DICOM image: no PixelData (modality RTSTRUCT`,
+    );
+  });
+
+  it("good inputs pass the check unchanged: a series with one image beside an RTSTRUCT, NIfTI, MetaImage", async () => {
+    const found = await collectVolumeInputs([join(dir, "series"), NII, MHA, CT_DCM], { check: true });
+    expect(found.map((f) => [f.path, f.kind])).toEqual([
+      [join(dir, "series"), "dicom-series"],
+      [NII, "file"],
+      [MHA, "file"],
+      [CT_DCM, "file"],
+    ]);
   });
 });

@@ -75,7 +75,8 @@ export interface CubesOptions extends CubeCliOptions {
  * series, LUNA16 roots by fold) with one seeded generator, in input order, and write float32
  * (N, x, y, z) in [0, 1] to `out`.
  * @returns the number of cubes written.
- * @throws VolumeReadError naming an input that is missing, of no known format or without volumes;
+ * @throws VolumeReadError naming an input that is missing, of no known format, without volumes, or
+ *   unusable by the up-front check (`collectVolumeInputs({ check: true })`), before any cube is cut;
  *   Error when no volume yields a cube.
  */
 export async function runCubes(inputs: string[], opts: CubesOptions): Promise<number> {
@@ -83,7 +84,8 @@ export async function runCubes(inputs: string[], opts: CubesOptions): Promise<nu
     if (!opts.quiet) process.stderr.write(`${s}\n`);
   };
   const ex = cubeExtractionFrom(opts, (l) => process.stderr.write(`${l}\n`));
-  const files = await collectVolumeInputs(inputs, { folds: ex.folds });
+  // every input checked up front (headers, DICOM images): a junk input fails before any extraction
+  const files = await collectVolumeInputs(inputs, { folds: ex.folds, check: true });
   const rng = new Rng(ex.seed);
   let total = 0;
   const skipped: string[] = [];

@@ -21,13 +21,13 @@ import {
   writeFileAtomic,
 } from "@models-genesis/train";
 import type { Command } from "commander";
+import { patchSizeArgFor } from "../lib/cube-options.js";
 import { foregroundPatches, pairVolumes } from "../lib/segmentation-data.js";
 import {
   checkOutDir,
   intArg,
   reportVerdict,
   STRICT_HELP,
-  shapeArg,
   THREADS_HELP,
   threadsArg,
   threadsLine,
@@ -176,6 +176,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     train,
     val,
     out: join(out, "pretrain"),
+    // the demo has no --resume: a rerun starts its pretraining over (the earlier run's files removed)
+    overwrite: true,
     width: o.width,
     batchSize: o.pretrainBatch,
     epochs: o.pretrainEpochs,
@@ -290,7 +292,7 @@ export function register(program: Command): void {
       "pretrain on the bundled real CT sample, then fine-tune a nodule segmenter from Genesis and from scratch",
     )
     .option("--out <dir>", "output folder", "genesis-demo-out")
-    .option("--cube <r,c,d>", "cube size", shapeArg, [32, 32, 16])
+    .option("--cube <XxYxZ>", "cube size", patchSizeArgFor("--cube"), [32, 32, 16])
     .option(
       "--width <n>",
       "U-Net base width (default: 8 on a CPU backend, 32 on a GPU)",

@@ -1,3 +1,4 @@
+import { existsSync, statSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { initBackend } from "@models-genesis/kernels";
@@ -11,9 +12,10 @@ import {
 } from "@models-genesis/train";
 import { type PreprocessingRecord, readNpy, recordFor } from "@models-genesis/volume-io";
 import { type Command, Option } from "commander";
+import { deprecationWarning, patchSizeArgFor } from "../lib/cube-options.js";
 import { foregroundPatches, pairVolumes, splitPairs, type VolumePair } from "../lib/segmentation-data.js";
 import { scoreWholeVolumes, type WholeVolumeScore } from "../lib/whole-volume-score.js";
-import { checkOutDir, intArg, numArg, shapeArg, THREADS_HELP, threadsArg, threadsLine } from "./pretrain.js";
+import { checkOutDir, intArg, numArg, THREADS_HELP, threadsArg, threadsLine } from "./pretrain.js";
 
 interface FinetuneCliOptions {
   task: "segmentation" | "classification";
@@ -116,9 +118,9 @@ export function register(program: Command): void {
     .option(
       "--patch-size <XxYxZ>",
       "patch size (x, y, z voxels, multiples of 8) around the label's centre (volumes); default 64x64x32",
-      shapeArg,
+      patchSizeArgFor("--patch-size"),
     )
-    .option("--patch <XxYxZ>", "deprecated alias of --patch-size", shapeArg)
+    .option("--patch <XxYxZ>", "deprecated alias of --patch-size", patchSizeArgFor("--patch"))
     .option(
       "--split <train,val>",
       "patient-level fractions for train and validation; the rest tests",
@@ -145,25 +147,40 @@ export function register(program: Command): void {
       if (o.model && o.weights) throw new Error("give --model or --weights, not both");
       if (o.patch && o.patchSize)
         throw new Error("--patch is a deprecated alias of --patch-size; give only --patch-size");
-      if (o.patch) log("genesis finetune: warning: --patch is deprecated; use --patch-size XxYxZ");
+      if (o.patch) log(deprecationWarning("finetune", "--patch", "--patch-size"));
       const patchSize: [number, number, number] = o.patchSize ?? o.patch ?? [64, 64, 32];
       let preprocessing: PreprocessingRecord | undefined;
       const [ft, fv] = o.split.split(",").map(Number);
       if (!(ft > 0 && fv > 0 && ft + fv < 1))
         throw new Error(`--split ${o.split}: need train,val fractions with train + val < 1`);
+      const out = resolve(o.out);
+      checkOutDir(out);
+      // the inputs are checked before the backend starts: folders paired (listed, formats detected),
+      // array files present; a bad one is one line naming it, with no backend line before it
+      let pairs: VolumePair[] | undefined;
+      if (o.images && o.labels) {
+        if (o.task !== "segmentation")
+          throw new Error("--images/--labels are for segmentation; use --x/--y for classification");
+        pairs = await pairVolumes(o.images, o.labels);
+      } else if (o.x && o.y) {
+        for (const [flag, f] of [
+          ["--x", o.x],
+          ["--y", o.y],
+        ])
+          if (!existsSync(f) || !statSync(f).isFile()) throw new Error(`${flag} ${f}: no such file`);
+      } else {
+        throw new Error(
+          "give the data: --images DIR --labels DIR (segmentation volumes) or --x X.npy --y Y.npy (arrays)",
+        );
+      }
       const backend = await initBackend({ backend: o.backend, log });
       const threads = resolveThreads(o.threads, backend);
       log(threadsLine(threads));
-      const out = resolve(o.out);
-      checkOutDir(out);
       await mkdir(out, { recursive: true });
       let data: { train: SplitArrays; val: SplitArrays; test: SplitArrays };
       let splitInfo: unknown;
       let wholeVolumeTest: { pairs: VolumePair[]; ids: string[] } | undefined;
-      if (o.images && o.labels) {
-        if (o.task !== "segmentation")
-          throw new Error("--images/--labels are for segmentation; use --x/--y for classification");
-        const pairs = await pairVolumes(o.images, o.labels);
+      if (pairs) {
         const split = splitPairs(pairs, { train: ft, val: fv }, o.seed);
         data = {
           train: await foregroundPatches(pairs, split.train, patchSize),
@@ -178,7 +195,7 @@ export function register(program: Command): void {
         });
         splitInfo = split;
         wholeVolumeTest = { pairs, ids: split.test };
-      } else if (o.x && o.y) {
+      } else {
         const all = await arraysFromNpy(o);
         const n = all.xShape[0];
         const nTrain = Math.round(ft * n);
@@ -195,10 +212,6 @@ export function register(program: Command): void {
           test: takeRows(all, split.test),
         };
         splitInfo = { rule: "array order: first train, then validation, then test", ...split };
-      } else {
-        throw new Error(
-          "give the data: --images DIR --labels DIR (segmentation volumes) or --x X.npy --y Y.npy (arrays)",
-        );
       }
       await writeFileAtomic(join(out, "splits.json"), [`${JSON.stringify(splitInfo, null, 2)}\n`]);
       const init: FinetuneInit = o.model

@@ -15,6 +15,7 @@ import {
 import * as tf from "@tensorflow/tfjs-core";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
+import { deprecationWarning } from "../lib/cube-options.js";
 import { chooseEngine, type EngineChoice, openPredictor, parseExecutionProvider } from "../lib/engine.js";
 import { irregularSlicesOption, volumeReadOptions } from "../lib/read-options.js";
 
@@ -194,6 +195,10 @@ export function register(program: Command): void {
     )
     .option("--probabilities", "volume mode: write float32 probabilities instead of a label map")
     .option(
+      "--allow-restoration",
+      "volume mode: run a restoration model from genesis pretrain (refused by default: its output is a restored volume, not a mask) and write the float32 restored volume",
+    )
+    .option(
       "--threshold <p>",
       "volume mode: probability ≥ p → label 1 (softmax heads: argmax)",
       String(PREDICT_VOLUME_DEFAULTS.threshold),
@@ -266,6 +271,7 @@ export function register(program: Command): void {
       );
       const { model, bn, engine } = loaded;
       try {
+        // array mode writes the raw float32 outputs: for a restoration model the restored cubes
         const t0 = Date.now();
         const y = await predictArray(
           model,
@@ -288,6 +294,21 @@ export function register(program: Command): void {
         await loaded.close();
       }
     },
+  );
+}
+
+/**
+ * A restoration model from `genesis pretrain` (`metadata.extra.pretraining`) restores corrupted
+ * intensities: its sigmoid output is no segmentation, and a mask thresholded from it is
+ * meaningless. Whole-volume mode refuses it unless `allow` (`--allow-restoration`), and then writes
+ * its float32 output (the restored volume); array mode (`--in`) writes raw outputs anyway.
+ * @throws Error, one line naming the model, without `allow`.
+ */
+export function refuseRestorationModel(modelPath: string, metadata: ModelMetadata, allow: boolean): void {
+  const extra = metadata.extra as Record<string, unknown> | undefined;
+  if (allow || !extra || extra.pretraining === undefined || extra.pretraining === null) return;
+  throw new Error(
+    `--model ${modelPath}: a restoration model from genesis pretrain (metadata.extra.pretraining), not a segmentation model: fine-tune it first (genesis finetune --init ${modelPath} …), or pass --allow-restoration to write its restored volume`,
   );
 }
 
@@ -323,7 +344,7 @@ async function runVolumeMode(
   if (typeof o.patch === "string") {
     if (typeof o.patchSize === "string")
       throw new Error("--patch is a deprecated alias of --patch-size; give only --patch-size");
-    process.stderr.write("genesis predict: warning: --patch is deprecated; use --patch-size XxYxZ\n");
+    process.stderr.write(`${deprecationWarning("predict", "--patch", "--patch-size")}\n`);
   }
   const patchText = typeof o.patchSize === "string" ? o.patchSize : o.patch;
   const patchSize =
@@ -349,6 +370,9 @@ async function runVolumeMode(
   const { model, bn, engine } = loaded;
   const progress = new PatchProgress(process.stderr);
   try {
+    refuseRestorationModel(String(o.model), loaded.metadata, o.allowRestoration === true);
+    // a restoration model's output is a restored volume: written as float32, never thresholded
+    const restoration = (loaded.metadata.extra as Record<string, unknown> | undefined)?.pretraining != null;
     process.stderr.write(`genesis predict: engine ${engineText(engine)} (${choice.note})\n`);
     const t0 = Date.now();
     const { volume: y, info } = await predictVolume(model, loaded.metadata, vol, {
@@ -358,7 +382,7 @@ async function runVolumeMode(
       patchSize,
       blend: o.blend,
       bnMode: bn.mode,
-      output: o.probabilities ? "probabilities" : "labels",
+      output: o.probabilities || restoration ? "probabilities" : "labels",
       source: volumePath,
       engine,
       onProgress: (done, total) => progress.update(done, total),
@@ -374,7 +398,7 @@ async function runVolumeMode(
     }
     process.stdout.write(
       `${volumePath} (${vol.shape.join("×")}, ${vol.spacing.map((s) => s.toFixed(2)).join("×")} mm) → ${out} ` +
-        `(${y.kind === "label" ? "uint8 labels" : `float32 probabilities, ${y.channels} channel(s)`}${summary}); ` +
+        `(${y.kind === "label" ? "uint8 labels" : restoration ? "float32 restored volume" : `float32 probabilities, ${y.channels} channel(s)`}${summary}); ` +
         `${info.patches} patches ${info.patchSize.join("×")} on a ${info.modelGridShape.join("×")} grid` +
         `${info.reoriented ? ` in ${info.preprocessing.orientation}` : ""}` +
         `${info.preprocessing.spacing && info.resampled ? ` at ${info.preprocessing.spacing.join("×")} mm` : ""}` +

@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import { parseThreads } from "@models-genesis/datasets";
 import { initBackend } from "@models-genesis/kernels";
 import {
+  assertNoPretrainRun,
   assertWritableDir,
   collectCubes,
   FAILED_PRETRAIN_VERDICTS,
@@ -25,8 +26,14 @@ import {
   genesisStageNames,
   withGenesisRate,
 } from "@models-genesis/transforms";
+import { collectVolumeInputs } from "@models-genesis/volume-io";
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { addCubeOptions, type CubeCliOptions, cubeExtractionFrom } from "../lib/cube-options.js";
+import {
+  addCubeOptions,
+  type CubeCliOptions,
+  cubeExtractionFrom,
+  patchSizeArgFor,
+} from "../lib/cube-options.js";
 import { ExitCodeError, INTERRUPTED_EXIT, STRICT_FAILURE_EXIT } from "../lib/exit.js";
 
 /** commander parser for an integer ≥ min. */
@@ -77,16 +84,11 @@ export function threadsLine(threads: number): string {
 export const THREADS_HELP =
   "training threads: batches are split across model replicas on worker threads (data-parallel); auto = one per core, at most 4, on wasm/cpu, 1 on tensorflow";
 
-/** commander parser for a cube shape `rows,cols,deps` (each a multiple of 8). */
-export function shapeArg(v: string): [number, number, number] {
-  const s = v.split(/[,x×]/).map((t) => Number(t.trim()));
-  if (s.length !== 3 || s.some((d) => !Number.isInteger(d) || d <= 0 || d % 8 !== 0)) {
-    throw new InvalidArgumentError(
-      "a cube shape is rows,cols,deps, each a positive multiple of 8 (e.g. 64,64,32)",
-    );
-  }
-  return [s[0], s[1], s[2]];
-}
+/**
+ * commander parser for a cube/patch shape `XxYxZ` (`,` also separates), each a multiple of 8: the
+ * `--patch-size` parser ({@link patchSizeArgFor}); flags with other names use `patchSizeArgFor(flag)`.
+ */
+export const shapeArg = patchSizeArgFor("--patch-size");
 
 /**
  * commander parser for a repeatable `--rate stage=p`: appends `[stage, p]` to the list.
@@ -132,6 +134,7 @@ interface PretrainCliOptions extends CubeCliOptions {
   inpaintRate?: number;
   rate: [string, number][];
   resume?: boolean;
+  overwrite?: boolean;
   backend?: string;
   threads: number | "auto";
   plain?: boolean;
@@ -162,8 +165,20 @@ export function reportVerdict(
   if (failed) log("(--strict makes this a non-zero exit)");
 }
 
+/** Thrown inside cube extraction after Ctrl-C; the action turns it into exit 130. */
+class CubeExtractionInterrupted extends Error {}
+
 /** Options that describe how the run runs, not what it computes: not recorded for `--resume` to compare. */
-const RUNTIME_OPTIONS = new Set(["out", "resume", "backend", "threads", "plain", "strict", "cubeShape"]);
+const RUNTIME_OPTIONS = new Set([
+  "out",
+  "resume",
+  "overwrite",
+  "backend",
+  "threads",
+  "plain",
+  "strict",
+  "cubeShape",
+]);
 
 /** Options a resumed run may change (the maximum number of epochs, to train a finished run further). */
 const RESUME_MAY_CHANGE = new Set(["epochs"]);
@@ -312,6 +327,10 @@ export function register(program: Command): void {
       "continue from OUT/checkpoints/last.ckpt with OUT/plan.json's inputs, options and split (a flag that contradicts the plan is refused; --epochs may change)",
     )
     .option(
+      "--overwrite",
+      "start over in an --out that holds an earlier run: its plan.json, checkpoints/ (last.prev.ckpt too), log.jsonl, model/, samples/, loss.svg and pretrain.json are removed first (without it, such an --out is refused)",
+    )
+    .option(
       "--backend <name>",
       "tensorflow | webgpu | wasm | cpu (default: fastest available; env GENESIS_BACKEND)",
     )
@@ -326,11 +345,16 @@ export function register(program: Command): void {
       const prev = join(out, "checkpoints", "last.prev.ckpt");
       if (given.resume && !existsSync(last) && !existsSync(prev))
         throw new Error(`--resume: ${last}: no checkpoint to resume from`);
+      if (given.resume && given.overwrite)
+        throw new Error("--resume continues the run in --out, --overwrite starts it over: give one of them");
+      // a new run never silently replaces an earlier one: refused before any work (runPretraining
+      // removes the earlier run's files under --overwrite)
+      if (!given.resume && !given.overwrite) assertNoPretrainRun(out);
       const planFile = join(out, PRETRAIN_PLAN_FILE);
       const plan = given.resume ? readPretrainPlan(out) : null;
       const cliInputs = inputArgs.map((p) => resolve(p));
       // --patch-size resolved once (the deprecated --cube-shape warns here), then compared as patchSize
-      const ex0 = cubeExtractionFrom(given, log);
+      const ex0 = cubeExtractionFrom(given, log, "pretrain");
       const fromCli = (key: string) =>
         command.getOptionValueSource(key) === "cli" ||
         (key === "patchSize" && command.getOptionValueSource("cubeShape") === "cli");
@@ -354,12 +378,46 @@ export function register(program: Command): void {
         throw new Error(
           "give the inputs: volumes, folders, a LUNA16 root or cube .npy files (or --resume a planned run)",
         );
+      // every volume input checked (headers, a DICOM image per series) before the backend starts or
+      // any cube is cut: a junk input fails first, named (collectCubes collects them again)
+      const ex = cubeExtractionFrom(o, () => {}, "pretrain");
+      await collectVolumeInputs(
+        inputs.filter((p) => !p.toLowerCase().endsWith(".npy")),
+        { folds: ex.folds, check: true },
+      );
       // a resumed run trains on the plan's backend unless --backend says otherwise (runtime: noted, not refused)
       const backend = await initBackend({ backend: o.backend ?? plan?.backend, log });
       const threads = resolveThreads(o.threads, backend);
       log(threadsLine(threads));
-      const ex = cubeExtractionFrom(o, log);
-      const cubes = await collectCubes(inputs, { ...ex, log });
+      // Ctrl-C during cube extraction (before training): stop after the current volume, exit 130
+      // saying nothing was trained; runPretraining (plan.json, checkpoints) has not started
+      let stopExtraction = false;
+      const cubeLog = (line: string) => {
+        if (stopExtraction) throw new CubeExtractionInterrupted();
+        log(line);
+      };
+      const extractInterruptibly = async <T>(dir: string, run: () => Promise<T>): Promise<T> => {
+        const onSigint = () => {
+          if (stopExtraction) process.exit(INTERRUPTED_EXIT); // a second Ctrl-C: at once
+          stopExtraction = true;
+        };
+        process.on("SIGINT", onSigint);
+        try {
+          const r = await run();
+          if (stopExtraction) throw new CubeExtractionInterrupted();
+          return r;
+        } catch (e) {
+          if (e instanceof CubeExtractionInterrupted)
+            throw new ExitCodeError(
+              `interrupted during cube extraction: nothing was trained, nothing written to ${dir}; run the command again to start`,
+              INTERRUPTED_EXIT,
+            );
+          throw e;
+        } finally {
+          process.off("SIGINT", onSigint);
+        }
+      };
+      const cubes = await extractInterruptibly(out, () => collectCubes(inputs, { ...ex, log: cubeLog }));
       if (plan && cubes.count !== plan.cubes.count)
         throw new Error(
           `--resume: the inputs now give ${cubes.count} cubes, the plan ${plan.cubes.count} (${planFile}): the data changed since the run began; start a new --out`,
@@ -401,6 +459,7 @@ export function register(program: Command): void {
         genesis,
         seed: o.seed,
         resume: o.resume,
+        overwrite: given.overwrite,
         plan: {
           inputs,
           backend,

@@ -11,21 +11,32 @@ import { type Command, InvalidArgumentError, Option } from "commander";
 export const DEFAULT_PATCH_SIZE: [number, number, number] = [...REFERENCE_PATCH_SIZE];
 
 /**
- * commander parser for a patch size `XxYxZ` (voxels; `,` and `×` also separate), each a positive
- * multiple of 8 (the U-Net pools three times).
- * @throws InvalidArgumentError for anything else.
+ * commander parser for a patch size `XxYxZ` given with `flag` (voxels; `,` and `×` also separate),
+ * each a positive multiple of 8 (the U-Net pools three times).
+ * @throws InvalidArgumentError for anything else: `FLAG: each size must be a positive multiple of 8,
+ *   got 30x30x16 (e.g. 64x64x32)`.
  */
-export function patchSizeArg(v: string): [number, number, number] {
-  let s: readonly number[] = [];
-  try {
-    s = parsePatchSize(v, "--patch-size");
-  } catch {}
-  if (s.length !== 3 || s.some((d) => d % 8 !== 0)) {
-    throw new InvalidArgumentError(
-      `a patch size is XxYxZ voxels, each a positive multiple of 8 (e.g. 64x64x32), got "${v}"`,
-    );
-  }
-  return [s[0], s[1], s[2]];
+export function patchSizeArgFor(flag: string): (v: string) => [number, number, number] {
+  return (v: string) => {
+    let s: readonly number[] = [];
+    try {
+      s = parsePatchSize(v, flag);
+    } catch {}
+    if (s.length !== 3 || s.some((d) => d % 8 !== 0)) {
+      throw new InvalidArgumentError(
+        `${flag}: each size must be a positive multiple of 8, got ${v} (e.g. 64x64x32)`,
+      );
+    }
+    return [s[0], s[1], s[2]];
+  };
+}
+
+/** {@link patchSizeArgFor} of `--patch-size`. */
+export const patchSizeArg = patchSizeArgFor("--patch-size");
+
+/** The one format of a deprecated flag's warning: `genesis <cmd>: warning: --x is deprecated, use --y`. */
+export function deprecationWarning(command: string, flag: string, use: string): string {
+  return `genesis ${command}: warning: ${flag} is deprecated, use ${use}`;
 }
 
 function intArg(name: string, min: number) {
@@ -76,7 +87,9 @@ export function addCubeOptions(
       patchSizeArg,
     )
     .addOption(
-      new Option("--cube-shape <XxYxZ>", "deprecated: use --patch-size").argParser(patchSizeArg).hideHelp(),
+      new Option("--cube-shape <XxYxZ>", "deprecated: use --patch-size")
+        .argParser(patchSizeArgFor("--cube-shape"))
+        .hideHelp(),
     )
     .option("--scale <n>", "cubes per volume (infinite_generator_3D.py; paper 32)", intArg("--scale", 1), 32)
     .option("--seed <n>", seedHelp, intArg("--seed", 0), 1)
@@ -114,9 +127,13 @@ export function addCubeOptions(
  * warning line), else 64×64×32.
  * @throws Error when both are given and differ (at action time, so a plain Error: `main` prints it).
  */
-export function patchSizeFrom(o: CubeCliOptions, warn: (line: string) => void): [number, number, number] {
+export function patchSizeFrom(
+  o: CubeCliOptions,
+  warn: (line: string) => void,
+  command = "cubes",
+): [number, number, number] {
   if (o.cubeShape === undefined) return o.patchSize ?? DEFAULT_PATCH_SIZE;
-  warn("warning: --cube-shape is deprecated; use --patch-size XxYxZ (same meaning: x, y, z voxels)");
+  warn(deprecationWarning(command, "--cube-shape", "--patch-size"));
   if (o.patchSize && o.patchSize.join("x") !== o.cubeShape.join("x"))
     throw new Error(
       `--cube-shape ${o.cubeShape.join("x")} contradicts --patch-size ${o.patchSize.join("x")}; give --patch-size only`,
@@ -128,9 +145,10 @@ export function patchSizeFrom(o: CubeCliOptions, warn: (line: string) => void): 
 export function cubeExtractionFrom(
   o: CubeCliOptions,
   warn: (line: string) => void,
+  command = "cubes",
 ): CubeExtractionOptions & { patchSize: [number, number, number]; seed: number; folds?: number[] } {
   return {
-    patchSize: patchSizeFrom(o, warn),
+    patchSize: patchSizeFrom(o, warn, command),
     scale: o.scale,
     seed: o.seed,
     borderXY: o.borderXy,

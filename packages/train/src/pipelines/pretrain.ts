@@ -29,6 +29,7 @@ import { pretrainRecipe, REFERENCE_PRETRAIN } from "../tasks.js";
 import { Trainer } from "../trainer.js";
 import { genesisCubeSource, genesisSliceSource } from "./pretrain/batches.js";
 import type { CubeSet } from "./pretrain/cubes.js";
+import { assertNoPretrainRun, clearPretrainRun } from "./pretrain/earlier-run.js";
 import {
   assertResumeMatchesPlan,
   makePretrainPlan,
@@ -49,6 +50,13 @@ export {
   genesisSliceSource,
 } from "./pretrain/batches.js";
 export { type CollectCubesOptions, type CubeSet, collectCubes } from "./pretrain/cubes.js";
+export {
+  assertNoPretrainRun,
+  clearPretrainRun,
+  type EarlierPretrainRun,
+  findPretrainRun,
+  PRETRAIN_RUN_FILES,
+} from "./pretrain/earlier-run.js";
 export {
   assertResumeMatchesPlan,
   makePretrainPlan,
@@ -121,6 +129,13 @@ export interface PretrainOptions {
    * updates the plan): see {@link runPretraining}.
    */
   resume?: boolean;
+  /**
+   * Without `resume`, an `out` that holds an earlier run (`plan.json` or `checkpoints/*.ckpt`) is
+   * refused ({@link assertNoPretrainRun}); with `overwrite` that run's files are removed first
+   * ({@link clearPretrainRun}: plan, checkpoints including `last.prev.ckpt`, log, model, samples,
+   * loss curve, summary). Ignored under `resume`.
+   */
+  overwrite?: boolean;
   /**
    * Where the cubes came from (inputs, backend, the caller's options, the split), recorded in
    * `out/plan.json`. Without it the plan records the cubes' sources as inputs, the current tfjs
@@ -203,7 +218,8 @@ export interface PretrainSummary {
  *
  * @throws TrainError when either cube set is empty or smaller than one batch, `slicesPerCube` is
  *   out of range, or `out` is not a writable folder (checked before training, one line naming it);
- *   under `resume`, when the run differs from `out/plan.json`.
+ *   under `resume`, when the run differs from `out/plan.json`; without `resume` or `overwrite`, when
+ *   `out` holds an earlier run ({@link assertNoPretrainRun}).
  */
 export async function runPretraining(o: PretrainOptions): Promise<PretrainSummary> {
   const R = REFERENCE_PRETRAIN;
@@ -220,6 +236,14 @@ export async function runPretraining(o: PretrainOptions): Promise<PretrainSummar
   }
   assertWritableDir(o.out, "pretraining output folder");
   const log = o.log ?? (() => {});
+  if (!o.resume) {
+    if (!o.overwrite) assertNoPretrainRun(o.out);
+    else {
+      const removed = await clearPretrainRun(o.out);
+      if (removed.length > 0)
+        log(`--overwrite: removed the earlier run's ${removed.join(", ")} from ${o.out}`);
+    }
+  }
   const genesis = o.genesis ?? {};
   const slicesPerCube = o.slicesPerCube ?? shape[2];
   const train =
@@ -378,7 +402,11 @@ export async function runPretraining(o: PretrainOptions): Promise<PretrainSummar
       constant_mse: valPairs.constantMse,
       output_std_ratio: outputStdRatio,
     });
-    if (judged.failed) log(`warning: pretraining failed (${judged.verdict}): ${judged.reason}`);
+    if (result.stopReason === "interrupted")
+      log(
+        `pretraining interrupted after ${result.epochsCompleted} epoch${result.epochsCompleted === 1 ? "" : "s"}: no verdict until the run ends (continue it with --resume)`,
+      );
+    else if (judged.failed) log(`warning: pretraining failed (${judged.verdict}): ${judged.reason}`);
     const summary: PretrainSummary = {
       identity_mse: valPairs.identityMse,
       constant_mse: valPairs.constantMse,

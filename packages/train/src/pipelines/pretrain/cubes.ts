@@ -36,7 +36,8 @@ export interface CollectCubesOptions extends CubeExtractionOptions {
  * filter, `scale` cubes per volume).
  *
  * @throws TrainError when no cube could be gathered, or a volume holds NaN/Inf voxels (named);
- *   VolumeReadError naming an input that is missing, of no known format, or a folder without volumes.
+ *   VolumeReadError naming an input that is missing, of no known format, a folder without volumes,
+ *   or an input the up-front check finds unusable (before any volume is read).
  */
 export async function collectCubes(
   inputs: readonly string[],
@@ -49,14 +50,17 @@ export async function collectCubes(
   const sources: string[] = [];
   const npy = inputs.filter((p) => p.toLowerCase().endsWith(".npy"));
   const others = inputs.filter((p) => !p.toLowerCase().endsWith(".npy"));
+  // one input collection for every command: any volume format, DICOM series folders, LUNA16 roots;
+  // a path it cannot use is an error naming it (VolumeReadError), never dropped. Every input is
+  // checked up front (`check`: NIfTI headers, a DICOM image per series), before any cube file or
+  // volume is read.
+  const files =
+    others.length > 0 ? await collectVolumeInputs(others, { folds: opts.folds, check: true }) : [];
   for (const file of npy) {
     const c = await readCubes(file, shape);
     parts.push(c.data);
     for (let i = 0; i < c.shape[0]; i++) sources.push(file);
   }
-  // one input collection for every command: any volume format, DICOM series folders, LUNA16 roots;
-  // a path it cannot use is an error naming it (VolumeReadError), never dropped
-  const files = others.length > 0 ? await collectVolumeInputs(others, { folds: opts.folds }) : [];
   const tooSmall: string[] = [];
   let filtered = 0;
   let filteredVolumes = 0;

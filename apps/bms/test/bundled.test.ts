@@ -11,11 +11,12 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { loadVolume, writeNiftiAs } from "@models-genesis/datasets";
 import { loadModel } from "@models-genesis/models";
-import { BMS_TASK, type PreparedTask, prepareBms, runFinetune, runTaskMain } from "@models-genesis/tasks";
-import { afterAll, describe, expect, it, vi } from "vitest";
+import { BMS_TASK, prepareBms } from "@models-genesis/tasks";
+import { afterAll, describe, expect, it } from "vitest";
+import { runAppCaptured } from "../../../packages/tasks/test/run-app.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const CT64 = path.join(repoRoot, "apps/cli/sample/chest-ct/copdgene_10002K_ct64.nii.gz");
@@ -63,49 +64,21 @@ describe("bms --quick --init scratch-2d on the bundled chest CT", () => {
 
   it("splits by the fold files, windows 100×100×50 crops to 64×64×32 and reports the paper's IoU", async () => {
     const ids = await buildLayout(data);
-    let prepared: PreparedTask | undefined;
-    const values: number[] = [];
-    const err: string[] = [];
-    const spy = vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => {
-      err.push(String(s));
-      return true;
-    });
-    let code: number;
-    try {
-      code = await runTaskMain(
-        ["node", "main.js", "--data", data, "--out", out, "--quick", "--init", "scratch-2d"],
-        {
-          ...BMS_TASK,
-          appUrl: pathToFileURL(path.join(repoRoot, "apps/bms/src/main.ts")).href,
-          prepare: async (o, _sampleData, log) => {
-            // all ten cases: --quick alone would keep 6 of a --data layout (BMS_CONFIG.quickLimit; tested in tasks)
-            prepared = await prepareBms({
-              data: o.data,
-              out: o.out,
-              quick: o.quick,
-              seed: o.seed,
-              log,
-              sampleLimit: 10,
-            });
-            return prepared;
-          },
-          finetune: async (req) => {
-            const r = await runFinetune(req);
-            values.push(r.value);
-            return r;
-          },
-        },
-      );
-    } finally {
-      spy.mockRestore();
-    }
-    expect(code, err.join("")).toBe(0);
+    const { code, err, prepared, values } = await runAppCaptured(
+      BMS_TASK,
+      path.join(repoRoot, "apps/bms/src/main.ts"),
+      ["--data", data, "--out", out, "--quick", "--init", "scratch-2d"],
+      // all ten cases: --quick alone would keep 6 of a --data layout (BMS_CONFIG.quickLimit; tested in tasks)
+      (o, log) =>
+        prepareBms({ data: o.data, out: o.out, quick: o.quick, seed: o.seed, log, sampleLimit: 10 }),
+    );
+    expect(code, err).toBe(0);
     // reference split: folds 1+2 (9 cases) shuffled, the first 9 // 8 = 1 validates; fold 3 tests
-    const split = JSON.parse(readFileSync(prepared!.splitsFile, "utf8")).folds[0];
+    const split = JSON.parse(readFileSync(prepared.splitsFile, "utf8")).folds[0];
     expect(split.test).toEqual([ids[9]]);
     expect(split.val).toHaveLength(1);
     expect([...split.train, ...split.val].sort()).toEqual(ids.slice(0, 9));
-    const [fold] = prepared!.folds;
+    const [fold] = prepared.folds;
     // quick: 4 random windows per training case; a tiled case has crops at x, y ∈ {0, 28}, z = 0
     expect(fold.train.xShape).toEqual([8 * 4, 64, 64, 32, 1]);
     expect(fold.val.xShape).toEqual([4, 64, 64, 32, 1]);
@@ -119,7 +92,7 @@ describe("bms --quick --init scratch-2d on the bundled chest CT", () => {
     expect(results.runs["scratch-2d"].values).toEqual(values);
     expect(results.notes).toMatchObject({ sample: false, folds: 1 });
     // the record: MRI, the reference window, crop 100×100×50 resized to the 64×64×32 patch ...
-    expect(prepared!.preprocessing).toMatchObject({
+    expect(prepared.preprocessing).toMatchObject({
       modality: "MRI",
       window: [0, 4000],
       range: [0, 1],

@@ -11,7 +11,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import {
   loadVolume,
   subVolume,
@@ -19,8 +19,9 @@ import {
   writeEccCandidates,
   writeNiftiAs,
 } from "@models-genesis/datasets";
-import { ECC_TASK, type PreparedTask, prepareEcc, runFinetune, runTaskMain } from "@models-genesis/tasks";
-import { afterAll, describe, expect, it, vi } from "vitest";
+import { ECC_TASK, prepareEcc } from "@models-genesis/tasks";
+import { afterAll, describe, expect, it } from "vitest";
+import { runAppCaptured } from "../../../packages/tasks/test/run-app.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const CHEST = path.join(repoRoot, "apps/cli/sample/chest-ct");
@@ -78,36 +79,19 @@ describe("ecc --quick --init scratch-2d on the bundled chest CTs", () => {
   it("cross-validates by volume, windows each 64³ candidate cube and reports the mean AUC over 3 folds", async () => {
     const cands = await buildLayout(data);
     expect(cands.map((c) => c.label)).toEqual(Array.from({ length: 4 }, () => [1, 1, 0, 0]).flat());
-    let prepared: PreparedTask | undefined;
-    const aucs: number[] = [];
-    const err: string[] = [];
-    const spy = vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => {
-      err.push(String(s));
-      return true;
-    });
-    let code: number;
-    try {
-      code = await runTaskMain(
-        ["node", "main.js", "--data", data, "--out", out, "--quick", "--init", "scratch-2d"],
-        {
-          ...ECC_TASK,
-          appUrl: pathToFileURL(path.join(repoRoot, "apps/ecc/src/main.ts")).href,
-          prepare: async (o, _sampleData, log) => {
-            prepared = await prepareEcc({ data: o.data, out: o.out, quick: o.quick, seed: o.seed, log });
-            return prepared;
-          },
-          finetune: async (req) => {
-            const r = await runFinetune(req);
-            aucs.push(r.value);
-            return r;
-          },
-        },
-      );
-    } finally {
-      spy.mockRestore();
-    }
-    expect(code, err.join("")).toBe(0);
-    const folds = prepared!.folds;
+    const {
+      code,
+      err,
+      prepared,
+      values: aucs,
+    } = await runAppCaptured(
+      ECC_TASK,
+      path.join(repoRoot, "apps/ecc/src/main.ts"),
+      ["--data", data, "--out", out, "--quick", "--init", "scratch-2d"],
+      (o, log) => prepareEcc({ data: o.data, out: o.out, quick: o.quick, seed: o.seed, log }),
+    );
+    expect(code, err).toBe(0);
+    const folds = prepared.folds;
     expect(folds).toHaveLength(3);
     // 3-fold CV by volume: every candidate is tested exactly once, 4 per volume, both classes
     const tested = folds.map((f) => f.test.xShape[0]);

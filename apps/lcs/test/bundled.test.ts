@@ -9,10 +9,11 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { loadVolume, subVolume, writeNiftiAs } from "@models-genesis/datasets";
-import { LCS_TASK, type PreparedTask, prepareLcs, runFinetune, runTaskMain } from "@models-genesis/tasks";
-import { afterAll, describe, expect, it, vi } from "vitest";
+import { LCS_TASK, prepareLcs } from "@models-genesis/tasks";
+import { afterAll, describe, expect, it } from "vitest";
+import { runAppCaptured } from "../../../packages/tasks/test/run-app.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const CT64 = path.join(repoRoot, "apps/cli/sample/chest-ct/copdgene_10002K_ct64.nii.gz");
@@ -58,38 +59,16 @@ describe("lcs --quick --init scratch-2d on the bundled chest CT", () => {
 
   it("splits by LiTS case number, scales in-plane by the record's 0.5 and tiles validation and test into 64×64×32 windows", async () => {
     const air = await buildLayout(data);
-    let prepared: PreparedTask | undefined;
-    const values: number[] = [];
-    const err: string[] = [];
-    const spy = vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => {
-      err.push(String(s));
-      return true;
-    });
-    let code: number;
-    try {
-      code = await runTaskMain(
-        ["node", "main.js", "--data", data, "--out", out, "--quick", "--init", "scratch-2d"],
-        {
-          ...LCS_TASK,
-          appUrl: pathToFileURL(path.join(repoRoot, "apps/lcs/src/main.ts")).href,
-          prepare: async (o, _sampleData, log) => {
-            prepared = await prepareLcs({ data: o.data, out: o.out, quick: o.quick, seed: o.seed, log });
-            return prepared;
-          },
-          finetune: async (req) => {
-            const r = await runFinetune(req);
-            values.push(r.value);
-            return r;
-          },
-        },
-      );
-    } finally {
-      spy.mockRestore();
-    }
-    expect(code, err.join("")).toBe(0);
-    const [fold] = prepared!.folds;
+    const { code, err, prepared, values } = await runAppCaptured(
+      LCS_TASK,
+      path.join(repoRoot, "apps/lcs/src/main.ts"),
+      ["--data", data, "--out", out, "--quick", "--init", "scratch-2d"],
+      (o, log) => prepareLcs({ data: o.data, out: o.out, quick: o.quick, seed: o.seed, log }),
+    );
+    expect(code, err).toBe(0);
+    const [fold] = prepared.folds;
     // the record: LiTS 512 → 256 in-plane is a factor 0.5, applied to every case whatever its size
-    expect(prepared!.preprocessing).toMatchObject({
+    expect(prepared.preprocessing).toMatchObject({
       modality: "CT",
       window: [-1000, 1000],
       resize: [0.5, 0.5, 1],
@@ -108,7 +87,7 @@ describe("lcs --quick --init scratch-2d on the bundled chest CT", () => {
     expect(results.metric).toBe("IoU (paper)");
     expect(results.runs["scratch-2d"].values).toEqual(values);
     expect(results.notes).toMatchObject({ patchesPerVolume: 8, sample: false, folds: 1 });
-    expect(JSON.parse(readFileSync(prepared!.splitsFile, "utf8")).folds[0]).toEqual({
+    expect(JSON.parse(readFileSync(prepared.splitsFile, "utf8")).folds[0]).toEqual({
       train: ["volume-0"],
       val: ["volume-100"],
       test: ["volume-115"],

@@ -205,9 +205,9 @@ describe.skipIf(skip !== undefined)(
       expect(await gone).toBe(0);
       startWorker("q-retry", workRoot, {}, [rightRoot]);
       expect(await pending(out, plan.cells)).toHaveLength(0);
-      const todo = await pending(out, plan.cells, true);
-      expect(todo).toHaveLength(1);
-      const again = await runQueue(out, todo, o);
+      const toRun = await pending(out, plan.cells, true);
+      expect(toRun).toHaveLength(1);
+      const again = await runQueue(out, toRun, o);
       expect(again.failures).toEqual([]);
       expect(again.results.map((r) => r.status)).toEqual(["done"]);
       expect([...(await readResults(out)).values()].map((r) => r.status)).toEqual(["done"]);

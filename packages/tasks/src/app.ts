@@ -121,7 +121,10 @@ export function locateSampleData(from: string, task?: string): string {
   const bundled = roots.map((r) => join(r, BUNDLED_LIDC_SAMPLE)).find((d) => existsSync(join(d, "image")));
   throw new DatasetError(
     tried[0] ?? "../shared/data",
-    `no sample data found (tried ${[...new Set(tried)].join(", ") || "nothing"}); pass --data DIR with the dataset in its own layout, or set GENESIS_SHARED_DIR` +
+    `no sample data found (tried ${
+      [...new Set(tried)].join(", ") ||
+      `GENESIS_SHARED_DIR (${process.env.GENESIS_SHARED_DIR ? "no data/ folder in it" : "unset"}), ../shared/data beside a repository root (pnpm-workspace.yaml) above ${from} or ${process.cwd()} (none found)`
+    }); pass --data DIR with the dataset in its own layout, or set GENESIS_SHARED_DIR` +
       (task === undefined || task === "ncs"
         ? `. The repository bundles a small LIDC sample usable as --data for ncs: ${bundled ?? BUNDLED_LIDC_SAMPLE} (nodule VOIs, image/ + mask/)`
         : ""),

@@ -25,6 +25,7 @@ import {
   validationPairs,
   validationSlicePairs,
 } from "../src/index.js";
+import { countedMetrics } from "./counted-metrics.js";
 
 /** COPDGene 10002K chest CT (64×64×79), shipped in apps/cli/sample (same bytes as the shared ct64 NIfTI). */
 const CT64 = resolve(__dirname, "../../../apps/cli/sample/chest-ct/copdgene_10002K_ct64.nii.gz");
@@ -383,33 +384,3 @@ describe("pretraining and fine-tuning on real CT", () => {
     await expect(collectCubes([dir], { patchSize: CUBE })).rejects.toThrow(`${dir}: no volume found`);
   });
 });
-
-/**
- * Dice and IoU of `pred > 0.5` against the 0/1 mask, and the paper's IoU (Keras `mean_iou`: over
- * the thresholds 0.5, 0.55, …, 0.95, the mean of background and foreground IoU), from voxel counts.
- */
-function countedMetrics(pred: ArrayLike<number>, mask: ArrayLike<number>) {
-  const count = (t: number) => {
-    let tp = 0;
-    let fp = 0;
-    let fn = 0;
-    let tn = 0;
-    for (let i = 0; i < pred.length; i++) {
-      const p = pred[i] > t;
-      const m = mask[i] > 0.5;
-      if (p && m) tp++;
-      else if (p) fp++;
-      else if (m) fn++;
-      else tn++;
-    }
-    return { tp, fp, fn, tn };
-  };
-  const { tp, fp, fn } = count(0.5);
-  let paper = 0;
-  for (let k = 0; k < 10; k++) {
-    const c = count(0.5 + 0.05 * k);
-    const ious = [c.tn / (c.tn + c.fp + c.fn), c.tp / (c.tp + c.fp + c.fn)].filter((v) => !Number.isNaN(v));
-    paper += ious.reduce((a, b) => a + b, 0) / ious.length / 10;
-  }
-  return { dice: (2 * tp) / (2 * tp + fp + fn), iou: tp / (tp + fp + fn), paperIoU: paper };
-}

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Volume } from "../src/index.js";
+import { affineOf, identity3, type Vec3, type Volume, type VoxelArray } from "../src/index.js";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 /** The read-only shared data folder (`../shared` beside the repository, or $GENESIS_SHARED_DIR). */
@@ -40,4 +40,25 @@ export function voxel(v: Volume, x: number, y: number, z: number, c = 0): number
 
 export function closeTo(a: number, b: number, rel = 1e-6, abs = 1e-6): boolean {
   return Math.abs(a - b) <= abs + rel * Math.abs(b);
+}
+
+/** A single-channel intensity volume with unit spacing, zero origin and identity direction; `opts` override. */
+export function vol(data: VoxelArray, shape: Vec3, opts: Partial<Volume> = {}): Volume {
+  return {
+    data,
+    shape,
+    channels: 1,
+    spacing: [1, 1, 1],
+    origin: [0, 0, 0],
+    direction: identity3(),
+    kind: "intensity",
+    meta: {},
+    ...opts,
+  };
+}
+
+/** World position (mm) of the continuous voxel index (x, y, z). */
+export function world(v: Volume, x: number, y: number, z: number): number[] {
+  const a = affineOf(v);
+  return [0, 1, 2].map((r) => a[r][0] * x + a[r][1] * y + a[r][2] * z + a[r][3]);
 }

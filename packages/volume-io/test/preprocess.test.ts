@@ -6,7 +6,6 @@ import {
   affineToQuatern,
   cropOrPad,
   geometryFromAffine,
-  identity3,
   lpsToRas,
   type Matrix3,
   orientationCode,
@@ -14,31 +13,8 @@ import {
   rasToLps,
   readVolume,
   reorientToCanonical,
-  type Vec3,
-  type Volume,
-  type VoxelArray,
 } from "../src/index.js";
-import { FIXTURES, voxel } from "./helpers.js";
-
-function vol(data: VoxelArray, shape: Vec3, opts: Partial<Volume> = {}): Volume {
-  return {
-    data,
-    shape,
-    channels: 1,
-    spacing: [1, 1, 1],
-    origin: [0, 0, 0],
-    direction: identity3(),
-    kind: "intensity",
-    meta: {},
-    ...opts,
-  };
-}
-
-/** World position of voxel (x, y, z). */
-function world(v: Volume, x: number, y: number, z: number): number[] {
-  const a = affineOf(v);
-  return [0, 1, 2].map((r) => a[r][0] * x + a[r][1] * y + a[r][2] * z + a[r][3]);
-}
+import { FIXTURES, vol, voxel, world } from "./helpers.js";
 
 describe("cropOrPad", () => {
   it("pads with a value, crops back to the original, and keeps every voxel's world position", () => {

@@ -1,43 +1,19 @@
 /** The one intensity window, the one resampler and the preprocessing record: known answers and properties. */
 import { describe, expect, it } from "vitest";
 import {
-  affineOf,
   CT_WINDOW,
   countNonFinite,
-  identity3,
   MRI_WINDOW,
   recordFor,
   resample,
   resampleArray,
   type Vec3,
-  type Volume,
   VolumeValueError,
-  type VoxelArray,
   validateRecord,
   windowFunction,
   windowIntensity,
 } from "../src/index.js";
-import { voxel } from "./helpers.js";
-
-function vol(data: VoxelArray, shape: Vec3, opts: Partial<Volume> = {}): Volume {
-  return {
-    data,
-    shape,
-    channels: 1,
-    spacing: [1, 1, 1],
-    origin: [0, 0, 0],
-    direction: identity3(),
-    kind: "intensity",
-    meta: {},
-    ...opts,
-  };
-}
-
-/** World position of continuous voxel index (x, y, z). */
-function world(v: Volume, x: number, y: number, z: number): number[] {
-  const a = affineOf(v);
-  return [0, 1, 2].map((r) => a[r][0] * x + a[r][1] * y + a[r][2] * z + a[r][3]);
-}
+import { vol, voxel, world } from "./helpers.js";
 
 /**
  * The target-task preparation's resize as it was before it moved here (`datasets/src/patch.ts`

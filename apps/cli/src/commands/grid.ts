@@ -92,15 +92,15 @@ async function runCells(
     cells = shardCells(cells, shard.index, shard.count);
     log(`shard ${shard.index}/${shard.count}: ${cells.length} of ${all.length} cells`);
   }
-  const todo = await pending(out, cells, o.retryFailed ?? false);
+  const toRun = await pending(out, cells, o.retryFailed ?? false);
   const before = await readResults(out);
-  const todoIds = new Set(todo.map((c) => c.id));
-  const oldFailed = cells.filter((c) => !todoIds.has(c.id) && before.get(c.id)?.status === "failed").length;
+  const toRunIds = new Set(toRun.map((c) => c.id));
+  const oldFailed = cells.filter((c) => !toRunIds.has(c.id) && before.get(c.id)?.status === "failed").length;
   log(
-    `${cells.length - todo.length} of ${cells.length} cells already have results${oldFailed ? `, ${oldFailed} failed (rerun them with --retry-failed)` : ""}; ${todo.length} to run`,
+    `${cells.length - toRun.length} of ${cells.length} cells already have results${oldFailed ? `, ${oldFailed} failed (rerun them with --retry-failed)` : ""}; ${toRun.length} to run`,
   );
   let results: CellResult[];
-  if (todo.length === 0) {
+  if (toRun.length === 0) {
     // nothing to run: no queue connection, no worker processes
     results = [];
   } else if (connection) {
@@ -108,9 +108,9 @@ async function runCells(
     log(
       `queue mode: ${redactUrl(o.queue as string)} queue ${o.queueName}; start workers with genesis worker --queue …`,
     );
-    ({ results } = await runQueue(out, todo, { connection, queueName: o.queueName, log }));
+    ({ results } = await runQueue(out, toRun, { connection, queueName: o.queueName, log }));
   } else {
-    results = await runLocal(out, todo, { workers, gpus: o.gpus ? list(o.gpus) : undefined, log });
+    results = await runLocal(out, toRun, { workers, gpus: o.gpus ? list(o.gpus) : undefined, log });
   }
   const failed = results.filter((r) => r.status === "failed").length;
   log(`ran ${results.length} cells: ${results.length - failed} done, ${failed} failed`);

@@ -7,9 +7,6 @@ import type { CubeExtractionOptions } from "@models-genesis/transforms";
 import { REFERENCE_PATCH_SIZE } from "@models-genesis/volume-io";
 import { type Command, InvalidArgumentError, Option } from "commander";
 
-/** The reference cube: 64×64×32 voxels, x/y/z (`infinite_generator_3D.py` `input_rows/cols/deps`); inference's default. */
-export const DEFAULT_PATCH_SIZE: [number, number, number] = [...REFERENCE_PATCH_SIZE];
-
 /**
  * commander parser for a patch size `XxYxZ` given with `flag` (voxels; `,` and `×` also separate),
  * each a positive multiple of 8 (the U-Net pools three times).
@@ -83,7 +80,7 @@ export function addCubeOptions(
   return cmd
     .option(
       "--patch-size <XxYxZ>",
-      `cube (pretraining patch) size in voxels, each a multiple of 8 (default: ${DEFAULT_PATCH_SIZE.join("x")})`,
+      `cube (pretraining patch) size in voxels, each a multiple of 8 (default: ${REFERENCE_PATCH_SIZE.join("x")})`,
       patchSizeArg,
     )
     .addOption(
@@ -132,7 +129,7 @@ export function patchSizeFrom(
   warn: (line: string) => void,
   command = "cubes",
 ): [number, number, number] {
-  if (o.cubeShape === undefined) return o.patchSize ?? DEFAULT_PATCH_SIZE;
+  if (o.cubeShape === undefined) return o.patchSize ?? [...REFERENCE_PATCH_SIZE];
   warn(deprecationWarning(command, "--cube-shape", "--patch-size"));
   if (o.patchSize && o.patchSize.join("x") !== o.cubeShape.join("x"))
     throw new Error(
